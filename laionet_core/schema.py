@@ -1,0 +1,135 @@
+"""Table and column names, DDL and schema version of the LAIONet Explorer database.
+
+Every SQL identifier used elsewhere comes from here, so a rename happens in one place.
+One DuckDB file holds every dataset (LAIONet, ImageNet, ImageNetV2, ...) side by side;
+rows of each table carry the ``dataset`` they belong to.
+"""
+
+from __future__ import annotations
+
+# Bump when a table or column changes meaning; readers refuse other versions.
+SCHEMA_VERSION = 1
+
+# Tables.
+META = "meta"
+CLASSES = "classes"
+DATASETS = "datasets"
+SAMPLES = "samples"
+CANDIDATES = "candidates"
+THUMBNAILS = "thumbnails"
+IMAGE_EMBEDDINGS = "image_embeddings"
+TEXT_EMBEDDINGS = "text_embeddings"
+SYNSET_EMBEDDINGS = "synset_embeddings"
+SIMILARITY_HISTOGRAMS = "similarity_histograms"
+CLASS_METRICS = "class_metrics"
+REJECTED = "rejected"
+
+# Dataset kinds (datasets.kind).
+KIND_TEXT_SELECTED = "text-selected"  # LAIONet-like: selected by caption alone
+KIND_IMAGE_SELECTED = "image-selected"  # ImageNet-like: annotators looked at the image
+KIND_CAPTIONS = "captions"  # ImageNet-Captions-like: texts of an image-selected set
+KIND_TEXT_MATCHED = "text-matched"  # Section 4.3: nearest LAION caption to each such text
+
+DDL = f"""
+CREATE TABLE {META} (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+CREATE TABLE {CLASSES} (
+    wnid VARCHAR PRIMARY KEY,
+    class_index INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    lemmas VARCHAR[] NOT NULL,
+    definition VARCHAR NOT NULL,
+    synset_text VARCHAR NOT NULL
+);
+CREATE TABLE {DATASETS} (
+    dataset VARCHAR PRIMARY KEY,
+    kind VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    encoder VARCHAR NOT NULL,
+    simulated BOOLEAN NOT NULL,
+    parameters JSON NOT NULL,
+    created TIMESTAMP NOT NULL
+);
+CREATE TABLE {SAMPLES} (
+    dataset VARCHAR NOT NULL,
+    sample_id VARCHAR NOT NULL,
+    url VARCHAR,
+    text VARCHAR,
+    wnid VARCHAR NOT NULL,
+    matched_wnids VARCHAR[] NOT NULL,
+    multi_label BOOLEAN NOT NULL,
+    text_similarity FLOAT,
+    image_similarity FLOAT,
+    nsfw VARCHAR,
+    thumbnail_id BIGINT,
+    PRIMARY KEY (dataset, sample_id)
+);
+CREATE TABLE {CANDIDATES} (
+    dataset VARCHAR NOT NULL,
+    sample_id VARCHAR NOT NULL,
+    wnid VARCHAR NOT NULL,
+    text_similarity FLOAT
+);
+CREATE TABLE {THUMBNAILS} (
+    thumbnail_id BIGINT PRIMARY KEY,
+    mime VARCHAR NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE {IMAGE_EMBEDDINGS} (
+    dataset VARCHAR NOT NULL,
+    sample_id VARCHAR NOT NULL,
+    embedding FLOAT[] NOT NULL
+);
+CREATE TABLE {TEXT_EMBEDDINGS} (
+    dataset VARCHAR NOT NULL,
+    sample_id VARCHAR NOT NULL,
+    embedding FLOAT[] NOT NULL
+);
+CREATE TABLE {SYNSET_EMBEDDINGS} (
+    encoder VARCHAR NOT NULL,
+    synset_format VARCHAR NOT NULL,
+    wnid VARCHAR NOT NULL,
+    embedding FLOAT[] NOT NULL
+);
+CREATE TABLE {SIMILARITY_HISTOGRAMS} (
+    dataset VARCHAR NOT NULL,
+    wnid VARCHAR NOT NULL,
+    nsfw BOOLEAN NOT NULL,
+    multi_label BOOLEAN NOT NULL,
+    bin SMALLINT NOT NULL,
+    n BIGINT NOT NULL
+);
+CREATE TABLE {CLASS_METRICS} (
+    dataset VARCHAR NOT NULL,
+    wnid VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    n BIGINT NOT NULL,
+    value DOUBLE,
+    ci_low DOUBLE,
+    ci_high DOUBLE
+);
+CREATE TABLE {REJECTED} (
+    dataset VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    sample_id VARCHAR,
+    reason VARCHAR NOT NULL
+);
+"""
+
+# Table name -> one-line description, for the README and the app's schema view.
+TABLE_DOCS = {
+    META: "key/value facts about the build: schema_version, built_at, simulated.",
+    CLASSES: "every class of the vocabulary, matched or not, in class-index order.",
+    DATASETS: "one row per dataset: how it was selected (kind), from where, by which encoder.",
+    SAMPLES: "one row per kept sample; wnid is the label, matched_wnids every class matched.",
+    CANDIDATES: "one row per (caption, matched class) pair with its text-to-synset similarity.",
+    THUMBNAILS: "small JPEG/WebP thumbnails made at build time (never hot-linked URLs).",
+    IMAGE_EMBEDDINGS: "L2-normalised image embeddings, one per sample.",
+    TEXT_EMBEDDINGS: "L2-normalised caption embeddings, where a dataset has captions.",
+    SYNSET_EMBEDDINGS: "L2-normalised synset-text embeddings per encoder and text format.",
+    SIMILARITY_HISTOGRAMS: "per-class counts of samples per text-similarity bin (see selection).",
+    CLASS_METRICS: "per-class metrics (intra-class similarity, recall, ...) with 95% CIs.",
+    REJECTED: "samples or files that could not be used, with the reason.",
+}

@@ -1,0 +1,173 @@
+"""Selection by caption-to-synset similarity: the threshold, its grid and the curves.
+
+The threshold has one definition here, used by the CLI and the app's slider alike.
+A sample is kept when ``text_similarity > threshold`` (strictly, as in the paper).
+
+Moving the slider must cost microseconds, so precompute stores, per class and per
+(nsfw, multi_label) flag pair, a histogram of similarities over the threshold grid.
+Any selection on the grid is then a reversed cumulative sum of that histogram:
+bin ``b`` of a similarity ``s`` is the number of grid thresholds strictly below ``s``,
+so ``s > grid[k]`` exactly when ``b > k``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Cosine similarities live in [-1, 1]; the grid spans all of it so any encoder fits.
+GRID_MIN = -1.0
+GRID_MAX = 1.0
+# 0.005 resolves the paper's 0.82 and leaves 401 thresholds: small enough to precompute.
+THRESHOLD_STEP = 0.005
+# The slider shows the useful part of the grid for CLIP-like text encoders.
+THRESHOLD_MIN = 0.0
+THRESHOLD_MAX = 1.0
+# The paper's threshold for CLIP ViT-B/32 text embeddings (Section 2).
+DEFAULT_THRESHOLD = 0.82
+# Section 4.3: text-to-text similarity that counts two captions as the same.
+DEFAULT_TEXT_MATCH_THRESHOLD = 0.7
+# Coverage counts a class once it has this many samples (1 = any sample at all).
+DEFAULT_MIN_SAMPLES_PER_CLASS = 1
+# LAION's NSFW column holds UNLIKELY, UNSURE or NSFW; the paper drops NSFW only.
+NSFW_TAG = "NSFW"
+
+_DECIMALS = 6  # grid values are rounded so 0.82 is the same double everywhere
+
+
+def threshold_grid() -> np.ndarray:
+    """All thresholds on the grid, ascending, shape (401,) float64."""
+    n = int(round((GRID_MAX - GRID_MIN) / THRESHOLD_STEP))
+    return np.round(GRID_MIN + THRESHOLD_STEP * np.arange(n + 1), _DECIMALS)
+
+
+N_BINS = threshold_grid().size + 1  # a bin per count of grid thresholds below a value
+
+
+def snap_threshold(value: float) -> float:
+    """Round ``value`` to the nearest grid threshold.
+
+    Raises:
+        ValueError: ``value`` is not a finite number in [GRID_MIN, GRID_MAX].
+    """
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"threshold must be a finite number, got {value!r}")
+    if not GRID_MIN <= value <= GRID_MAX:
+        raise ValueError(f"threshold {value} is outside [{GRID_MIN}, {GRID_MAX}]")
+    return float(threshold_grid()[threshold_index(value)])
+
+
+def threshold_index(value: float) -> int:
+    """Index of the grid threshold nearest to ``value`` (clipped to the grid)."""
+    k = int(round((value - GRID_MIN) / THRESHOLD_STEP))
+    return min(max(k, 0), threshold_grid().size - 1)
+
+
+@dataclass(frozen=True)
+class SelectionParams:
+    """What a user varies when selecting a text-selected dataset.
+
+    Attributes:
+        threshold: Keep samples with text_similarity strictly above this (on the grid).
+        drop_nsfw: Drop samples LAION tagged ``NSFW``.
+        drop_multi_label: Drop captions that matched lemmas of more than one class.
+        min_samples_per_class: A class counts as covered with at least this many samples.
+    """
+
+    threshold: float = DEFAULT_THRESHOLD
+    drop_nsfw: bool = True
+    drop_multi_label: bool = True
+    min_samples_per_class: int = DEFAULT_MIN_SAMPLES_PER_CLASS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "threshold", snap_threshold(self.threshold))
+        if isinstance(self.min_samples_per_class, bool) or not isinstance(
+            self.min_samples_per_class, int
+        ):
+            raise TypeError(
+                f"min_samples_per_class must be an int, got {self.min_samples_per_class!r}"
+            )
+        if self.min_samples_per_class < 1:
+            raise ValueError(
+                f"min_samples_per_class must be at least 1, got {self.min_samples_per_class}"
+            )
+
+
+def compute_similarity_bins(similarities: np.ndarray) -> np.ndarray:
+    """Bin of each similarity: how many grid thresholds lie strictly below it.
+
+    Args:
+        similarities: (N,) float array; NaN (no score) gets bin 0, never selected.
+
+    Returns:
+        (N,) int16 bins in [0, N_BINS).
+    """
+    values = np.asarray(similarities, dtype=np.float64)
+    bins = np.searchsorted(threshold_grid(), values, side="left")
+    bins[np.isnan(values)] = 0
+    return bins.astype(np.int16)
+
+
+def compute_counts_above(histograms: np.ndarray) -> np.ndarray:
+    """Samples strictly above each grid threshold, from per-bin counts.
+
+    Args:
+        histograms: (..., N_BINS) counts per bin (any leading shape, e.g. classes).
+
+    Returns:
+        (..., N_BINS - 1) int64: entry k counts samples with similarity > grid[k].
+    """
+    h = np.asarray(histograms, dtype=np.int64)
+    above = np.cumsum(h[..., ::-1], axis=-1)[..., ::-1]  # above[..., b] = sum of bins >= b
+    return above[..., 1:]
+
+
+def compute_selection_curves(
+    histograms: np.ndarray, *, min_samples_per_class: int = DEFAULT_MIN_SAMPLES_PER_CLASS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Classes covered and dataset size at every grid threshold (the paper's Figure 3b/c).
+
+    Args:
+        histograms: (C, N_BINS) per-class counts per similarity bin, already restricted
+            to the samples the user keeps (NSFW and multi-label filters applied).
+        min_samples_per_class: Samples a class needs to count as covered.
+
+    Returns:
+        ``(classes_covered, dataset_size)``, each (N_BINS - 1,) int64 over the grid.
+    """
+    above = compute_counts_above(histograms)
+    covered = (above >= min_samples_per_class).sum(axis=0)
+    return covered.astype(np.int64), above.sum(axis=0)
+
+
+def select_mask(
+    text_similarity: np.ndarray,
+    nsfw: np.ndarray,
+    multi_label: np.ndarray,
+    params: SelectionParams,
+) -> np.ndarray:
+    """Which samples ``params`` keeps, computed directly (the oracle for the SQL path).
+
+    Args:
+        text_similarity: (N,) float similarities (NaN never selected).
+        nsfw: (N,) bool, True where LAION tagged the sample NSFW.
+        multi_label: (N,) bool, True where the caption matched several classes.
+        params: The selection.
+
+    Returns:
+        (N,) bool mask.
+    """
+    sims = np.asarray(text_similarity, dtype=np.float64)
+    keep = sims > params.threshold
+    if params.drop_nsfw:
+        keep &= ~np.asarray(nsfw, dtype=bool)
+    if params.drop_multi_label:
+        keep &= ~np.asarray(multi_label, dtype=bool)
+    return keep
+
+
+def is_nsfw(tag: object) -> bool:
+    """True when a LAION NSFW tag marks the sample not safe for work."""
+    return isinstance(tag, str) and tag.strip().upper() == NSFW_TAG
