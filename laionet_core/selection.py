@@ -171,3 +171,21 @@ def select_mask(
 def is_nsfw(tag: object) -> bool:
     """True when a LAION NSFW tag marks the sample not safe for work."""
     return isinstance(tag, str) and tag.strip().upper() == NSFW_TAG
+
+
+def select_histograms(histograms: np.ndarray, params: SelectionParams) -> np.ndarray:
+    """Sum the flag variants that ``params`` keeps.
+
+    Args:
+        histograms: (C, 2, 2, N_BINS) counts indexed [class, nsfw, multi_label, bin].
+        params: Which flags to drop.
+
+    Returns:
+        (C, N_BINS) counts of the kept samples.
+    """
+    h = np.asarray(histograms)
+    if h.ndim != 4 or h.shape[1:3] != (2, 2):
+        raise ValueError(f"histograms must have shape (C, 2, 2, N_BINS), got {h.shape}")
+    nsfw = slice(0, 1) if params.drop_nsfw else slice(0, 2)
+    multi = slice(0, 1) if params.drop_multi_label else slice(0, 2)
+    return h[:, nsfw, multi, :].sum(axis=(1, 2))

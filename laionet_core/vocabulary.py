@@ -205,7 +205,9 @@ def format_synset_text(synset: Synset, fmt: str = DEFAULT_SYNSET_TEXT_FORMAT) ->
         return f"a photo of {synset.name}"
     if fmt == "a_photo_of_name_def":
         return f"a photo of {synset.name} which is {synset.definition}"
-    raise ValueError(f"unknown synset text format {fmt!r}; allowed: {', '.join(SYNSET_TEXT_FORMATS)}")
+    raise ValueError(
+        f"unknown synset text format {fmt!r}; allowed: {', '.join(SYNSET_TEXT_FORMATS)}"
+    )
 
 
 def build_lemma_dictionary(

@@ -1,0 +1,252 @@
+"""DuckDB reads: SQL constants plus typed functions over them.
+
+Every value reaches SQL as a bound parameter; identifiers come only from ``schema``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from laionet_core import schema
+from laionet_core.selection import N_BINS, SelectionParams
+
+_SELECTION_WHERE = f"""
+    s.dataset = $dataset
+    AND s.text_similarity > $threshold
+    AND NOT ($drop_nsfw AND upper(trim(coalesce(s.nsfw, ''))) = 'NSFW')
+    AND NOT ($drop_multi_label AND s.multi_label)
+"""
+
+SELECTED_SAMPLES_SQL = f"""
+SELECT s.sample_id, s.url, s.text, s.wnid, c.name AS class_name, s.text_similarity,
+       s.image_similarity, s.nsfw, s.multi_label, s.matched_wnids, s.thumbnail_id
+FROM {schema.SAMPLES} s JOIN {schema.CLASSES} c USING (wnid)
+WHERE {_SELECTION_WHERE}
+ORDER BY s.wnid, s.text_similarity DESC, s.sample_id
+"""
+
+COUNT_SELECTED_SQL = f"""
+SELECT count(*) AS n, count(DISTINCT s.wnid) AS classes
+FROM {schema.SAMPLES} s WHERE {_SELECTION_WHERE}
+"""
+
+HISTOGRAMS_SQL = f"""
+SELECT h.wnid, h.nsfw, h.multi_label, h.bin, h.n
+FROM {schema.SIMILARITY_HISTOGRAMS} h WHERE h.dataset = $dataset
+"""
+
+SAMPLES_IN_BAND_SQL = f"""
+SELECT s.sample_id, s.url, s.text, s.wnid, s.text_similarity, s.image_similarity,
+       s.nsfw, s.multi_label, s.thumbnail_id
+FROM {schema.SAMPLES} s
+WHERE s.dataset = $dataset AND s.wnid = $wnid
+  AND s.text_similarity > $low AND s.text_similarity <= $high
+ORDER BY hash(s.sample_id, $seed)
+LIMIT $limit
+"""
+
+
+@dataclass(frozen=True)
+class SimilarityHistograms:
+    """Per-class similarity histograms of one dataset, split by flags.
+
+    Attributes:
+        wnids: (C,) class wnids in class-index order (every class of the database).
+        counts: (C, 2, 2, N_BINS) int64 indexed [class, nsfw, multi_label, bin].
+    """
+
+    wnids: tuple[str, ...]
+    counts: np.ndarray
+
+
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple | None:
+    """The first row of a query, or None; reads the whole result so the connection is free.
+
+    DuckDB 2 refuses new work on a connection while a result is only partly fetched.
+    """
+    rows = con.execute(sql, params).fetchall()
+    return rows[0] if rows else None
+
+
+def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open a database read-only after checking it is one of ours.
+
+    Raises:
+        FileNotFoundError: No file at ``path``.
+        ValueError: The file is not a LAIONet Explorer database of this schema version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"database {path} does not exist")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        raise ValueError(f"{path} is not a readable DuckDB database: {error}") from error
+    check_schema_version(con, path)
+    return con
+
+
+def check_schema_version(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
+    """Raise ValueError unless ``con`` holds this package's schema version."""
+    try:
+        row = fetch_one(con, f"SELECT value FROM {schema.META} WHERE key = 'schema_version'")
+    except duckdb.CatalogException as error:
+        raise ValueError(f"{path} is not a LAIONet Explorer database (no meta table)") from error
+    if row is None or row[0] != str(schema.SCHEMA_VERSION):
+        found = None if row is None else row[0]
+        raise ValueError(
+            f"{path} has schema version {found}; this version reads {schema.SCHEMA_VERSION}. "
+            "Rebuild it with python -m precompute."
+        )
+
+
+def read_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """All key/value facts of the build."""
+    return dict(con.execute(f"SELECT key, value FROM {schema.META}").fetchall())
+
+
+def read_classes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every class, in class-index order."""
+    return con.sql(f"SELECT * FROM {schema.CLASSES} ORDER BY class_index").df()
+
+
+def read_datasets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per dataset with its sample count; ``parameters`` decoded from JSON."""
+    frame = con.sql(
+        f"""SELECT d.*, (SELECT count(*) FROM {schema.SAMPLES} s
+                         WHERE s.dataset = d.dataset) AS n_samples
+            FROM {schema.DATASETS} d ORDER BY d.created, d.dataset"""
+    ).df()
+    frame["parameters"] = frame["parameters"].map(json.loads)
+    return frame
+
+
+def load_similarity_histograms(
+    con: duckdb.DuckDBPyConnection, dataset: str
+) -> SimilarityHistograms:
+    """The precomputed histograms of ``dataset`` as one dense array."""
+    wnids = tuple(
+        r[0]
+        for r in con.execute(f"SELECT wnid FROM {schema.CLASSES} ORDER BY class_index").fetchall()
+    )
+    rows = con.execute(HISTOGRAMS_SQL, {"dataset": dataset}).fetchnumpy()
+    counts = np.zeros((len(wnids), 2, 2, N_BINS), dtype=np.int64)
+    if len(rows["wnid"]):
+        index = {w: i for i, w in enumerate(wnids)}
+        classes = np.fromiter((index[w] for w in rows["wnid"]), np.int64, len(rows["wnid"]))
+        np.add.at(
+            counts,
+            (classes, rows["nsfw"].astype(int), rows["multi_label"].astype(int), rows["bin"]),
+            rows["n"],
+        )
+    return SimilarityHistograms(wnids, counts)
+
+
+def _selection_params(dataset: str, params: SelectionParams) -> dict:
+    return {
+        "dataset": dataset,
+        "threshold": params.threshold,
+        "drop_nsfw": params.drop_nsfw,
+        "drop_multi_label": params.drop_multi_label,
+    }
+
+
+def read_selected_samples(
+    con: duckdb.DuckDBPyConnection, dataset: str, params: SelectionParams
+) -> pd.DataFrame:
+    """Samples of ``dataset`` kept by ``params``, sorted by class then similarity."""
+    return con.execute(SELECTED_SAMPLES_SQL, _selection_params(dataset, params)).df()
+
+
+def count_selected(
+    con: duckdb.DuckDBPyConnection, dataset: str, params: SelectionParams
+) -> tuple[int, int]:
+    """``(samples, classes)`` kept by ``params``, counted by a scan (for checks)."""
+    n, classes = fetch_one(con, COUNT_SELECTED_SQL, _selection_params(dataset, params))
+    return int(n), int(classes)
+
+
+def read_samples_in_band(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    wnid: str,
+    *,
+    low: float,
+    high: float,
+    limit: int = 12,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """A reproducible random sample of one class with ``low < text_similarity <= high``."""
+    return con.execute(
+        SAMPLES_IN_BAND_SQL,
+        {"dataset": dataset, "wnid": wnid, "low": low, "high": high, "limit": limit, "seed": seed},
+    ).df()
+
+
+def read_thumbnail(con: duckdb.DuckDBPyConnection, thumbnail_id: int) -> tuple[str, bytes] | None:
+    """``(mime, bytes)`` of a thumbnail, or None."""
+    row = fetch_one(
+        con,
+        f"SELECT mime, data FROM {schema.THUMBNAILS} WHERE thumbnail_id = ?",
+        [int(thumbnail_id)],
+    )
+    return None if row is None else (row[0], bytes(row[1]))
+
+
+def read_embeddings(
+    con: duckdb.DuckDBPyConnection, dataset: str, *, table: str = schema.IMAGE_EMBEDDINGS
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Embeddings of one dataset with their labels.
+
+    Returns:
+        ``(rows, embeddings)``: rows has sample_id and wnid; embeddings is (N, D)
+        float32, row-aligned.
+    """
+    if table not in (schema.IMAGE_EMBEDDINGS, schema.TEXT_EMBEDDINGS):
+        raise ValueError(f"table must be an embeddings table, got {table!r}")
+    arrow = con.sql(
+        f"""SELECT e.sample_id, s.wnid, e.embedding FROM {table} e
+            JOIN {schema.SAMPLES} s USING (dataset, sample_id)
+            WHERE e.dataset = $dataset ORDER BY s.wnid, e.sample_id""",
+        params={"dataset": dataset},
+    ).to_arrow_table()
+    rows = arrow.select(["sample_id", "wnid"]).to_pandas()
+    column = arrow.column("embedding").combine_chunks()
+    if len(column) == 0:
+        return rows, np.zeros((0, 0), dtype=np.float32)
+    values = np.asarray(column.flatten(), dtype=np.float32)
+    return rows, values.reshape(len(column), -1)
+
+
+def read_synset_embeddings(
+    con: duckdb.DuckDBPyConnection, encoder: str, synset_format: str
+) -> tuple[list[str], np.ndarray]:
+    """Synset-text embeddings of one encoder, in class-index order."""
+    arrow = con.sql(
+        f"""SELECT e.wnid, e.embedding FROM {schema.SYNSET_EMBEDDINGS} e
+            JOIN {schema.CLASSES} c USING (wnid)
+            WHERE e.encoder = $encoder AND e.synset_format = $fmt ORDER BY c.class_index""",
+        params={"encoder": encoder, "fmt": synset_format},
+    ).to_arrow_table()
+    column = arrow.column("embedding").combine_chunks()
+    values = np.asarray(column.flatten(), dtype=np.float32).reshape(len(column), -1)
+    return arrow.column("wnid").to_pylist(), values
+
+
+def read_class_metrics(
+    con: duckdb.DuckDBPyConnection, *, dataset: str | None = None, metric: str | None = None
+) -> pd.DataFrame:
+    """Per-class metrics, optionally for one dataset and/or metric."""
+    return con.execute(
+        f"""SELECT * FROM {schema.CLASS_METRICS}
+            WHERE ($dataset IS NULL OR dataset = $dataset)
+              AND ($metric IS NULL OR metric = $metric)
+            ORDER BY dataset, metric, wnid""",
+        {"dataset": dataset, "metric": metric},
+    ).df()
