@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from laionet_core import schema
-from laionet_core.selection import N_BINS, SelectionParams
+from laionet_core.selection import N_BINS, NSFW_TAG, SelectionParams
 
-_SELECTION_WHERE = f"""
+_SELECTION_WHERE = """
     s.dataset = $dataset
     AND s.text_similarity > $threshold
-    AND NOT ($drop_nsfw AND upper(trim(coalesce(s.nsfw, ''))) = 'NSFW')
+    AND NOT ($drop_nsfw AND upper(trim(coalesce(s.nsfw, ''))) = $nsfw_tag)
     AND NOT ($drop_multi_label AND s.multi_label)
 """
 
@@ -154,6 +154,7 @@ def _selection_params(dataset: str, params: SelectionParams) -> dict:
         "threshold": params.threshold,
         "drop_nsfw": params.drop_nsfw,
         "drop_multi_label": params.drop_multi_label,
+        "nsfw_tag": NSFW_TAG,
     }
 
 

@@ -21,9 +21,8 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, where: str) 
     """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(
-            f"{where}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}"
-        )
+        found = ", ".join(map(str, frame.columns))
+        raise ValueError(f"{where}: missing column(s) {', '.join(missing)}; found {found}")
 
 
 def require_embedding_matrix(
