@@ -1,0 +1,325 @@
+"""The latent world behind the simulated corpus: classes, prototypes and draws.
+
+The paper's causal story (its Figure 2) is built into one shared embedding space:
+a class ``Y`` has a concept direction; its caption ``T`` and its image ``X`` are drawn
+around a text prototype and an image prototype near that concept, independently of
+each other given the class. LAION-like selection looks at ``T`` only; ImageNet-like
+selection (``precompute.simulate_references``) looks at ``X``.
+
+All arrays are float32 until they are written; every draw takes an explicit
+``np.random.Generator`` so the corpus is a pure function of the config.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from laionet_core.vocabulary import Vocabulary, build_lemma_dictionary
+
+logger = logging.getLogger(__name__)
+
+# The paper's showcase classes, always in the world (Appendix A and Section 2).
+COUGAR, ORANGE, COMPUTER_MOUSE, JAGUAR = "n02125311", "n07747607", "n03793489", "n02128925"
+# Classes with multi-word lemmas, so matching must handle spaces.
+MULTI_WORD_CLASSES = ("n02099601", "n04146614", "n04285008", "n04399382", "n07742313")
+SHOWCASE_WNIDS = (COUGAR, ORANGE, COMPUTER_MOUSE, JAGUAR, *MULTI_WORD_CLASSES)
+# Lemma used in another sense, and that sense's name; captions with it show the other concept.
+OTHER_SENSES: dict[str, tuple[str, str]] = {
+    COUGAR: ("puma", "puma (sportswear brand)"),
+    ORANGE: ("orange", "orange (the colour)"),
+    COMPUTER_MOUSE: ("mouse", "mouse (the rodent)"),
+    JAGUAR: ("jaguar", "jaguar (car brand)"),
+}
+# A lemma shared by two world classes: written on purpose, dropped by a paper-style matcher.
+SHARED_LEMMA = ("panther", (COUGAR, JAGUAR))
+# Weight of the concept in each prototype; the rest is a modality direction, giving
+# a CLIP-like gap (image-to-synset cosines near 0.3, text-to-synset near 0.8).
+CONCEPT_WEIGHT = 0.75
+# Spread of per-class modality offsets around the shared modality direction.
+MODALITY_JITTER = 0.5
+# Weight of the concept in an image embedding; it falls slightly as images get unusual,
+# so image-to-synset cosines barely depend on how stereotyped a picture is.
+IMAGE_CONCEPT_WEIGHT = 0.65
+IMAGE_CONCEPT_SLOPE = 0.03
+# Caption kinds, stored as small ints.
+KIND_UNMATCHED, KIND_SINGLE, KIND_WRONG_SENSE, KIND_MULTI, KIND_SHARED = 0, 1, 2, 3, 4
+KIND_NAMES = ("unmatched", "single", "wrong_sense", "multi_label", "shared_lemma")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Everything that defines a simulated corpus; the same config gives the same bytes.
+
+    Attributes:
+        n_captions: Rows of LAION-style metadata over all parts.
+        n_classes: World classes, drawn from the 1,000 ILSVRC classes (>= 100).
+        n_parts: Metadata parts (LAION-400M has 32).
+        dim: Dimension of the shared embedding space.
+        reference_per_class: Images per class in each reference set.
+        images: Write a 64x64 JPEG thumbnail per sample and reference image.
+        seed: Seed of every random draw.
+        zipf_exponent: Class frequencies fall as ``rank ** -zipf_exponent``.
+        unmatched_fraction: Captions that name no class at all.
+        multi_label_fraction: Captions that name two classes.
+        wrong_sense_share: Share of an ambiguous class's captions using the other sense.
+        shared_lemma_fraction: Captions naming a class by a lemma two classes share.
+        similarity_mean: Mean caption-to-synset cosine over classes.
+        similarity_class_sd: Spread of per-class means (drives the coverage drop).
+        similarity_sd: Spread of captions around their class mean.
+        html_fraction: Captions wrapped in raw-web HTML.
+        non_ascii_fraction: Captions with non-ASCII decoration.
+        nsfw_fraction: Rows tagged ``NSFW``.
+        unsure_fraction: Rows tagged ``UNSURE``.
+        image_spread: Mean per-sample image variation around the class prototype.
+    """
+
+    n_captions: int = 40_000
+    n_classes: int = 150
+    n_parts: int = 4
+    dim: int = 128
+    reference_per_class: int = 50
+    images: bool = True
+    seed: int = 0
+    zipf_exponent: float = 1.0
+    unmatched_fraction: float = 0.35
+    multi_label_fraction: float = 0.05
+    wrong_sense_share: float = 0.4
+    shared_lemma_fraction: float = 0.005
+    similarity_mean: float = 0.745
+    similarity_class_sd: float = 0.045
+    similarity_sd: float = 0.055
+    html_fraction: float = 0.04
+    non_ascii_fraction: float = 0.05
+    nsfw_fraction: float = 0.015
+    unsure_fraction: float = 0.08
+    image_spread: float = 1.1
+
+    def __post_init__(self) -> None:
+        checks = {
+            "n_captions": self.n_captions >= 1,
+            "n_classes": 100 <= self.n_classes <= 1000,
+            "n_parts": 1 <= self.n_parts <= self.n_captions,
+            "dim": self.dim >= 16,
+            "reference_per_class": self.reference_per_class >= 2,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(
+                    f"SimulationConfig.{name}={getattr(self, name)!r} is not allowed "
+                    "(n_captions >= 1, 100 <= n_classes <= 1000, 1 <= n_parts <= n_captions, "
+                    "dim >= 16, reference_per_class >= 2)"
+                )
+        fractions = ("unmatched_fraction", "multi_label_fraction", "wrong_sense_share",
+                     "shared_lemma_fraction", "html_fraction", "non_ascii_fraction",
+                     "nsfw_fraction", "unsure_fraction")  # fmt: skip
+        for name in fractions:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"SimulationConfig.{name}={getattr(self, name)!r}; allowed [0, 1]")
+        if self.unmatched_fraction + self.multi_label_fraction + self.shared_lemma_fraction > 1:
+            raise ValueError("unmatched + multi_label + shared_lemma fractions exceed 1")
+
+    def to_dict(self) -> dict[str, object]:
+        """The config as JSON-ready values."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class World:
+    """The latent model: world classes, their lemmas and the geometry of the space.
+
+    Concept rows ``0..C-1`` are the world classes; rows ``C..C+S-1`` are the other
+    senses of ambiguous lemmas (the puma brand, the orange colour, ...).
+
+    Attributes:
+        vocabulary: All 1,000 ILSVRC classes.
+        class_indices: (C,) ILSVRC class index of each world class.
+        wnids: The world classes' wnids.
+        lemmas: Per world class, lemmas that name it alone (usable in captions).
+        frequencies: (C,) class probabilities of a matched caption (Zipf-like).
+        synset_emb: (1000, D) float32, L2-normalised synset-text embeddings.
+        text_proto: (C+S, D) float32 text prototypes (row c < C equals the synset text).
+        image_proto: (C+S, D) float32 image prototypes.
+        concepts: (C+S, D) float32 concept directions.
+        image_style: (C+S, D) float32 image-only direction of each concept, orthogonal to it.
+        similarity_mean: (C,) mean caption-to-synset cosine per class.
+        diversity: (C+S,) image variation scale per concept.
+        sense_class: (S,) world-class row that each other sense borrows a lemma from.
+        sense_lemmas: The borrowed lemma of each other sense.
+        sense_names: Human names of the other senses.
+    """
+
+    vocabulary: Vocabulary
+    class_indices: np.ndarray
+    wnids: tuple[str, ...]
+    lemmas: tuple[tuple[str, ...], ...]
+    frequencies: np.ndarray
+    synset_emb: np.ndarray
+    text_proto: np.ndarray
+    image_proto: np.ndarray
+    concepts: np.ndarray
+    image_style: np.ndarray
+    similarity_mean: np.ndarray
+    diversity: np.ndarray
+    sense_class: np.ndarray
+    sense_lemmas: tuple[str, ...]
+    sense_names: tuple[str, ...]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.wnids)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def compute_unit_normal(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """Random unit vectors, (n, dim) float32, uniform on the sphere."""
+    return _unit(rng.standard_normal((n, dim), dtype=np.float32))
+
+
+def compute_at_cosine(anchor: np.ndarray, cosine: np.ndarray, toward: np.ndarray) -> np.ndarray:
+    """Unit vectors with an exact cosine to their anchors.
+
+    ``t = a * s + sqrt(1 - a^2) * u`` with ``u`` the unit part of ``toward`` orthogonal to ``s``.
+
+    Args:
+        anchor: (N, D) unit vectors ``s``.
+        cosine: (N,) target cosines ``a`` in [-1, 1].
+        toward: (N, D) directions giving the orthogonal part (need not be unit).
+
+    Returns:
+        (N, D) float32, L2-normalised, with ``t . s == a`` up to rounding.
+    """
+    ortho = toward - np.sum(toward * anchor, axis=1, keepdims=True) * anchor
+    ortho = _unit(ortho)
+    a = np.clip(cosine, -1.0, 1.0)[:, None].astype(np.float32)
+    return _unit(a * anchor + np.sqrt(1.0 - a * a) * ortho)
+
+
+def _choose_classes(vocabulary: Vocabulary, n_classes: int, rng: np.random.Generator) -> list[int]:
+    lemma_dict = build_lemma_dictionary(vocabulary)
+    named = set(lemma_dict.lemma_to_wnid.values())
+    by_wnid = vocabulary.by_wnid()
+    chosen = [by_wnid[w].class_index for w in SHOWCASE_WNIDS]
+    pool = np.array([s.class_index for s in vocabulary.synsets
+                     if s.wnid in named and s.class_index not in chosen])  # fmt: skip
+    extra = rng.choice(pool, size=n_classes - len(chosen), replace=False)
+    return sorted(chosen + [int(i) for i in extra])
+
+
+def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
+    """Draw the world of a config: classes, prototypes, frequencies and similarity levels.
+
+    Args:
+        config: The simulation config.
+        vocabulary: The 1,000 ILSVRC classes (class-index order).
+
+    Returns:
+        The world; deterministic in ``config.seed``.
+
+    Raises:
+        ValueError: The vocabulary lacks a showcase class.
+    """
+    missing = [w for w in SHOWCASE_WNIDS if w not in vocabulary.by_wnid()]
+    if missing:
+        raise ValueError(f"vocabulary {vocabulary.source!r} lacks showcase classes {missing}")
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
+    dim = config.dim
+    class_indices = np.array(_choose_classes(vocabulary, config.n_classes, rng))
+    synsets = [vocabulary.synsets[i] for i in class_indices]
+    lemma_dict = build_lemma_dictionary(vocabulary)
+    lemmas = tuple(tuple(x for x in s.lemmas if lemma_dict.lemma_to_wnid.get(x) == s.wnid)
+                   for s in synsets)  # fmt: skip
+    n_c = len(synsets)
+    sense_rows = [r for r, s in enumerate(synsets) if s.wnid in OTHER_SENSES]
+    n_s = len(sense_rows)
+
+    # Zipf frequencies over a seeded ranking; showcase classes sit in the head.
+    order = rng.permutation(n_c)
+    showcase_rows = [r for r, s in enumerate(synsets) if s.wnid in SHOWCASE_WNIDS]
+    rest = [int(r) for r in order if r not in showcase_rows]
+    head = rest[: 3 * len(showcase_rows)] + showcase_rows
+    ranking = [int(r) for r in rng.permutation(head)] + rest[3 * len(showcase_rows) :]
+    weights = np.empty(n_c)
+    weights[ranking] = 1.0 / np.arange(1, n_c + 1) ** config.zipf_exponent
+    frequencies = weights / weights.sum()
+
+    # Geometry: concepts, modality directions, prototypes.
+    concepts = compute_unit_normal(rng, 1000 + n_s, dim)
+    modality = compute_unit_normal(rng, 2, dim)
+    text_mod = _unit(modality[0] + MODALITY_JITTER * compute_unit_normal(rng, n_c + n_s, dim))
+    image_mod = _unit(modality[1] + MODALITY_JITTER * compute_unit_normal(rng, n_c + n_s, dim))
+    w_mod = np.sqrt(1.0 - CONCEPT_WEIGHT**2)
+    concept_rows = np.concatenate([class_indices, 1000 + np.arange(n_s)])
+    text_proto = _unit(CONCEPT_WEIGHT * concepts[concept_rows] + w_mod * text_mod)
+    g = concepts[concept_rows]
+    image_style = _unit(image_mod - np.sum(image_mod * g, axis=1, keepdims=True) * g)
+    w_style = np.sqrt(1.0 - IMAGE_CONCEPT_WEIGHT**2)
+    image_proto = _unit(IMAGE_CONCEPT_WEIGHT * g + w_style * image_style)
+    # Classes outside the world get their own random directions.
+    synset_emb = compute_unit_normal(rng, 1000, dim)
+    synset_emb[class_indices] = text_proto[:n_c]
+
+    similarity_mean = config.similarity_mean + config.similarity_class_sd * rng.standard_normal(n_c)
+    diversity = config.image_spread * rng.uniform(0.8, 1.25, size=n_c + n_s)
+    logger.info("simulated world: %d classes, %d other senses, dim %d", n_c, n_s, dim)
+    return World(
+        vocabulary=vocabulary,
+        class_indices=class_indices,
+        wnids=tuple(s.wnid for s in synsets),
+        lemmas=lemmas,
+        frequencies=frequencies,
+        synset_emb=synset_emb,
+        text_proto=text_proto,
+        image_proto=image_proto,
+        concepts=g,
+        image_style=image_style,
+        similarity_mean=similarity_mean.astype(np.float32),
+        diversity=diversity.astype(np.float32),
+        sense_class=np.array(sense_rows, dtype=np.int64),
+        sense_lemmas=tuple(OTHER_SENSES[synsets[r].wnid][0] for r in sense_rows),
+        sense_names=tuple(OTHER_SENSES[synsets[r].wnid][1] for r in sense_rows),
+    )
+
+
+def compute_images(
+    world: World, concept: np.ndarray, rng: np.random.Generator, *, spread: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw image embeddings around concept prototypes.
+
+    ``x = w * g + sqrt(1 - w^2) * normalise(m + r * d_c * z)`` with ``g`` the concept,
+    ``m`` its image-only style direction, ``z`` a random unit vector orthogonal to ``g``,
+    ``d_c`` the concept's diversity and ``r`` a per-sample atypicality (log-normal,
+    mean ~1): small ``r`` is a stereotypical picture, large ``r`` an unusual one. The
+    concept weight ``w`` falls only slightly with ``r``, so all images stay about as
+    close to their synset text while varying widely among themselves.
+
+    Args:
+        world: The world.
+        concept: (N,) concept rows (world class or other sense).
+        rng: Random generator.
+        spread: Optional (N,) atypicality to use instead of drawing it.
+
+    Returns:
+        ``(x, r)``: (N, D) float32 L2-normalised embeddings and (N,) atypicality.
+    """
+    n = concept.size
+    r = rng.lognormal(-0.125, 0.5, size=n).astype(np.float32) if spread is None else spread
+    g = world.concepts[concept]
+    z = compute_unit_normal(rng, n, g.shape[1])
+    z -= np.sum(z * g, axis=1, keepdims=True) * g
+    style = _unit(world.image_style[concept] + (r * world.diversity[concept])[:, None] * _unit(z))
+    w = np.clip(IMAGE_CONCEPT_WEIGHT - IMAGE_CONCEPT_SLOPE * (r - 1.0), 0.4, 0.9)[:, None]
+    return _unit(w * g + np.sqrt(1.0 - w * w) * style), r
+
+
+def compute_caption_similarity(
+    world: World, rows: np.ndarray, rng: np.random.Generator, sd: float
+) -> np.ndarray:
+    """Target caption-to-synset cosines, (N,) float32, drawn around each class's mean."""
+    a = world.similarity_mean[rows] + sd * rng.standard_normal(rows.size, dtype=np.float32)
+    return np.clip(a, 0.3, 0.985).astype(np.float32)
