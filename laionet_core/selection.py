@@ -189,3 +189,52 @@ def select_histograms(histograms: np.ndarray, params: SelectionParams) -> np.nda
     nsfw = slice(0, 1) if params.drop_nsfw else slice(0, 2)
     multi = slice(0, 1) if params.drop_multi_label else slice(0, 2)
     return h[:, nsfw, multi, :].sum(axis=(1, 2))
+
+
+@dataclass(frozen=True)
+class SelectionSummary:
+    """Everything the threshold explorer shows for one selection.
+
+    Attributes:
+        thresholds: (T,) the grid.
+        classes_covered: (T,) classes with >= min samples above each threshold.
+        dataset_size: (T,) samples above each threshold.
+        class_counts: (C,) samples per class at the chosen threshold.
+        bin_counts: (N_BINS,) kept samples per similarity bin, all classes together.
+        index: Position of the chosen threshold on the grid.
+    """
+
+    thresholds: np.ndarray
+    classes_covered: np.ndarray
+    dataset_size: np.ndarray
+    class_counts: np.ndarray
+    bin_counts: np.ndarray
+    index: int
+
+    @property
+    def covered(self) -> int:
+        return int(self.classes_covered[self.index])
+
+    @property
+    def size(self) -> int:
+        return int(self.dataset_size[self.index])
+
+
+def summarize_selection(histograms: np.ndarray, params: SelectionParams) -> SelectionSummary:
+    """Curves, class counts and similarity histogram from (C, 2, 2, N_BINS) counts.
+
+    Costs a few array passes over C x N_BINS numbers, with no scan of the samples.
+    """
+    kept = select_histograms(histograms, params)
+    covered, size = compute_selection_curves(
+        kept, min_samples_per_class=params.min_samples_per_class
+    )
+    index = threshold_index(params.threshold)
+    return SelectionSummary(
+        thresholds=threshold_grid(),
+        classes_covered=covered,
+        dataset_size=size,
+        class_counts=compute_counts_above(kept)[:, index],
+        bin_counts=kept.sum(axis=0),
+        index=index,
+    )

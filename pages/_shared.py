@@ -1,0 +1,164 @@
+"""Streamlit glue shared by every page: the database, cached reads, banner, controls.
+
+Pages call these helpers and draw what they return; SQL lives in ``laionet_core.queries``
+and math in ``laionet_core``. Cached helpers take the database path and its modification
+time, so a rebuilt database is picked up without restarting the app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from laionet_core import queries
+from laionet_core.export import (
+    build_export_manifest,
+    build_export_table,
+    encode_export,
+)
+from laionet_core.selection import (
+    DEFAULT_MIN_SAMPLES_PER_CLASS,
+    DEFAULT_THRESHOLD,
+    THRESHOLD_MAX,
+    THRESHOLD_MIN,
+    THRESHOLD_STEP,
+    SelectionParams,
+)
+from laionet_core.settings import DB_ENV_VAR, DEFAULT_DB_PATH, LAIONET_DATASET, resolve_db_path
+
+DbKey = tuple[str, float]  # (path, modification time): a cache key that changes on rebuild
+
+
+def require_database() -> DbKey:
+    """The database key, or a page explaining how to build the database (then stop)."""
+    path = resolve_db_path()
+    if not path.is_file():
+        st.error(f"No database at `{path}`.")
+        st.markdown(
+            f"Build the simulated demo database with `python -m precompute demo --db {path}`, "
+            f"or point `{DB_ENV_VAR}` at a database (default: `{DEFAULT_DB_PATH}`)."
+        )
+        st.stop()
+    return str(path), path.stat().st_mtime
+
+
+@st.cache_resource(show_spinner=False)
+def _connection(path: str, mtime: float) -> duckdb.DuckDBPyConnection:
+    return queries.connect(path)
+
+
+def cursor(db: DbKey) -> duckdb.DuckDBPyConnection:
+    """A cursor of the shared read-only connection (one per call: cursors are cheap)."""
+    return _connection(*db).cursor()
+
+
+@st.cache_data(show_spinner=False)
+def load_meta(db: DbKey) -> dict[str, str]:
+    return queries.read_meta(cursor(db))
+
+
+@st.cache_data(show_spinner=False)
+def load_datasets(db: DbKey) -> pd.DataFrame:
+    return queries.read_datasets(cursor(db))
+
+
+@st.cache_data(show_spinner=False)
+def load_classes(db: DbKey) -> pd.DataFrame:
+    return queries.read_classes(cursor(db))
+
+
+@st.cache_data(show_spinner=False)
+def load_histograms(db: DbKey, dataset: str) -> queries.SimilarityHistograms:
+    return queries.load_similarity_histograms(cursor(db), dataset)
+
+
+@st.cache_data(show_spinner="Preparing the export…", max_entries=8)
+def load_export(
+    db: DbKey, dataset: str, params: SelectionParams, export_format: str
+) -> tuple[bytes, dict]:
+    """The export file's bytes and its manifest for one selection."""
+    con = cursor(db)
+    table = build_export_table(con, dataset, params)
+    manifest = build_export_manifest(
+        con,
+        db_path=db[0],
+        dataset=dataset,
+        params=params,
+        export_format=export_format,
+        rows=len(table),
+        classes=int(table["wnid"].nunique()),
+    )
+    return encode_export(table, export_format), manifest
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def load_thumbnail(db: DbKey, thumbnail_id: int) -> bytes | None:
+    found = queries.read_thumbnail(cursor(db), thumbnail_id)
+    return None if found is None else found[1]
+
+
+def render_simulated_banner(db: DbKey) -> None:
+    """Say loudly when the database holds simulated data, and where it came from."""
+    simulated = load_meta(db).get("simulated") == "true"
+    if simulated:
+        st.warning(
+            "**Simulated data.** This database was generated from the paper's causal story "
+            "(class → caption and image; selection by text vs by image). No image, caption or "
+            "figure here is real LAION or ImageNet data.",
+            icon="⚠️",
+        )
+    st.caption(f"Database: `{Path(db[0])}`" + (" · SIMULATED" if simulated else ""))
+
+
+def select_dataset(db: DbKey, *, key: str = "dataset", scored_only: bool = True) -> str:
+    """A dataset picker; with ``scored_only``, only datasets with caption similarities."""
+    datasets = load_datasets(db)
+    names = datasets["dataset"].tolist()
+    if scored_only:
+        scored = [name for name in names if load_histograms(db, name).counts.any()]
+        names = scored or names
+    if not names:
+        st.info("The database holds no dataset yet.")
+        st.stop()
+    default = names.index(LAIONET_DATASET) if LAIONET_DATASET in names else 0
+    return st.selectbox("Dataset", names, index=default, key=key)
+
+
+def selection_controls() -> SelectionParams:
+    """The threshold slider and filters, as one frozen params object."""
+    threshold = st.slider(
+        "Caption-to-synset similarity threshold (keep >)",
+        min_value=THRESHOLD_MIN,
+        max_value=THRESHOLD_MAX,
+        value=DEFAULT_THRESHOLD,
+        step=THRESHOLD_STEP,
+        format="%.3f",
+        key="threshold",
+        help="The paper keeps captions with CLIP similarity above 0.82 to "
+        "'<name> which is <definition>'.",
+    )
+    left, right, third = st.columns(3)
+    drop_nsfw = left.toggle("Drop NSFW", value=True, key="drop_nsfw")
+    drop_multi = right.toggle("Drop multi-label captions", value=True, key="drop_multi_label")
+    min_samples = third.number_input(
+        "Min samples per class (coverage)",
+        min_value=1,
+        value=DEFAULT_MIN_SAMPLES_PER_CLASS,
+        step=1,
+        key="min_samples_per_class",
+    )
+    return SelectionParams(
+        threshold=float(threshold),
+        drop_nsfw=drop_nsfw,
+        drop_multi_label=drop_multi,
+        min_samples_per_class=int(min_samples),
+    )
+
+
+def class_names(db: DbKey) -> np.ndarray:
+    """Class names in class-index order."""
+    return load_classes(db)["name"].to_numpy()

@@ -1,0 +1,94 @@
+"""Threshold explorer: how the similarity threshold moves class coverage and size.
+
+The paper's Figures 3 and 4: slide the caption-to-synset threshold and watch the classes
+covered, the dataset size, the similarity histogram and the class frequencies; export
+the selection. Every number comes from precomputed per-class histograms, so moving the
+slider needs no scan of the samples.
+"""
+
+import json
+
+import numpy as np
+import streamlit as st
+
+from laionet_core.export import EXPORT_FORMATS
+from laionet_core.selection import THRESHOLD_MAX, THRESHOLD_MIN, summarize_selection
+from pages._charts import build_class_frequency_chart, build_curve_chart, build_similarity_histogram
+from pages._shared import (
+    class_names,
+    load_export,
+    load_histograms,
+    require_database,
+    select_dataset,
+    selection_controls,
+)
+
+db = require_database()
+st.header("Threshold explorer")
+dataset = select_dataset(db)
+params = selection_controls()
+histograms = load_histograms(db, dataset)
+summary = summarize_selection(histograms.counts, params)
+n_classes = len(histograms.wnids)
+
+covered_col, size_col, threshold_col = st.columns(3)
+covered_col.metric("Classes covered", f"{summary.covered:,} / {n_classes:,}")
+size_col.metric("Dataset size", f"{summary.size:,}")
+threshold_col.metric("Threshold", f"> {params.threshold:.3f}")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Classes covered")
+    st.altair_chart(
+        build_curve_chart(
+            summary,
+            value="classes_covered",
+            title="classes covered",
+            x_min=THRESHOLD_MIN,
+            x_max=THRESHOLD_MAX,
+        ),
+        width="stretch",
+    )
+with right:
+    st.subheader("Dataset size")
+    st.altair_chart(
+        build_curve_chart(
+            summary, value="dataset_size", title="samples", x_min=THRESHOLD_MIN, x_max=THRESHOLD_MAX
+        ),
+        width="stretch",
+    )
+left, right = st.columns(2)
+with left:
+    st.subheader("Similarity histogram")
+    st.altair_chart(
+        build_similarity_histogram(summary, x_min=THRESHOLD_MIN, x_max=THRESHOLD_MAX),
+        width="stretch",
+    )
+with right:
+    st.subheader("Class frequencies")
+    st.altair_chart(
+        build_class_frequency_chart(
+            summary.class_counts, class_names(db), np.asarray(histograms.wnids)
+        ),
+        width="stretch",
+    )
+
+st.subheader("Export the selection")
+export_format = st.radio("Format", EXPORT_FORMATS, horizontal=True, key="export_format")
+data, manifest = load_export(db, dataset, params, export_format)
+stem = f"{dataset}_threshold_{params.threshold:.3f}"
+file_col, manifest_col = st.columns(2)
+file_col.download_button(
+    f"Download {manifest['rows']:,} rows ({export_format})",
+    data=data,
+    file_name=f"{stem}.{export_format}",
+    mime="application/octet-stream" if export_format == "parquet" else "text/csv",
+    key="download_export",
+)
+manifest_col.download_button(
+    "Download manifest (JSON)",
+    data=json.dumps(manifest, indent=2),
+    file_name=f"{stem}.{export_format}.manifest.json",
+    mime="application/json",
+    key="download_manifest",
+)

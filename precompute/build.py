@@ -1,0 +1,91 @@
+"""``python -m precompute build``: build the database from LAION-style parts."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from laionet_core.matching import DEFAULT_MATCH_MODE, MATCH_MODES
+from laionet_core.settings import DEFAULT_DB_PATH, LAIONET_DATASET
+from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, SYNSET_TEXT_FORMATS
+from precompute.pipeline import BuildConfig, build_database
+
+logger = logging.getLogger(__name__)
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``build`` and ``demo`` (everything but the input)."""
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB_PATH, help="database to write")
+    parser.add_argument(
+        "--mode",
+        choices=MATCH_MODES,
+        default=DEFAULT_MATCH_MODE,
+        help="lemma matching mode (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--synset-format",
+        choices=SYNSET_TEXT_FORMATS,
+        default=DEFAULT_SYNSET_TEXT_FORMAT,
+        help="synset text the captions are scored against",
+    )
+    parser.add_argument(
+        "--vocab",
+        type=Path,
+        default=None,
+        help="file of wnids, one per line (default: ImageNet-1k)",
+    )
+    parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")
+    parser.add_argument(
+        "--no-references",
+        action="store_true",
+        help="skip reference datasets shipped under <corpus>/references",
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``build``."""
+    parser = subparsers.add_parser(
+        "build",
+        help="build the database from LAION-style parts",
+        description="Match captions to synsets, score them and write one DuckDB database.",
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        required=True,
+        help="root with metadata/, img_emb/, text_emb/ (or *.parquet parts)",
+    )
+    parser.add_argument(
+        "--synset-embeddings",
+        type=Path,
+        default=None,
+        help=".npy of synset-text embeddings (default: <corpus>/synsets/)",
+    )
+    parser.add_argument("--encoder", default=None, help="name of the model behind the embeddings")
+    parser.add_argument("--dataset", default=LAIONET_DATASET, help="name of the selected dataset")
+    add_build_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace, corpus: Path) -> BuildConfig:
+    """The build configuration the parsed arguments describe."""
+    return BuildConfig(
+        corpus=corpus,
+        db=args.db,
+        match_mode=args.mode,
+        synset_format=args.synset_format,
+        vocab_file=args.vocab,
+        synset_embeddings=getattr(args, "synset_embeddings", None),
+        encoder=getattr(args, "encoder", None),
+        dataset=getattr(args, "dataset", LAIONET_DATASET),
+        references=not args.no_references,
+        thumbnails=not args.no_thumbnails,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the database."""
+    path = build_database(config_from_args(args, args.corpus))
+    logger.info("database ready: %s", path)
+    return 0

@@ -1,0 +1,68 @@
+"""``python -m precompute export``: write a selected subset and its JSON manifest."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from laionet_core.export import EXPORT_FORMATS, write_export
+from laionet_core.queries import connect
+from laionet_core.selection import DEFAULT_MIN_SAMPLES_PER_CLASS, DEFAULT_THRESHOLD, SelectionParams
+from laionet_core.settings import LAIONET_DATASET
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``export``."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export the samples a threshold selects",
+        description="Write the selected subset as parquet or CSV plus <out>.manifest.json.",
+    )
+    parser.add_argument("--db", type=Path, required=True, help="database to read")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help="keep text_similarity > THRESHOLD (default: %(default)s)",
+    )
+    parser.add_argument("--format", choices=EXPORT_FORMATS, default="parquet", dest="export_format")
+    parser.add_argument("--out", type=Path, required=True, help="file to write")
+    parser.add_argument("--dataset", default=LAIONET_DATASET)
+    parser.add_argument("--keep-nsfw", action="store_true", help="keep samples tagged NSFW")
+    parser.add_argument(
+        "--keep-multi-label", action="store_true", help="keep captions that matched several classes"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the export."""
+    params = SelectionParams(
+        threshold=args.threshold,
+        drop_nsfw=not args.keep_nsfw,
+        drop_multi_label=not args.keep_multi_label,
+        min_samples_per_class=DEFAULT_MIN_SAMPLES_PER_CLASS,
+    )
+    con = connect(args.db)
+    try:
+        manifest_path, manifest = write_export(
+            con,
+            db_path=args.db,
+            dataset=args.dataset,
+            params=params,
+            export_format=args.export_format,
+            out=args.out,
+        )
+    finally:
+        con.close()
+    logger.info(
+        "wrote %d rows in %d classes to %s (manifest %s)",
+        manifest["rows"],
+        manifest["classes"],
+        args.out,
+        manifest_path,
+    )
+    return 0
