@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Modules under precompute/ that each provide one sub-command, in the order --help lists them.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "build", "export")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "build", "export", "match")
 
 logger = logging.getLogger(__name__)
 
