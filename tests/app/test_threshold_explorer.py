@@ -1,0 +1,77 @@
+"""AppTest runs of the app: every page opens, and the widgets drive the numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from laionet_core import queries
+from laionet_core.selection import SelectionParams
+
+TIMEOUT = 120
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture
+def app(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("LAIONET_DB", str(demo_db))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_opens_with_the_simulated_banner_and_paper_threshold(app: AppTest, demo_db: Path) -> None:
+    assert any("Simulated data" in w.body for w in app.warning)
+    assert app.slider(key="threshold").value == pytest.approx(0.82)
+    con = queries.connect(demo_db)
+    n, classes = queries.count_selected(con, "laionet", SelectionParams())
+    metrics = _metrics(app)
+    assert metrics["Dataset size"] == f"{n:,}"
+    assert metrics["Classes covered"] == f"{classes:,} / 1,000"
+
+
+@pytest.mark.parametrize("threshold", [0.7, 0.9])
+def test_slider_moves_size_and_coverage(app: AppTest, demo_db: Path, threshold: float) -> None:
+    app.slider(key="threshold").set_value(threshold).run()
+    assert not app.exception
+    con = queries.connect(demo_db)
+    n, classes = queries.count_selected(con, "laionet", SelectionParams(threshold=threshold))
+    assert _metrics(app)["Dataset size"] == f"{n:,}"
+    assert _metrics(app)["Classes covered"] == f"{classes:,} / 1,000"
+
+
+def test_toggles_and_min_samples(app: AppTest, demo_db: Path) -> None:
+    app.toggle(key="drop_nsfw").set_value(False).run()
+    app.toggle(key="drop_multi_label").set_value(False).run()
+    con = queries.connect(demo_db)
+    params = SelectionParams(drop_nsfw=False, drop_multi_label=False)
+    assert _metrics(app)["Dataset size"] == f"{queries.count_selected(con, 'laionet', params)[0]:,}"
+    app.number_input(key="min_samples_per_class").set_value(10).run()
+    selected = queries.read_selected_samples(con, "laionet", params)
+    rich = int((selected["wnid"].value_counts() >= 10).sum())
+    assert _metrics(app)["Classes covered"] == f"{rich:,} / 1,000"
+
+
+def test_export_buttons_follow_the_selection(app: AppTest, demo_db: Path) -> None:
+    app.radio(key="export_format").set_value("csv").run()
+    assert not app.exception
+    con = queries.connect(demo_db)
+    n = queries.count_selected(con, "laionet", SelectionParams())[0]
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert f"Download {n:,} rows (csv)" in labels
+
+
+def test_missing_database_explains_how_to_build_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAIONET_DB", str(tmp_path / "nope.duckdb"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("No database" in e.body for e in at.error)
+    assert any("python -m precompute demo" in m.body for m in at.markdown)

@@ -1,0 +1,49 @@
+"""Fixtures shared by every test layer.
+
+The simulated demo database is built once per test run, through the real command
+line (``python -m precompute demo``), at a size that keeps the suite fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from precompute.cli import main as precompute_main
+
+# Small enough to build in seconds, large enough that >= 100 classes get matched.
+TEST_CAPTIONS = 8_000
+TEST_PARTS = 2
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo")
+
+
+@pytest.fixture(scope="session")
+def demo_corpus(demo_db: Path, demo_dir: Path) -> Path:
+    """The simulated corpus the demo database was built from."""
+    return demo_dir / "corpus"
+
+
+@pytest.fixture(scope="session")
+def demo_db(demo_dir: Path) -> Path:
+    """A demo database built by ``python -m precompute demo`` (simulated data)."""
+    db = demo_dir / "demo.duckdb"
+    status = precompute_main(
+        [
+            "demo",
+            "--corpus",
+            str(demo_dir / "corpus"),
+            "--db",
+            str(db),
+            "--captions",
+            str(TEST_CAPTIONS),
+            "--parts",
+            str(TEST_PARTS),
+        ]
+    )
+    assert status == 0 and db.is_file()
+    return db

@@ -1,0 +1,143 @@
+"""Storage: atomic builds, dataset writes, and reads that agree with what was written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from laionet_core import queries, schema
+from laionet_core.selection import SelectionParams, select_mask, summarize_selection
+from laionet_core.storage import (
+    DatasetInfo,
+    open_database_for_update,
+    open_new_database,
+    write_classes,
+    write_dataset,
+)
+from laionet_core.vocabulary import load_imagenet_vocabulary
+
+INFO = DatasetInfo("laionet", schema.KIND_TEXT_SELECTED, "test", "test-encoder", True, {"a": 1})
+
+
+def _samples(n: int = 60, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    wnids = rng.choice(["n01440764", "n01443537", "n02125311"], n)
+    frame = pd.DataFrame(
+        {
+            "sample_id": [f"s{i}" for i in range(n)],
+            "url": "https://example.invalid/x.jpg",
+            "text": "<b>puma</b> & <script>alert(1)</script>",
+            "wnid": wnids,
+            "matched_wnids": [[w] for w in wnids],
+            "multi_label": rng.random(n) < 0.2,
+            "text_similarity": rng.uniform(0.5, 1.0, n).astype(np.float32),
+            "image_similarity": rng.uniform(0.1, 0.4, n).astype(np.float32),
+            "nsfw": rng.choice(["UNLIKELY", "UNSURE", "NSFW"], n),
+        }
+    )
+    emb = rng.normal(size=(n, 8))
+    return frame, emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+def _build(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    samples, emb = _samples()
+    with open_new_database(path) as con:
+        write_classes(con, load_imagenet_vocabulary())
+        write_dataset(
+            con,
+            INFO,
+            samples,
+            image_embeddings=emb,
+            thumbnails=[("image/jpeg", bytes([i])) for i in range(len(samples))],
+        )
+    return samples, emb
+
+
+def test_round_trip_of_samples_embeddings_and_thumbnails(tmp_path: Path) -> None:
+    samples, emb = _build(tmp_path / "db.duckdb")
+    con = queries.connect(tmp_path / "db.duckdb")
+    assert len(queries.read_classes(con)) == 1000
+    datasets = queries.read_datasets(con)
+    assert datasets.loc[0, "n_samples"] == len(samples)
+    assert datasets.loc[0, "parameters"] == {"a": 1}
+    rows, read = queries.read_embeddings(con, "laionet")
+    order = samples.set_index("sample_id").loc[rows["sample_id"]]
+    np.testing.assert_allclose(read, emb[[int(s[1:]) for s in rows["sample_id"]]], atol=1e-6)
+    assert (rows["wnid"].to_numpy() == order["wnid"].to_numpy()).all()
+    selected = queries.read_selected_samples(
+        con, "laionet", SelectionParams(threshold=0.0, drop_nsfw=False, drop_multi_label=False)
+    )
+    thumb = queries.read_thumbnail(con, int(selected.loc[0, "thumbnail_id"]))
+    assert thumb is not None and thumb[0] == "image/jpeg"
+    assert selected.loc[0, "text"] == samples.loc[0, "text"]  # stored verbatim, HTML and all
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.82, 0.95])
+@pytest.mark.parametrize("drop", [True, False])
+def test_histograms_agree_with_a_scan_and_with_numpy(
+    tmp_path: Path, threshold: float, drop: bool
+) -> None:
+    samples, _ = _build(tmp_path / "db.duckdb")
+    con = queries.connect(tmp_path / "db.duckdb")
+    params = SelectionParams(threshold=threshold, drop_nsfw=drop, drop_multi_label=drop)
+    summary = summarize_selection(queries.load_similarity_histograms(con, "laionet").counts, params)
+    n, classes = queries.count_selected(con, "laionet", params)
+    keep = select_mask(
+        samples["text_similarity"].to_numpy(),
+        (samples["nsfw"] == "NSFW").to_numpy(),
+        samples["multi_label"].to_numpy(),
+        params,
+    )
+    assert summary.size == n == int(keep.sum())
+    assert summary.covered == classes == samples.loc[keep, "wnid"].nunique()
+
+
+def test_failed_build_leaves_the_existing_database_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    _build(path)
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError, match="boom"), open_new_database(path) as con:
+        write_classes(con, load_imagenet_vocabulary())
+        raise RuntimeError("boom")
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["db.duckdb"]  # no temporary file left
+
+
+def test_bad_samples_are_refused_with_the_reason(tmp_path: Path) -> None:
+    samples, emb = _samples()
+    with open_new_database(tmp_path / "db.duckdb") as con:
+        with pytest.raises(ValueError, match="missing column.*wnid"):
+            write_dataset(con, INFO, samples.drop(columns="wnid"))
+        with pytest.raises(ValueError, match="appears more than once"):
+            write_dataset(con, INFO, pd.concat([samples, samples.head(1)]))
+        with pytest.raises(ValueError, match="row 3 has norm"):
+            bad = emb.copy()
+            bad[3] *= 2
+            write_dataset(con, INFO, samples, image_embeddings=bad)
+        with pytest.raises(ValueError, match="59 image_embeddings for 60 samples"):
+            write_dataset(con, INFO, samples, image_embeddings=emb[:-1])
+
+
+def test_update_is_one_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    _build(path)
+    samples, _ = _samples(seed=1)
+    other = DatasetInfo("other", schema.KIND_IMAGE_SELECTED, "t", "e", True)
+    with pytest.raises(ValueError), open_database_for_update(path) as con:
+        write_dataset(con, other, samples)
+        write_dataset(con, other, samples.drop(columns="nsfw"))  # fails after a first write
+    con = queries.connect(path)
+    assert queries.read_datasets(con)["dataset"].tolist() == ["laionet"]
+
+
+def test_connect_refuses_foreign_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        queries.connect(tmp_path / "missing.duckdb")
+    foreign = tmp_path / "foreign.duckdb"
+    duckdb.connect(str(foreign)).close()
+    with pytest.raises(ValueError, match="not a LAIONet Explorer database"):
+        queries.connect(foreign)
