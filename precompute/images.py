@@ -26,7 +26,30 @@ from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, ImageEncoder
 
 logger = logging.getLogger(__name__)
 
-ImageSource = str | Path | bytes  # a file path or the encoded bytes of one image
+
+@dataclass(frozen=True)
+class FileSlice:
+    """Bytes ``[offset, offset + size)`` of a file, e.g. one member of a tar shard.
+
+    Cheap to pickle to a worker, unlike the bytes themselves.
+    """
+
+    path: str
+    offset: int
+    size: int
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read(self.size)
+        if len(data) != self.size:
+            raise ValueError(
+                f"{self.path}: expected {self.size} bytes at {self.offset}, got {len(data)}"
+            )
+        return data
+
+
+ImageSource = str | Path | bytes | FileSlice  # a file path, image bytes, or a slice of a file
 
 # Pillow's own default (~89 Mpx, a 0.25 GB RGB bitmap): larger files are bombs.
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
@@ -60,7 +83,7 @@ def decode_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIX
     """Open and fully decode one image as RGB.
 
     Args:
-        source: A file path or the image's bytes.
+        source: A file path, the image's bytes, or a ``FileSlice``.
         max_pixels: Images with more pixels are refused (decompression bombs).
 
     Returns:
@@ -73,6 +96,8 @@ def decode_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIX
     label = str(source) if not isinstance(source, bytes) else f"<{len(source)} bytes>"
     previous = Image.MAX_IMAGE_PIXELS
     try:
+        if isinstance(source, FileSlice):
+            source = source.read()
         Image.MAX_IMAGE_PIXELS = max_pixels
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
