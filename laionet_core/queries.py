@@ -31,6 +31,14 @@ WHERE {_SELECTION_WHERE}
 ORDER BY s.wnid, s.text_similarity DESC, s.sample_id
 """
 
+ALL_SAMPLES_SQL = f"""
+SELECT s.sample_id, s.url, s.text, s.wnid, c.name AS class_name, s.text_similarity,
+       s.image_similarity, s.nsfw, s.multi_label, s.matched_wnids, s.thumbnail_id
+FROM {schema.SAMPLES} s JOIN {schema.CLASSES} c USING (wnid)
+WHERE s.dataset = $dataset
+ORDER BY s.wnid, s.sample_id
+"""
+
 COUNT_SELECTED_SQL = f"""
 SELECT count(*) AS n, count(DISTINCT s.wnid) AS classes
 FROM {schema.SAMPLES} s WHERE {_SELECTION_WHERE}
@@ -163,6 +171,11 @@ def read_selected_samples(
 ) -> pd.DataFrame:
     """Samples of ``dataset`` kept by ``params``, sorted by class then similarity."""
     return con.execute(SELECTED_SAMPLES_SQL, _selection_params(dataset, params)).df()
+
+
+def read_samples(con: duckdb.DuckDBPyConnection, dataset: str) -> pd.DataFrame:
+    """Every sample of ``dataset`` (scored or not), sorted by class then sample id."""
+    return con.execute(ALL_SAMPLES_SQL, {"dataset": dataset}).df()
 
 
 def count_selected(

@@ -162,3 +162,35 @@ def selection_controls() -> SelectionParams:
 def class_names(db: DbKey) -> np.ndarray:
     """Class names in class-index order."""
     return load_classes(db)["name"].to_numpy()
+
+
+@st.cache_data(show_spinner="Loading embeddings…", max_entries=16)
+def load_embeddings(db: DbKey, dataset: str, table: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """``(rows with sample_id and wnid, (N, D) float32)`` of one dataset's embeddings."""
+    return queries.read_embeddings(cursor(db), dataset, table=table)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def load_synset_embeddings(
+    db: DbKey, encoder: str, synset_format: str
+) -> tuple[list[str], np.ndarray]:
+    """Synset-text embeddings of one encoder, in class-index order."""
+    return queries.read_synset_embeddings(cursor(db), encoder, synset_format)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def load_samples(db: DbKey, dataset: str) -> pd.DataFrame:
+    """Every sample of one dataset (no embeddings), for selections made in memory."""
+    return queries.read_selected_samples(
+        cursor(db),
+        dataset,
+        SelectionParams(threshold=-1.0, drop_nsfw=False, drop_multi_label=False),
+    )
+
+
+@st.cache_data(show_spinner=False)
+def load_class_metrics(
+    db: DbKey, dataset: str | None = None, metric: str | None = None
+) -> pd.DataFrame:
+    """Precomputed per-class metrics."""
+    return queries.read_class_metrics(cursor(db), dataset=dataset, metric=metric)
