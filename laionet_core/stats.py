@@ -127,7 +127,11 @@ def compute_wilson_interval(
         denom = 1.0 + z * z / n
         center = (p + z * z / (2.0 * n)) / denom
         half = z / denom * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n))
-    return np.clip(center - half, 0.0, 1.0), np.clip(center + half, 0.0, 1.0)
+    low = np.where(x == 0, 0.0, np.clip(center - half, 0.0, 1.0))  # exact ends, no rounding
+    high = np.where(x == n, 1.0, np.clip(center + half, 0.0, 1.0))
+    low[n == 0] = np.nan
+    high[n == 0] = np.nan
+    return low, high
 
 
 def compute_class_means(
