@@ -160,7 +160,13 @@ def _whole_buffer(array: pa.Array) -> bytes:
 
 def _pad(array: pa.Array, tail: str) -> pa.Array:
     """Each caption as ``" " + caption + tail`` (nulls as empty captions)."""
-    return pc.binary_join_element_wise(" ", pc.fill_null(array, ""), tail, "")
+    kind = array.type
+    return pc.binary_join_element_wise(
+        pa.scalar(" ", kind),
+        pc.fill_null(array, pa.scalar("", kind)),
+        pa.scalar(tail, kind),
+        pa.scalar("", kind),
+    )
 
 
 def _positions(text: str, char: str) -> np.ndarray:
