@@ -59,11 +59,18 @@ UNMATCHED_SIMILARITY = (0.4, 0.1)  # caption without lemma vs the synset of what
 LICENSES = ("by", "by-sa", "by-nc", "by-nc-sa", "cc0")
 LICENSE_KNOWN = 0.07  # most LAION rows have license "?"
 SIZES = np.array([256, 320, 400, 480, 500, 600, 640, 768, 800, 1024], dtype=np.int32)
-METADATA_SCHEMA = pa.schema([
-    ("SAMPLE_ID", pa.int64()), ("URL", pa.string()), ("TEXT", pa.string()),
-    ("HEIGHT", pa.int32()), ("WIDTH", pa.int32()), ("LICENSE", pa.string()),
-    ("NSFW", pa.string()), ("similarity", pa.float64()),
-])  # fmt: skip
+METADATA_SCHEMA = pa.schema(
+    [
+        ("SAMPLE_ID", pa.int64()),
+        ("URL", pa.string()),
+        ("TEXT", pa.string()),
+        ("HEIGHT", pa.int32()),
+        ("WIDTH", pa.int32()),
+        ("LICENSE", pa.string()),
+        ("NSFW", pa.string()),
+        ("similarity", pa.float64()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -127,8 +134,12 @@ def build_part_rows(
     mean, sd, lo, hi = WRONG_SENSE_SIMILARITY
     a[wrong] = np.clip(mean + sd * rng.standard_normal(int(wrong.sum())), lo, hi)
     unmatched = kind == KIND_UNMATCHED
-    a[unmatched] = np.clip(UNMATCHED_SIMILARITY[0] + UNMATCHED_SIMILARITY[1]
-                           * rng.standard_normal(int(unmatched.sum())), 0.0, 0.9)  # fmt: skip
+    a[unmatched] = np.clip(
+        UNMATCHED_SIMILARITY[0]
+        + UNMATCHED_SIMILARITY[1] * rng.standard_normal(int(unmatched.sum())),
+        0.0,
+        0.9,
+    )
     toward = compute_unit_normal(rng, n, dim)
     toward[wrong] += 1.5 * world.text_proto[concept[wrong]]
     text = compute_at_cosine(anchor, a, toward)
@@ -161,8 +172,14 @@ def build_part_rows(
             lemma_b.append(lemmas[pick[i] % len(lemmas)])
         else:
             lemma_b.append("")
-    captions = build_captions(kind, lemma_a, lemma_b, rng, html_fraction=config.html_fraction,
-                              non_ascii_fraction=config.non_ascii_fraction)  # fmt: skip
+    captions = build_captions(
+        kind,
+        lemma_a,
+        lemma_b,
+        rng,
+        html_fraction=config.html_fraction,
+        non_ascii_fraction=config.non_ascii_fraction,
+    )
     return PartRows(kind, class_a, class_b, concept, captions, _to_f16(text), _to_f16(image))
 
 
@@ -177,14 +194,21 @@ def _metadata_table(
     licence = np.where(rng.random(n) < LICENSE_KNOWN, rng.choice(LICENSES, size=n), "?")
     height = rng.choice(SIZES, size=n)
     width = (height * rng.choice([0.75, 1.0, 1.333, 1.5, 1.777], size=n)).astype(np.int32)
-    return pa.table({
-        "SAMPLE_ID": pa.array(ids, pa.int64()),
-        "URL": pa.array([f"{URL_PREFIX}/{part:05d}/{i}.jpg" for i in ids.tolist()], pa.string()),
-        "TEXT": pa.array(rows.captions, pa.string()),
-        "HEIGHT": pa.array(height, pa.int32()), "WIDTH": pa.array(width, pa.int32()),
-        "LICENSE": pa.array(licence, pa.string()), "NSFW": pa.array(nsfw, pa.string()),
-        "similarity": pa.array(similarity, pa.float64()),
-    }, schema=METADATA_SCHEMA)  # fmt: skip
+    return pa.table(
+        {
+            "SAMPLE_ID": pa.array(ids, pa.int64()),
+            "URL": pa.array(
+                [f"{URL_PREFIX}/{part:05d}/{i}.jpg" for i in ids.tolist()], pa.string()
+            ),
+            "TEXT": pa.array(rows.captions, pa.string()),
+            "HEIGHT": pa.array(height, pa.int32()),
+            "WIDTH": pa.array(width, pa.int32()),
+            "LICENSE": pa.array(licence, pa.string()),
+            "NSFW": pa.array(nsfw, pa.string()),
+            "similarity": pa.array(similarity, pa.float64()),
+        },
+        schema=METADATA_SCHEMA,
+    )
 
 
 def _part_sizes(config: SimulationConfig) -> list[int]:
@@ -201,10 +225,18 @@ def write_parts(world: World, config: SimulationConfig, root: Path, *, progress:
     bar = tqdm(total=config.n_captions, desc="simulated captions", disable=not progress)
     start = 0
     for part, size in enumerate(_part_sizes(config)):
-        img = np.lib.format.open_memmap(root / "img_emb" / f"img_emb_{part}.npy", mode="w+",
-                                        dtype=np.float16, shape=(size, config.dim))  # fmt: skip
-        txt = np.lib.format.open_memmap(root / "text_emb" / f"text_emb_{part}.npy", mode="w+",
-                                        dtype=np.float16, shape=(size, config.dim))  # fmt: skip
+        img = np.lib.format.open_memmap(
+            root / "img_emb" / f"img_emb_{part}.npy",
+            mode="w+",
+            dtype=np.float16,
+            shape=(size, config.dim),
+        )
+        txt = np.lib.format.open_memmap(
+            root / "text_emb" / f"text_emb_{part}.npy",
+            mode="w+",
+            dtype=np.float16,
+            shape=(size, config.dim),
+        )
         writer = pq.ParquetWriter(root / "metadata" / f"metadata_{part}.parquet", METADATA_SCHEMA)
         if config.images:
             (root / "images" / f"{part:05d}").mkdir(parents=True)
@@ -263,10 +295,15 @@ def write_synsets(world: World, root: Path) -> None:
 
 def _write_notes(world: World, config: SimulationConfig, root: Path) -> None:
     info = {
-        "simulated": True, "generator": GENERATOR, "config": config.to_dict(),
-        "encoder": f"simulated-clip-d{config.dim}", "dim": config.dim, "n_parts": config.n_parts,
-        "classes": list(world.wnids), "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }  # fmt: skip
+        "simulated": True,
+        "generator": GENERATOR,
+        "config": config.to_dict(),
+        "encoder": f"simulated-clip-d{config.dim}",
+        "dim": config.dim,
+        "n_parts": config.n_parts,
+        "classes": list(world.wnids),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     (root / "corpus.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     senses = "\n".join(f"- {name}" for name in world.sense_names)
     (root / "SIMULATED.md").write_text(
@@ -309,8 +346,7 @@ def generate_corpus(config: SimulationConfig, out_dir: Path, *, progress: bool =
         world = build_world(config, load_imagenet_vocabulary())
         write_synsets(world, tmp)
         write_parts(world, config, tmp, progress=progress)
-        write_references(world, config, tmp, build_reference_sets(world, config),
-                         progress=progress)  # fmt: skip
+        write_references(world, config, tmp, build_reference_sets(world, config), progress=progress)
         _write_notes(world, config, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

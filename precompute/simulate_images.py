@@ -78,8 +78,20 @@ def _shape_points(shape: int, cx: float, cy: float, radius: float, angle: float)
     elif shape == 6:  # cross, as a 12-gon
         r = radius
         w = radius * 0.35
-        base = [(w, r), (w, w), (r, w), (r, -w), (w, -w), (w, -r),
-                (-w, -r), (-w, -w), (-r, -w), (-r, w), (-w, w), (-w, r)]  # fmt: skip
+        base = [
+            (w, r),
+            (w, w),
+            (r, w),
+            (r, -w),
+            (w, -w),
+            (w, -r),
+            (-w, -r),
+            (-w, -w),
+            (-r, -w),
+            (-r, w),
+            (-w, w),
+            (-w, r),
+        ]
         c, s = math.cos(angle), math.sin(angle)
         return [(cx + px * c - py * s, cy + px * s + py * c) for px, py in base]
     else:
@@ -125,8 +137,10 @@ def render_thumbnail(params: np.ndarray, stamp: tuple[Image.Image, Image.Image])
     for _ in range(n_clutter):
         state = (state * 1103515245 + 12345) & 0x7FFFFFFF
         x0, y0 = state % 56, (state >> 8) % 56
-        draw.rectangle((x0, y0, x0 + 4 + state % 9, y0 + 3 + (state >> 4) % 9),
-                       fill=_rgb(bg_h + (state % 97) / 97, 0.5, 0.6))  # fmt: skip
+        draw.rectangle(
+            (x0, y0, x0 + 4 + state % 9, y0 + 3 + (state >> 4) % 9),
+            fill=_rgb(bg_h + (state % 97) / 97, 0.5, 0.6),
+        )
     half = THUMB_SIZE / 2
     cx = half + max(min(12.0 * dx, 20.0), -20.0)
     cy = half + max(min(12.0 * dy, 20.0), -20.0)
@@ -164,8 +178,10 @@ def write_thumbnails(
     """
     if len(paths) != len(params):
         raise ValueError(f"{len(paths)} thumbnail paths but {len(params)} parameter rows")
-    tasks = [([str(p) for p in paths[i : i + RENDER_CHUNK]], params[i : i + RENDER_CHUNK])
-             for i in range(0, len(paths), RENDER_CHUNK)]  # fmt: skip
+    tasks = [
+        ([str(p) for p in paths[i : i + RENDER_CHUNK]], params[i : i + RENDER_CHUNK])
+        for i in range(0, len(paths), RENDER_CHUNK)
+    ]
     if workers <= 1 or len(tasks) <= 1:
         done = map(_write_chunk, tasks)
         for n in done:

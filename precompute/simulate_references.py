@@ -114,14 +114,20 @@ def build_reference_sets(world: World, config: SimulationConfig) -> list[Referen
         if name == "imagenet-val":
             numbers = rng.permutation(len(rows_c)) + 1
             ids = [f"ILSVRC2012_val_{n:08d}" for n in numbers]
-            rows = {"sample_id": ids, "wnid": wnids,
-                    "path": [f"{w}/{i}.jpg" for w, i in zip(wnids, ids, strict=True)]}  # fmt: skip
+            rows = {
+                "sample_id": ids,
+                "wnid": wnids,
+                "path": [f"{w}/{i}.jpg" for w, i in zip(wnids, ids, strict=True)],
+            }
             sets.append(ReferenceSet(name, rows, emb))
         elif name.startswith("imagenetv2-"):
             ids = _hex_ids(rng, len(rows_c))
-            rows = {"sample_id": ids, "wnid": wnids,
-                    "path": [f"{c}/{i}.jpg" for c, i in zip(class_index, ids, strict=True)],
-                    "selection_frequency": freq.tolist()}  # fmt: skip
+            rows = {
+                "sample_id": ids,
+                "wnid": wnids,
+                "path": [f"{c}/{i}.jpg" for c, i in zip(class_index, ids, strict=True)],
+                "selection_frequency": freq.tolist(),
+            }
             sets.append(ReferenceSet(name, rows, emb))
             logger.info("%s: mean selection frequency %.3f", name, freq.mean())
         else:
@@ -142,19 +148,33 @@ def _build_captions_set(
         lemma = lemmas[0] if rng.random() < 0.7 else lemmas[rng.integers(len(lemmas))]
         title, desc, tags = build_imagenet_caption(lemma, bool(explained[i]), rng)
         wnid = world.wnids[rows_c[i]]
-        records.append({"filename": f"{wnid}_{numbers[i]}.JPEG", "title": title,
-                        "description": desc, "tags": tags, "wnid": wnid})  # fmt: skip
+        records.append(
+            {
+                "filename": f"{wnid}_{numbers[i]}.JPEG",
+                "title": title,
+                "description": desc,
+                "tags": tags,
+                "wnid": wnid,
+            }
+        )
         texts.append(" ".join(part for part in (title, desc, *tags) if part))
     anchor = world.synset_emb[world.class_indices[rows_c]]
     mean_ok = world.similarity_mean[rows_c] + 0.03
-    a = np.where(explained, mean_ok + 0.06 * rng.standard_normal(n),
-                 UNEXPLAINED_SIMILARITY[0] + UNEXPLAINED_SIMILARITY[1] * rng.standard_normal(n))  # fmt: skip
+    a = np.where(
+        explained,
+        mean_ok + 0.06 * rng.standard_normal(n),
+        UNEXPLAINED_SIMILARITY[0] + UNEXPLAINED_SIMILARITY[1] * rng.standard_normal(n),
+    )
     a = np.clip(a, 0.0, 0.98)
     others = rng.integers(0, world.n_classes, size=(n, N_DISTRACTOR_SYNSETS))
     lean = world.synset_emb[world.class_indices[others]].sum(axis=1)
     toward = np.where(explained[:, None], rng.standard_normal(anchor.shape), lean)
     text_emb = compute_at_cosine(anchor, a, toward.astype(np.float32))
     ids = [r["filename"].rsplit(".", 1)[0] for r in records]
-    rows = {"sample_id": ids, "wnid": [r["wnid"] for r in records],
-            "path": [f"train/{r['wnid']}/{r['filename']}" for r in records], "text": texts}  # fmt: skip
+    rows = {
+        "sample_id": ids,
+        "wnid": [r["wnid"] for r in records],
+        "path": [f"train/{r['wnid']}/{r['filename']}" for r in records],
+        "text": texts,
+    }
     return ReferenceSet("imagenet-captions", rows, emb, text_emb, records)

@@ -112,9 +112,16 @@ class SimulationConfig:
                     "(n_captions >= 1, 100 <= n_classes <= 1000, 1 <= n_parts <= n_captions, "
                     "dim >= 16, reference_per_class >= 2)"
                 )
-        fractions = ("unmatched_fraction", "multi_label_fraction", "wrong_sense_share",
-                     "shared_lemma_fraction", "html_fraction", "non_ascii_fraction",
-                     "nsfw_fraction", "unsure_fraction")  # fmt: skip
+        fractions = (
+            "unmatched_fraction",
+            "multi_label_fraction",
+            "wrong_sense_share",
+            "shared_lemma_fraction",
+            "html_fraction",
+            "non_ascii_fraction",
+            "nsfw_fraction",
+            "unsure_fraction",
+        )
         for name in fractions:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"SimulationConfig.{name}={getattr(self, name)!r}; allowed [0, 1]")
@@ -205,8 +212,13 @@ def _choose_classes(vocabulary: Vocabulary, n_classes: int, rng: np.random.Gener
     named = set(lemma_dict.lemma_to_wnid.values())
     by_wnid = vocabulary.by_wnid()
     chosen = [by_wnid[w].class_index for w in SHOWCASE_WNIDS]
-    pool = np.array([s.class_index for s in vocabulary.synsets
-                     if s.wnid in named and s.class_index not in chosen])  # fmt: skip
+    pool = np.array(
+        [
+            s.class_index
+            for s in vocabulary.synsets
+            if s.wnid in named and s.class_index not in chosen
+        ]
+    )
     extra = rng.choice(pool, size=n_classes - len(chosen), replace=False)
     return sorted(chosen + [int(i) for i in extra])
 
@@ -232,8 +244,9 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
     class_indices = np.array(_choose_classes(vocabulary, config.n_classes, rng))
     synsets = [vocabulary.synsets[i] for i in class_indices]
     lemma_dict = build_lemma_dictionary(vocabulary)
-    lemmas = tuple(tuple(x for x in s.lemmas if lemma_dict.lemma_to_wnid.get(x) == s.wnid)
-                   for s in synsets)  # fmt: skip
+    lemmas = tuple(
+        tuple(x for x in s.lemmas if lemma_dict.lemma_to_wnid.get(x) == s.wnid) for s in synsets
+    )
     n_c = len(synsets)
     sense_rows = [r for r, s in enumerate(synsets) if s.wnid in OTHER_SENSES]
     n_s = len(sense_rows)
