@@ -23,6 +23,8 @@ SYNSET_EMBEDDINGS = "synset_embeddings"
 SIMILARITY_HISTOGRAMS = "similarity_histograms"
 CLASS_METRICS = "class_metrics"
 REJECTED = "rejected"
+PREDICTIONS = "predictions"
+CAPTION_DIAGNOSTICS = "caption_diagnostics"
 
 # Dataset kinds (datasets.kind).
 KIND_TEXT_SELECTED = "text-selected"  # LAIONet-like: selected by caption alone
@@ -110,6 +112,18 @@ CREATE TABLE {CLASS_METRICS} (
     ci_low DOUBLE,
     ci_high DOUBLE
 );
+CREATE TABLE {PREDICTIONS} (
+    dataset VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    sample_id VARCHAR NOT NULL,
+    top5_wnids VARCHAR[] NOT NULL
+);
+CREATE TABLE {CAPTION_DIAGNOSTICS} (
+    dataset VARCHAR NOT NULL,
+    sample_id VARCHAR NOT NULL,
+    own_similarity FLOAT NOT NULL,
+    false_classes_more_similar DOUBLE NOT NULL
+);
 CREATE TABLE {REJECTED} (
     dataset VARCHAR NOT NULL,
     source VARCHAR NOT NULL,
@@ -132,4 +146,7 @@ TABLE_DOCS = {
     SIMILARITY_HISTOGRAMS: "per-class counts of samples per text-similarity bin (see selection).",
     CLASS_METRICS: "per-class metrics (intra-class similarity, recall, ...) with 95% CIs.",
     REJECTED: "samples or files that could not be used, with the reason.",
+    PREDICTIONS: "a model's top-5 predicted wnids per sample (best first).",
+    CAPTION_DIAGNOSTICS: "per caption: similarity to its own synset and the share of other "
+    "classes whose synset text is more similar (Section 4.2).",
 }

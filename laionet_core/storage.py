@@ -328,6 +328,8 @@ def _delete_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
         schema.SIMILARITY_HISTOGRAMS,
         schema.CLASS_METRICS,
         schema.REJECTED,
+        schema.PREDICTIONS,
+        schema.CAPTION_DIAGNOSTICS,
         schema.DATASETS,
     ):
         con.execute(f"DELETE FROM {table} WHERE dataset = ?", [dataset])
