@@ -108,7 +108,8 @@ def main() -> None:
     print(f"naive paper loop: {naive_rate:>12,.0f} captions/s on {len(sample):,} captions (1 core)")
     print(f"agree on the naive subsample: {len(expected):,} matched rows identical")
     print(
-        f"ratio fast (paper, {args.workers} workers) / naive (1 core): {fast_rate / naive_rate:,.0f}x"
+        f"ratio fast (paper, {args.workers} workers) / naive (1 core): "
+        f"{fast_rate / naive_rate:,.0f}x"
     )
 
 

@@ -62,16 +62,16 @@ def select_text_column(path: str | Path, columns: Sequence[str], text_column: st
 
 def _render_sample_ids(values: pa.Array) -> list[str | None]:
     """SAMPLE_ID values as strings; integral floats lose their ".0"; null/NaN -> None."""
-    out: list[str | None] = []
-    floating = pa.types.is_floating(values.type)
-    for value in values.to_pylist():
-        if value is None or (floating and math.isnan(value)):
-            out.append(None)
-        elif floating and float(value).is_integer():
-            out.append(str(int(value)))
-        else:
-            out.append(str(value))
-    return out
+    if pa.types.is_floating(values.type):
+        numbers = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        integral = np.isfinite(numbers) & (numbers == np.round(numbers))
+        if integral.all():
+            return pa.array(numbers.astype(np.int64)).cast(pa.string()).to_pylist()
+        return [
+            None if math.isnan(v) else (str(int(v)) if ok else str(v))
+            for v, ok in zip(numbers.tolist(), integral.tolist(), strict=True)
+        ]
+    return values.cast(pa.string()).to_pylist()
 
 
 def match_parquet_file(
@@ -119,7 +119,7 @@ def match_parquet_file(
             lemmas.extend(matches.lemmas)
         start += batch.num_rows
     table = pa.table(
-        {"key": keys, "wnids": [list(w) for w in wnids], "lemmas": [list(x) for x in lemmas]},
+        {"key": keys, "wnids": wnids, "lemmas": lemmas},
         schema=MATCH_SCHEMA,
     )
     return table, start
