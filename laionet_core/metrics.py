@@ -92,7 +92,7 @@ def _class_statistics(
         xc = _rows_float64(x, rows)
         sq = np.einsum("ij,ij->i", xc, xc)
         s = xc.sum(axis=0)
-        proj = xc @ s
+        proj = np.einsum("ij,j->i", xc, s)  # no BLAS: its threads thrash on small gemv
     else:  # two passes over float64 chunks so memory stays bounded
         s = np.zeros(x.shape[1])
         sq = np.empty(n)
@@ -102,7 +102,9 @@ def _class_statistics(
             s += xc.sum(axis=0)
         proj = np.empty(n)
         for a in range(0, n, CHUNK_ROWS):
-            proj[a : a + CHUNK_ROWS] = _rows_float64(x, rows[a : a + CHUNK_ROWS]) @ s
+            proj[a : a + CHUNK_ROWS] = np.einsum(
+                "ij,j->i", _rows_float64(x, rows[a : a + CHUNK_ROWS]), s
+            )
     if not np.isfinite(sq).all():
         bad = int(rows[np.flatnonzero(~np.isfinite(sq))[0]])
         raise ValueError(f"embeddings row {bad} is not finite (NaN or inf)")

@@ -300,3 +300,15 @@ def test_select_top_k_per_class_against_loop() -> None:
         rows = np.flatnonzero((labels == c) & ~np.isnan(scores))
         best = rows[np.argsort(-scores[rows])[:4]]
         assert set(np.flatnonzero(mask & (labels == c))) == set(best)
+
+
+def test_intra_class_chunked_path_matches_single_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    import laionet_core.metrics as metrics
+
+    rng = np.random.default_rng(11)
+    x = _unit_rows(rng, 90, 6, centre_weight=0.3)
+    labels = rng.integers(0, 2, 90)
+    whole = compute_intra_class_similarity(x, labels, zeta2_rows=64)
+    monkeypatch.setattr(metrics, "CHUNK_ROWS", 7)
+    chunked = compute_intra_class_similarity(x, labels, zeta2_rows=64)
+    pd.testing.assert_frame_equal(whole, chunked, rtol=1e-12)
