@@ -13,6 +13,7 @@ st.set_page_config(page_title="LAIONet Explorer", page_icon="🔎", layout="wide
 
 PAGES = [
     st.Page("pages/threshold_explorer.py", title="Threshold explorer", icon="🎚️", default=True),
+    st.Page("pages/class_browser.py", title="Class browser", icon="🗂️"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -264,3 +264,36 @@ def read_class_metrics(
             ORDER BY dataset, metric, wnid""",
         {"dataset": dataset, "metric": metric},
     ).df()
+
+
+CLASS_COUNTS_SQL = f"""
+SELECT d.dataset, d.kind, count(s.sample_id) AS samples,
+       avg(s.text_similarity) AS mean_text_similarity,
+       avg(s.image_similarity) AS mean_image_similarity
+FROM {schema.DATASETS} d
+LEFT JOIN {schema.SAMPLES} s ON s.dataset = d.dataset AND s.wnid = $wnid
+GROUP BY d.dataset, d.kind ORDER BY d.dataset
+"""
+
+RANDOM_CLASS_SAMPLES_SQL = f"""
+SELECT s.sample_id, s.url, s.text, s.wnid, s.text_similarity, s.image_similarity,
+       s.nsfw, s.multi_label, s.thumbnail_id
+FROM {schema.SAMPLES} s
+WHERE s.dataset = $dataset AND s.wnid = $wnid
+ORDER BY hash(s.sample_id, $seed)
+LIMIT $limit
+"""
+
+
+def read_class_counts(con: duckdb.DuckDBPyConnection, wnid: str) -> pd.DataFrame:
+    """Per dataset: samples of class ``wnid`` and their mean similarities."""
+    return con.execute(CLASS_COUNTS_SQL, {"wnid": wnid}).df()
+
+
+def read_class_samples(
+    con: duckdb.DuckDBPyConnection, dataset: str, wnid: str, *, limit: int = 12, seed: int = 0
+) -> pd.DataFrame:
+    """A reproducible random sample of one class of one dataset."""
+    return con.execute(
+        RANDOM_CLASS_SAMPLES_SQL, {"dataset": dataset, "wnid": wnid, "limit": limit, "seed": seed}
+    ).df()

@@ -238,3 +238,17 @@ def summarize_selection(histograms: np.ndarray, params: SelectionParams) -> Sele
         bin_counts=kept.sum(axis=0),
         index=index,
     )
+
+
+def compute_band_edges(low: float, high: float, n_bands: int) -> list[tuple[float, float]]:
+    """Split (low, high] into ``n_bands`` equal similarity bands (the paper's Figure 11).
+
+    Raises:
+        ValueError: ``low >= high`` or ``n_bands < 1``.
+    """
+    if not low < high:
+        raise ValueError(f"band range must have low < high, got ({low}, {high})")
+    if n_bands < 1:
+        raise ValueError(f"n_bands must be at least 1, got {n_bands}")
+    edges = np.round(np.linspace(low, high, n_bands + 1), _DECIMALS)
+    return [(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]

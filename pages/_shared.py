@@ -194,3 +194,44 @@ def load_class_metrics(
 ) -> pd.DataFrame:
     """Precomputed per-class metrics."""
     return queries.read_class_metrics(cursor(db), dataset=dataset, metric=metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def load_class_counts(db: DbKey, wnid: str) -> pd.DataFrame:
+    return queries.read_class_counts(cursor(db), wnid)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def load_samples_in_band(
+    db: DbKey, dataset: str, wnid: str, low: float, high: float, limit: int, seed: int
+) -> pd.DataFrame:
+    return queries.read_samples_in_band(
+        cursor(db), dataset, wnid, low=low, high=high, limit=limit, seed=seed
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def load_class_samples(db: DbKey, dataset: str, wnid: str, limit: int, seed: int) -> pd.DataFrame:
+    return queries.read_class_samples(cursor(db), dataset, wnid, limit=limit, seed=seed)
+
+
+def render_sample_grid(db: DbKey, samples: pd.DataFrame, *, columns: int = 6) -> None:
+    """Thumbnails with their captions, shown as plain text (captions are raw web text)."""
+    if samples.empty:
+        st.caption("No samples here.")
+        return
+    for start in range(0, len(samples), columns):
+        cells = st.columns(columns)
+        for cell, row in zip(
+            cells, samples.iloc[start : start + columns].itertuples(), strict=False
+        ):
+            with cell:
+                image = (
+                    None if pd.isna(row.thumbnail_id) else load_thumbnail(db, int(row.thumbnail_id))
+                )
+                if image is not None:
+                    st.image(image, width="stretch")
+                if isinstance(row.text, str):
+                    st.text(row.text[:300])  # st.text never interprets HTML or Markdown
+                if not pd.isna(row.text_similarity):
+                    st.text(f"text sim {row.text_similarity:.3f}")
