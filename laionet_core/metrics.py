@@ -139,7 +139,8 @@ def compute_intra_class_similarity(
         labels: (N,) class of each row (str, int or any sortable hashable).
         confidence: Two-sided level of the interval.
         zeta2_rows: Classes larger than this estimate zeta2 from this many random rows.
-        seed: Seed for that row sample (the mean never depends on it).
+        seed: Seed for that row sample (the mean never depends on it; for classes over
+            ``zeta2_rows`` the interval depends on seed and row order through it alone).
         workers: Threads the classes are spread over; results do not depend on it.
 
     Returns:
