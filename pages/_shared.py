@@ -109,7 +109,7 @@ def render_simulated_banner(db: DbKey) -> None:
             "**Simulated data.** This database was generated from the paper's causal story "
             "(class → caption and image; selection by text vs by image). No image, caption or "
             "figure here is real LAION or ImageNet data.",
-            icon="⚠️",
+            icon=":material/warning:",
         )
     st.caption(f"Database: `{Path(db[0])}`" + (" · SIMULATED" if simulated else ""))
 
