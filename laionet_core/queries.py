@@ -297,3 +297,23 @@ def read_class_samples(
     return con.execute(
         RANDOM_CLASS_SAMPLES_SQL, {"dataset": dataset, "wnid": wnid, "limit": limit, "seed": seed}
     ).df()
+
+
+def list_prediction_models(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Models with stored predictions, sorted."""
+    rows = con.execute(f"SELECT DISTINCT model FROM {schema.PREDICTIONS} ORDER BY model").fetchall()
+    return [r[0] for r in rows]
+
+
+def read_predictions(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame:
+    """Stored predictions of ``model`` with each sample's true class.
+
+    Returns:
+        Columns dataset, sample_id, wnid (true class), top5_wnids (list of str).
+    """
+    return con.execute(
+        f"""SELECT p.dataset, p.sample_id, s.wnid, p.top5_wnids
+            FROM {schema.PREDICTIONS} p JOIN {schema.SAMPLES} s USING (dataset, sample_id)
+            WHERE p.model = $model ORDER BY p.dataset, s.wnid, p.sample_id""",
+        {"model": model},
+    ).df()

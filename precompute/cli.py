@@ -14,7 +14,14 @@ import sys
 from collections.abc import Sequence
 
 # Modules under precompute/ that each provide one sub-command, in the order --help lists them.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "build", "export", "match")
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "build",
+    "export",
+    "match",
+    "class_metrics",
+    "predictions",
+)
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from laionet_core.settings import DEFAULT_CORPUS_DIR
 from precompute.build import add_build_arguments, config_from_args
+from precompute.class_metrics import add_demo_metrics
 from precompute.pipeline import CORPUS_INFO_FILE, build_database
 from precompute.simulate import SimulationConfig, generate_corpus
 
@@ -69,5 +70,6 @@ def run(args: argparse.Namespace) -> int:
         logger.info("generating a SIMULATED corpus in %s", args.corpus)
         generate_corpus(config, args.corpus)
     build_database(config_from_args(args, args.corpus))
+    add_demo_metrics(args.db)
     logger.info("demo database (SIMULATED data) ready: %s", args.db)
     return 0

@@ -1,0 +1,286 @@
+"""Per-class comparison tables and prediction tables: pure glue over metrics/stats/accuracy.
+
+The ``class_metrics`` table holds one row per (dataset, wnid, metric). Three conventions:
+
+* For a text-selected dataset (LAIONet), metrics stored under the dataset's own name are
+  those of the paper's default selection (``SelectionParams()``: threshold 0.82, NSFW and
+  multi-label captions dropped); other thresholds are stored as ``"<dataset>@<T>"`` with
+  T printed to three decimals (``laionet@0.750``). Other datasets are used whole.
+* Recalls (zero-shot) are stored as ``value`` with their Wilson interval; intra-class and
+  image-to-synset similarity as the class mean with its interval. Comparisons recover each
+  side's standard error as the interval's half-width over the normal quantile.
+* Predictions are stored as five predicted wnids per sample. A paper-style boolean table
+  (``top_1_is_correct_<m>``, ``top_5_is_correct_<m>``) is stored losslessly for top-1 and
+  top-5 as a synthetic list: the true wnid first when top-1 is correct, the true wnid
+  fifth when only top-5 is correct, ``UNKNOWN_PREDICTION`` everywhere else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from laionet_core.accuracy import PREDICTION_COLUMN, compute_zero_shot_accuracy
+from laionet_core.metrics import compute_intra_class_similarity
+from laionet_core.selection import DEFAULT_THRESHOLD, SelectionParams, snap_threshold
+from laionet_core.stats import DEFAULT_CONFIDENCE, compute_class_means, compute_label_codes
+
+# Metric names in class_metrics.metric; one definition for precompute, app and tests.
+METRIC_INTRA = "intra_class_similarity"
+METRIC_IMAGE_SIMILARITY = "image_similarity"
+METRIC_ZERO_SHOT_1 = "zero_shot_recall@1"
+METRIC_ZERO_SHOT_5 = "zero_shot_recall@5"
+METRICS = (METRIC_INTRA, METRIC_IMAGE_SIMILARITY, METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5)
+# Columns of class_metrics rows, in the table's order.
+METRIC_COLUMNS = ("dataset", "wnid", "metric", "n", "value", "ci_low", "ci_high")
+# Placeholder wnid in a stored top-5 list where the source table said nothing.
+UNKNOWN_PREDICTION = "?"
+# The paper's prediction lists are five long.
+TOP_K = 5
+# Accepted names of the prediction-list columns.
+TOP5_COLUMN = "top5"
+PRED_COLUMNS = tuple(f"pred_{i}" for i in range(1, TOP_K + 1))
+# Values read as booleans in the paper's columns (CSV gives text; 1/0 hash as True/False).
+BOOLEAN_VALUES = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
+
+
+def name_selection_dataset(dataset: str, threshold: float) -> str:
+    """The class_metrics dataset name of a text-selected dataset's selection at ``threshold``.
+
+    The paper's threshold keeps the plain name; others become ``"<dataset>@<T:.3f>"``.
+    """
+    t = snap_threshold(threshold)
+    return dataset if t == DEFAULT_THRESHOLD else f"{dataset}@{t:.3f}"
+
+
+def _long(frame: pd.DataFrame, dataset: str, metric: str, value: str) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "dataset": dataset,
+            "wnid": frame.index.astype(str),
+            "metric": metric,
+            "n": frame["n"].to_numpy(np.int64),
+            "value": frame[value].to_numpy(np.float64),
+            "ci_low": frame["ci_low"].to_numpy(np.float64),
+            "ci_high": frame["ci_high"].to_numpy(np.float64),
+        }
+    )
+    return out.loc[:, list(METRIC_COLUMNS)]
+
+
+def compute_class_metric_rows(
+    dataset: str,
+    wnids: object,
+    image_embeddings: np.ndarray,
+    image_similarity: object,
+    class_text_embeddings: np.ndarray,
+    class_labels: object,
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> pd.DataFrame:
+    """Every metric of ``METRICS`` for one dataset, as class_metrics rows.
+
+    Args:
+        dataset: Name written into the rows (e.g. ``name_selection_dataset(...)``).
+        wnids: (N,) true class of each sample.
+        image_embeddings: (N, D) L2-normalised image embeddings, row-aligned with wnids.
+        image_similarity: (N,) image-to-synset cosine similarity (NaN rows are skipped).
+        class_text_embeddings: (C, D) synset-text embeddings of every class.
+        class_labels: (C,) their wnids.
+        confidence: Two-sided level of every interval.
+
+    Returns:
+        DataFrame with ``METRIC_COLUMNS``; empty when there are no samples.
+    """
+    labels = np.asarray(wnids).astype(str)
+    if labels.size == 0:
+        return pd.DataFrame(columns=list(METRIC_COLUMNS))
+    intra = compute_intra_class_similarity(image_embeddings, labels, confidence=confidence)
+    image = compute_class_means(image_similarity, labels, confidence=confidence)
+    zero = compute_zero_shot_accuracy(
+        image_embeddings, labels, class_text_embeddings, class_labels, k=(1, TOP_K)
+    )
+    parts = [
+        _long(intra, dataset, METRIC_INTRA, "mean"),
+        _long(image, dataset, METRIC_IMAGE_SIMILARITY, "mean"),
+        _long(zero.recall_table(1, confidence=confidence), dataset, METRIC_ZERO_SHOT_1, "recall"),
+        _long(zero.recall_table(5, confidence=confidence), dataset, METRIC_ZERO_SHOT_5, "recall"),
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def build_metric_table(rows: pd.DataFrame, dataset: str, metric: str) -> pd.DataFrame:
+    """One dataset's metric from class_metrics rows, shaped for ``compare_class_means``.
+
+    Returns:
+        DataFrame indexed by wnid (``label``): ``n``, ``value``, ``ci_low``, ``ci_high``.
+    """
+    picked = rows[(rows["dataset"] == dataset) & (rows["metric"] == metric)]
+    table = picked.set_index("wnid")[["n", "value", "ci_low", "ci_high"]].sort_index()
+    table.index.name = "label"
+    return table
+
+
+def compute_nearest_class_mean_predictions(
+    fit_embeddings: np.ndarray,
+    fit_labels: object,
+    embeddings: np.ndarray,
+    *,
+    k: int = TOP_K,
+    leave_out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Top-k classes of a nearest-class-mean classifier (the SIMULATED ImageNet model).
+
+    Class means of the (normalised) fit embeddings are normalised and each query gets the
+    k classes with the highest cosine similarity. When a query is itself one of the fit
+    rows (``leave_out[i] = j``, the fit row index, else -1), its own class mean is
+    recomputed without it, so in-sample accuracy is not inflated.
+
+    Args:
+        fit_embeddings: (M, D) embeddings of the reference (ImageNet-like) images.
+        fit_labels: (M,) their classes.
+        embeddings: (N, D) queries.
+        k: Predictions per query (at most the number of classes).
+        leave_out: (N,) int fit-row index of each query, or -1; None for no query.
+
+    Returns:
+        (N, k) array of class labels, best first.
+    """
+    classes, codes = compute_label_codes(fit_labels)
+    x = np.asarray(fit_embeddings, dtype=np.float64)
+    q = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim != 2 or q.ndim != 2 or x.shape[1] != q.shape[1] or x.shape[0] != codes.size:
+        raise ValueError(
+            f"fit_embeddings {x.shape}, fit_labels {codes.shape} and embeddings {q.shape} "
+            "must be (M, D), (M,) and (N, D)"
+        )
+    if not 1 <= k <= classes.size:
+        raise ValueError(f"k must be in [1, {classes.size}], got {k}")
+    sums = np.zeros((classes.size, x.shape[1]))
+    np.add.at(sums, codes, x)
+    counts = np.bincount(codes, minlength=classes.size)
+    means = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    scores = q @ means.T
+    if leave_out is not None:
+        lo = np.asarray(leave_out, dtype=np.int64)
+        rows = np.flatnonzero(lo >= 0)
+        own = codes[lo[rows]]
+        reduced = sums[own] - x[lo[rows]]
+        norms = np.linalg.norm(reduced, axis=1)
+        ok = counts[own] > 1
+        sim = np.full(rows.size, -np.inf)
+        sim[ok] = np.einsum("ij,ij->i", q[rows[ok]], reduced[ok]) / norms[ok]
+        scores[rows, own] = sim
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return classes[top]
+
+
+def parse_prediction_table(
+    table: pd.DataFrame, *, model: str | None = None, true_wnids: pd.Series | None = None
+) -> pd.DataFrame:
+    """Normalise a prediction table to ``sample_id`` and ``top5_wnids`` (list of 5 str).
+
+    Accepted forms: ``sample_id`` with a ``top5`` list column; ``sample_id`` with
+    ``pred_1`` .. ``pred_5``; or ``sample_id`` with the paper's boolean columns
+    ``top_1_is_correct_<model>`` and ``top_5_is_correct_<model>`` (then ``true_wnids``,
+    sample_id -> wnid, is needed to write the synthetic list described in this module's
+    docstring). A ``dataset`` column, if present, is kept.
+
+    Raises:
+        ValueError: a missing or malformed column, a list of the wrong length, a
+            non-boolean value or an unknown sample, each named.
+    """
+    if "sample_id" not in table.columns:
+        raise ValueError(f"prediction table needs a 'sample_id' column; has {list(table.columns)}")
+    ids = table["sample_id"].astype(str)
+    if ids.duplicated().any():
+        raise ValueError(f"prediction table repeats sample_id {ids[ids.duplicated()].iloc[0]!r}")
+    if TOP5_COLUMN in table.columns:
+        top5 = [_as_prediction_list(v, i) for v, i in zip(table[TOP5_COLUMN], ids, strict=True)]
+    elif all(c in table.columns for c in PRED_COLUMNS):
+        values = table.loc[:, list(PRED_COLUMNS)]
+        bad = values.isna().any(axis=1)
+        if bad.any():
+            raise ValueError(f"pred_1..pred_5 are empty for sample_id {ids[bad].iloc[0]!r}")
+        top5 = values.astype(str).to_numpy().tolist()
+    else:
+        top5 = _lists_from_booleans(table, ids, model, true_wnids)
+    out = pd.DataFrame({"sample_id": ids.to_numpy(), "top5_wnids": top5})
+    if "dataset" in table.columns:
+        out.insert(0, "dataset", table["dataset"].astype(str).to_numpy())
+    return out
+
+
+def _as_prediction_list(value: object, sample_id: str) -> list[str]:
+    if isinstance(value, str):
+        items = [v.strip() for v in value.strip("[]").replace(",", " ").split()]
+        items = [v.strip("'\"") for v in items if v]
+    else:
+        try:
+            items = [str(v) for v in value]
+        except TypeError as e:
+            raise ValueError(f"top5 of sample_id {sample_id!r} is not a list: {value!r}") from e
+    if len(items) != TOP_K:
+        raise ValueError(f"top5 of sample_id {sample_id!r} has {len(items)} wnids, need {TOP_K}")
+    return items
+
+
+def _as_bool_column(table: pd.DataFrame, column: str, ids: pd.Series) -> np.ndarray:
+    values = table[column]
+    if values.dtype == bool:
+        return values.to_numpy()
+    mapped = values.map(
+        lambda v: BOOLEAN_VALUES.get(v.strip().lower() if isinstance(v, str) else v)
+    )
+    bad = mapped.isna()
+    if bad.any():
+        raise ValueError(
+            f"column {column!r} must be boolean; sample_id {ids[bad].iloc[0]!r} has "
+            f"{values[bad].iloc[0]!r}"
+        )
+    return mapped.to_numpy(dtype=bool)
+
+
+def _lists_from_booleans(
+    table: pd.DataFrame, ids: pd.Series, model: str | None, true_wnids: pd.Series | None
+) -> list[list[str]]:
+    models = sorted({m.group(2) for c in table.columns if (m := PREDICTION_COLUMN.match(str(c)))})
+    if not models:
+        raise ValueError(
+            "prediction table needs 'top5', 'pred_1'..'pred_5' or "
+            f"'top_1_is_correct_<model>' columns; has {list(table.columns)}"
+        )
+    if model is None:
+        if len(models) != 1:
+            raise ValueError(f"prediction table has models {models}; pick one")
+        model = models[0]
+    cols = [f"top_1_is_correct_{model}", f"top_5_is_correct_{model}"]
+    missing = [c for c in cols if c not in table.columns]
+    if missing:
+        raise ValueError(f"prediction table has no column(s) {missing}; models: {models}")
+    if true_wnids is None:
+        raise ValueError("boolean prediction columns need the samples' true wnids")
+    truth = true_wnids.reindex(ids.to_numpy())
+    if truth.isna().any():
+        raise ValueError(
+            f"sample_id {ids[truth.isna().to_numpy()].iloc[0]!r} is not in the dataset"
+        )
+    top1 = _as_bool_column(table, cols[0], ids)
+    top5 = _as_bool_column(table, cols[1], ids)
+    bad = top1 & ~top5
+    if bad.any():
+        raise ValueError(f"sample_id {ids[bad].iloc[0]!r} is top-1 correct but not top-5 correct")
+    lists = []
+    for wnid, one, five in zip(truth.astype(str), top1, top5, strict=True):
+        items = [UNKNOWN_PREDICTION] * TOP_K
+        if one:
+            items[0] = wnid
+        elif five:
+            items[-1] = wnid
+        lists.append(items)
+    return lists
+
+
+def default_selection() -> SelectionParams:
+    """The paper's selection, whose metrics are stored under the plain dataset name."""
+    return SelectionParams()
