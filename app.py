@@ -14,6 +14,8 @@ st.set_page_config(page_title="LAIONet Explorer", page_icon=":material/image_sea
 PAGES = [
     st.Page("pages/threshold_explorer.py", title="Threshold explorer", icon=":material/tune:", default=True),
     st.Page("pages/class_browser.py", title="Class browser", icon=":material/category:"),
+    st.Page("pages/compare_datasets.py", title="Compare datasets", icon=":material/compare:"),
+    st.Page("pages/model_accuracy.py", title="Model accuracy", icon=":material/insights:"),
 ]
 
 navigation = st.navigation(PAGES)

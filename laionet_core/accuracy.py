@@ -34,6 +34,10 @@ from laionet_core.stats import (
 DEFAULT_TOP_K = (1, 5)
 # The paper's prediction tables name columns top_<k>_is_correct_<model>.
 PREDICTION_COLUMN = re.compile(r"^top_(\d+)_is_correct_(.+)$")
+# Rows whose accuracy calibrates the simulated model's noise: +-0.5% binomial error at 80%.
+CALIBRATION_ROWS = 10_000
+# Bisection steps of that calibration: the level to 2**-14 of its bracket.
+CALIBRATION_STEPS = 14
 
 
 def _as_correct(correct: object, n: int) -> np.ndarray:
@@ -274,3 +278,120 @@ def compute_model_accuracy(
         wt, wt_se = (np.nan, np.nan) if weights is None else _weighted_accuracy(table, weights)
         rows.append({"k": kk, "equal": eq, "equal_se": eq_se, "weighted": wt, "weighted_se": wt_se})
     return ModelAccuracy(summary=pd.DataFrame(rows).set_index("k"), per_class=per_class)
+
+
+def compute_nearest_class_mean_predictions(
+    fit_embeddings: np.ndarray,
+    fit_labels: object,
+    embeddings: np.ndarray,
+    *,
+    k: int = 5,
+    leave_out: np.ndarray | None = None,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """Top-k classes of a nearest-class-mean classifier (the SIMULATED ImageNet model).
+
+    Class means of the (normalised) fit embeddings are normalised and each query gets the
+    k classes with the highest cosine similarity. When a query is itself one of the fit
+    rows (``leave_out[i] = j``, the fit row index, else -1), its own class mean is
+    recomputed without it, so in-sample accuracy is not inflated.
+
+    A real classifier errs; with ``noise > 0`` it sees each query through a Gaussian
+    feature channel, ``q + noise * z`` (z standard normal, seeded), so queries far from
+    their class mean (atypical, diverse images) are misclassified more often than
+    typical ones. ``calibrate_feature_noise`` picks the level from a target accuracy.
+
+    Args:
+        fit_embeddings: (M, D) embeddings of the reference (ImageNet-like) images.
+        fit_labels: (M,) their classes.
+        embeddings: (N, D) queries.
+        k: Predictions per query (at most the number of classes).
+        leave_out: (N,) int fit-row index of each query, or -1; None for no query.
+        noise: Standard deviation of the feature noise per dimension.
+        seed: Seed of that noise.
+
+    Returns:
+        (N, k) array of class labels, best first.
+    """
+    classes, codes = compute_label_codes(fit_labels)
+    x = np.asarray(fit_embeddings, dtype=np.float64)
+    q = np.asarray(embeddings, dtype=np.float64)
+    if noise < 0:
+        raise ValueError(f"noise must be non-negative, got {noise}")
+    if noise > 0:
+        q = q + noise * np.random.default_rng(seed).standard_normal(q.shape)
+    if x.ndim != 2 or q.ndim != 2 or x.shape[1] != q.shape[1] or x.shape[0] != codes.size:
+        raise ValueError(
+            f"fit_embeddings {x.shape}, fit_labels {codes.shape} and embeddings {q.shape} "
+            "must be (M, D), (M,) and (N, D)"
+        )
+    if not 1 <= k <= classes.size:
+        raise ValueError(f"k must be in [1, {classes.size}], got {k}")
+    sums = np.zeros((classes.size, x.shape[1]))
+    np.add.at(sums, codes, x)
+    counts = np.bincount(codes, minlength=classes.size)
+    means = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    scores = q @ means.T
+    if leave_out is not None:
+        lo = np.asarray(leave_out, dtype=np.int64)
+        rows = np.flatnonzero(lo >= 0)
+        own = codes[lo[rows]]
+        reduced = sums[own] - x[lo[rows]]
+        norms = np.linalg.norm(reduced, axis=1)
+        ok = counts[own] > 1
+        sim = np.full(rows.size, -np.inf)
+        sim[ok] = np.einsum("ij,ij->i", q[rows[ok]], reduced[ok]) / norms[ok]
+        scores[rows, own] = sim
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return classes[top]
+
+
+def calibrate_feature_noise(
+    fit_embeddings: np.ndarray,
+    fit_labels: object,
+    *,
+    target_accuracy: float,
+    seed: int = 0,
+    max_rows: int = CALIBRATION_ROWS,
+    steps: int = CALIBRATION_STEPS,
+) -> float:
+    """Feature noise at which the leave-one-out top-1 accuracy on the fit set is the target.
+
+    Bisection on the noise level, with the same noise draws at every step (so accuracy
+    falls monotonically in the level up to sampling error) on at most ``max_rows`` rows.
+
+    Args:
+        fit_embeddings: (M, D) reference embeddings.
+        fit_labels: (M,) their classes.
+        target_accuracy: Mean per-class top-1 recall wanted, in (0, 1).
+        seed: Seed of the row sample and of the noise.
+        max_rows: Rows used to measure accuracy.
+        steps: Bisection steps.
+
+    Returns:
+        The noise level (0 when the noiseless accuracy is already at or below target).
+    """
+    if not 0 < target_accuracy < 1:
+        raise ValueError(f"target_accuracy must be in (0, 1), got {target_accuracy}")
+    x = np.asarray(fit_embeddings)
+    labels = np.asarray(fit_labels)
+    rows = np.arange(labels.size)
+    if rows.size > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
+
+    def accuracy(noise: float) -> float:
+        top = compute_nearest_class_mean_predictions(
+            x, labels, x[rows], k=1, leave_out=rows, noise=noise, seed=seed
+        )
+        return compute_mean_per_class_recall(top[:, 0] == labels[rows], labels[rows])
+
+    if accuracy(0.0) <= target_accuracy:
+        return 0.0
+    low, high = 0.0, 1.0
+    while accuracy(high) > target_accuracy:
+        low, high = high, high * 2
+    for _ in range(steps):
+        mid = (low + high) / 2
+        low, high = (mid, high) if accuracy(mid) > target_accuracy else (low, mid)
+    return (low + high) / 2

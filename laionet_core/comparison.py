@@ -20,10 +20,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from laionet_core.accuracy import PREDICTION_COLUMN, compute_zero_shot_accuracy
+from laionet_core.accuracy import (
+    PREDICTION_COLUMN,
+    ModelAccuracy,
+    compute_model_accuracy,
+    compute_zero_shot_accuracy,
+)
 from laionet_core.metrics import compute_intra_class_similarity
 from laionet_core.selection import DEFAULT_THRESHOLD, SelectionParams, snap_threshold
-from laionet_core.stats import DEFAULT_CONFIDENCE, compute_class_means, compute_label_codes
+from laionet_core.stats import (
+    DEFAULT_CONFIDENCE,
+    compare_class_means,
+    compute_class_means,
+    compute_significance_shares,
+)
 
 # Metric names in class_metrics.metric; one definition for precompute, app and tests.
 METRIC_INTRA = "intra_class_similarity"
@@ -51,6 +61,17 @@ def name_selection_dataset(dataset: str, threshold: float) -> str:
     """
     t = snap_threshold(threshold)
     return dataset if t == DEFAULT_THRESHOLD else f"{dataset}@{t:.3f}"
+
+
+# ImageNetV2 variants by their average MTurk selection frequency (Section 4.4), low to high.
+IMAGENETV2_SELECTION_FREQUENCY = {"imagenetv2-b": 0.73, "imagenetv2-a": 0.85, "imagenetv2-c": 0.93}
+# Figure 6a: pairs drawn per class at most (ImageNet's 50 images give 1,225 distinct pairs).
+MAX_PAIRS_PER_CLASS = 1_225
+
+
+def default_selection() -> SelectionParams:
+    """The paper's selection, whose metrics are stored under the plain dataset name."""
+    return SelectionParams()
 
 
 def _long(frame: pd.DataFrame, dataset: str, metric: str, value: str) -> pd.DataFrame:
@@ -119,60 +140,6 @@ def build_metric_table(rows: pd.DataFrame, dataset: str, metric: str) -> pd.Data
     table = picked.set_index("wnid")[["n", "value", "ci_low", "ci_high"]].sort_index()
     table.index.name = "label"
     return table
-
-
-def compute_nearest_class_mean_predictions(
-    fit_embeddings: np.ndarray,
-    fit_labels: object,
-    embeddings: np.ndarray,
-    *,
-    k: int = TOP_K,
-    leave_out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Top-k classes of a nearest-class-mean classifier (the SIMULATED ImageNet model).
-
-    Class means of the (normalised) fit embeddings are normalised and each query gets the
-    k classes with the highest cosine similarity. When a query is itself one of the fit
-    rows (``leave_out[i] = j``, the fit row index, else -1), its own class mean is
-    recomputed without it, so in-sample accuracy is not inflated.
-
-    Args:
-        fit_embeddings: (M, D) embeddings of the reference (ImageNet-like) images.
-        fit_labels: (M,) their classes.
-        embeddings: (N, D) queries.
-        k: Predictions per query (at most the number of classes).
-        leave_out: (N,) int fit-row index of each query, or -1; None for no query.
-
-    Returns:
-        (N, k) array of class labels, best first.
-    """
-    classes, codes = compute_label_codes(fit_labels)
-    x = np.asarray(fit_embeddings, dtype=np.float64)
-    q = np.asarray(embeddings, dtype=np.float64)
-    if x.ndim != 2 or q.ndim != 2 or x.shape[1] != q.shape[1] or x.shape[0] != codes.size:
-        raise ValueError(
-            f"fit_embeddings {x.shape}, fit_labels {codes.shape} and embeddings {q.shape} "
-            "must be (M, D), (M,) and (N, D)"
-        )
-    if not 1 <= k <= classes.size:
-        raise ValueError(f"k must be in [1, {classes.size}], got {k}")
-    sums = np.zeros((classes.size, x.shape[1]))
-    np.add.at(sums, codes, x)
-    counts = np.bincount(codes, minlength=classes.size)
-    means = sums / np.linalg.norm(sums, axis=1, keepdims=True)
-    scores = q @ means.T
-    if leave_out is not None:
-        lo = np.asarray(leave_out, dtype=np.int64)
-        rows = np.flatnonzero(lo >= 0)
-        own = codes[lo[rows]]
-        reduced = sums[own] - x[lo[rows]]
-        norms = np.linalg.norm(reduced, axis=1)
-        ok = counts[own] > 1
-        sim = np.full(rows.size, -np.inf)
-        sim[ok] = np.einsum("ij,ij->i", q[rows[ok]], reduced[ok]) / norms[ok]
-        scores[rows, own] = sim
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return classes[top]
 
 
 def parse_prediction_table(
@@ -281,6 +248,102 @@ def _lists_from_booleans(
     return lists
 
 
-def default_selection() -> SelectionParams:
-    """The paper's selection, whose metrics are stored under the plain dataset name."""
-    return SelectionParams()
+def compute_sample_metric_rows(
+    name: str,
+    embedded: tuple[pd.DataFrame, np.ndarray],
+    samples: pd.DataFrame,
+    synsets: tuple[list[str], np.ndarray],
+) -> pd.DataFrame:
+    """``compute_class_metric_rows`` for the embedded rows whose sample is in ``samples``.
+
+    Args:
+        name: Dataset name written into the rows.
+        embedded: ``(rows with sample_id and wnid, (N, D) embeddings)``.
+        samples: The selected samples (``sample_id``, ``image_similarity``).
+        synsets: ``(wnids, (C, D) synset-text embeddings)`` of every class.
+    """
+    ids, emb = embedded
+    keep = ids["sample_id"].isin(samples["sample_id"]).to_numpy()
+    ids, emb = ids[keep], emb[keep]
+    sims = samples.set_index("sample_id")["image_similarity"].reindex(ids["sample_id"])
+    return compute_class_metric_rows(
+        name, ids["wnid"].to_numpy(), emb, sims.to_numpy(np.float64), synsets[1], synsets[0]
+    )
+
+
+def compute_matched_pair_counts(
+    n_a: pd.Series, n_b: pd.Series, *, cap: int = MAX_PAIRS_PER_CLASS
+) -> pd.Series:
+    """Pairs to draw per class so both datasets give the same number (Figure 6a).
+
+    The smaller of the two classes' distinct-pair counts, at most ``cap``; only classes
+    present in both with at least two samples each.
+    """
+    both = pd.concat({"a": n_a, "b": n_b}, axis=1).dropna()
+    pairs = (both * (both - 1) / 2).min(axis=1).clip(upper=cap).astype(np.int64)
+    return pairs[pairs > 0]
+
+
+def compute_variant_panel(
+    tables: dict[str, pd.DataFrame],
+    *,
+    references: list[str],
+    variants: dict[str, float] = IMAGENETV2_SELECTION_FREQUENCY,
+) -> pd.DataFrame:
+    """Figure 8b/c: per reference and variant, the shares of classes significantly lower.
+
+    Args:
+        tables: Dataset -> ``build_metric_table`` table (``value``, ``ci_low``, ``ci_high``).
+        references: Datasets compared with every variant (e.g. laionet, imagenet-val).
+        variants: Variant dataset -> its average selection frequency.
+
+    Returns:
+        Rows ordered by reference then frequency: ``reference``, ``variant``,
+        ``selection_frequency``, ``lower`` (which side is lower: the reference or the
+        variant), ``share``, ``n_classes``. Pairs with a missing table are left out.
+    """
+    rows = []
+    for ref in references:
+        for variant, freq in sorted(variants.items(), key=lambda kv: kv[1]):
+            if ref not in tables or variant not in tables:
+                continue
+            diff = compare_class_means(tables[ref], tables[variant], value_column="value")
+            shares = compute_significance_shares(diff)
+            for side, key in ((ref, "lower"), (variant, "higher")):
+                rows.append(
+                    {
+                        "reference": ref,
+                        "variant": variant,
+                        "selection_frequency": freq,
+                        "lower": side,
+                        "share": shares[key],
+                        "n_classes": shares["n_classes"],
+                    }
+                )
+    columns = ["reference", "variant", "selection_frequency", "lower", "share", "n_classes"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def compute_accuracy_by_dataset(
+    predictions: pd.DataFrame, *, class_weights: pd.Series
+) -> dict[str, ModelAccuracy]:
+    """Top-1/top-5 accuracy per dataset over the classes with a weight (Figures 1 and 5).
+
+    Args:
+        predictions: Columns ``dataset``, ``wnid`` (true class), ``top5_wnids`` (lists).
+        class_weights: wnid -> weight, e.g. class counts in the LAION-derived selection;
+            only samples of these classes count (the paper's "classes present in LAIONet").
+
+    Returns:
+        Dataset -> ModelAccuracy (equal and weighted accuracy with standard errors).
+    """
+    out = {}
+    for dataset, group in predictions.groupby("dataset", sort=True):
+        group = group[group["wnid"].isin(class_weights.index)]
+        if group.empty:
+            continue
+        top = np.array([list(v) for v in group["top5_wnids"]], dtype=object)
+        out[str(dataset)] = compute_model_accuracy(
+            top, group["wnid"].to_numpy(), class_weights=class_weights, k=(1, TOP_K)
+        )
+    return out

@@ -123,3 +123,147 @@ def build_class_frequency_chart(
         .encode(y="uniform:Q")
     )
     return (bars + uniform).properties(height=280)
+
+
+# --- Compare datasets and Model accuracy pages (Figures 1, 5, 6-8, 12-15) ---
+
+# Colours of "significantly lower / higher / neither" in difference charts.
+SIGNIFICANCE_COLORS = {"lower": "#1f77b4", "higher": "#d62728", "not significant": "#999999"}
+
+
+def build_pair_similarity_chart(pairs: pd.DataFrame, *, bin_width: float = 0.02) -> alt.Chart:
+    """Overlaid distributions of within-class pair similarities per dataset (Figure 6a).
+
+    Args:
+        pairs: Columns ``dataset`` and ``similarity``.
+    """
+    return (
+        alt.Chart(pairs[["dataset", "similarity"]])
+        .mark_bar(opacity=0.5, binSpacing=0)
+        .encode(
+            x=alt.X(
+                "similarity:Q",
+                bin=alt.Bin(step=bin_width),
+                title="intra-class pairwise image similarity",
+            ),
+            y=alt.Y("count():Q", stack=None, title="pairs"),
+            color=alt.Color("dataset:N", title="dataset"),
+            tooltip=["dataset", alt.Tooltip("count():Q", title="pairs")],
+        )
+        .properties(height=260)
+    )
+
+
+def build_difference_chart(diff: pd.DataFrame, *, y_title: str) -> alt.LayerChart:
+    """Per-class difference with its 95% interval, classes sorted ascending (Figs 6b, 12, 13).
+
+    Args:
+        diff: ``compare_class_means`` output (index label; difference, ci_low, ci_high).
+        y_title: What the difference is of, e.g. "intra-class similarity: A - B".
+    """
+    frame = diff.reset_index().rename(columns={diff.index.name or "index": "class"})
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    frame["significance"] = np.select(
+        [frame["ci_high"] < 0, frame["ci_low"] > 0], ["lower", "higher"], "not significant"
+    )
+    color = alt.Color(
+        "significance:N",
+        title="A vs B",
+        scale=alt.Scale(domain=list(SIGNIFICANCE_COLORS), range=list(SIGNIFICANCE_COLORS.values())),
+    )
+    x = alt.X("rank:Q", title="classes, sorted by difference")
+    bars = (
+        alt.Chart(frame)
+        .mark_rule()
+        .encode(x=x, y=alt.Y("ci_low:Q", title=y_title), y2="ci_high:Q", color=color)
+    )
+    points = (
+        alt.Chart(frame)
+        .mark_point(filled=True, size=18)
+        .encode(
+            x=x,
+            y="difference:Q",
+            color=color,
+            tooltip=[
+                "class",
+                alt.Tooltip("difference:Q", format=".4f"),
+                alt.Tooltip("ci_low:Q", format=".4f"),
+                alt.Tooltip("ci_high:Q", format=".4f"),
+            ],
+        )
+    )
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="black").encode(y="zero:Q")
+    return (bars + points + zero).properties(height=280)
+
+
+def build_variant_panel_chart(panel: pd.DataFrame, *, reference: str) -> alt.LayerChart:
+    """Share of classes significantly lower vs selection frequency (Figure 8b/c).
+
+    Args:
+        panel: ``compute_variant_panel`` rows.
+        reference: Which reference's rows to draw (one panel per reference).
+    """
+    frame = panel[panel["reference"] == reference].copy()
+    frame["curve"] = frame["lower"] + " lower"
+    base = alt.Chart(frame).encode(
+        x=alt.X(
+            "selection_frequency:Q",
+            title="ImageNetV2 average MTurk selection frequency",
+            scale=alt.Scale(zero=False),
+        ),
+        y=alt.Y("share:Q", title="share of classes significantly lower", axis=alt.Axis(format="%")),
+        color=alt.Color("curve:N", title=f"{reference} vs ImageNetV2"),
+        tooltip=["variant", "curve", alt.Tooltip("share:Q", format=".1%"), "n_classes"],
+    )
+    return (base.mark_line() + base.mark_point(filled=True, size=60)).properties(
+        height=240, title=f"{reference} vs ImageNetV2 b / a / c"
+    )
+
+
+def build_scatter_chart(
+    table: pd.DataFrame, *, x: str, y: str, x_title: str, y_title: str, log_x: bool = False
+) -> alt.Chart:
+    """One point per class (Figures 7, 14, 15); ``table`` is indexed by class."""
+    frame = table.reset_index().rename(columns={table.index.name or "index": "class"})
+    scale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
+    return (
+        alt.Chart(frame)
+        .mark_circle(size=40, opacity=0.6)
+        .encode(
+            x=alt.X(f"{x}:Q", title=x_title, scale=scale),
+            y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
+            tooltip=[
+                "class",
+                alt.Tooltip(f"{x}:Q", format=".4f"),
+                alt.Tooltip(f"{y}:Q", format=".4f"),
+            ],
+        )
+        .properties(height=280)
+    )
+
+
+def build_accuracy_chart(summary: pd.DataFrame, *, value: str, title: str) -> alt.LayerChart:
+    """Accuracy per dataset and k with +-1.96 SE bars (Figures 1 and 5).
+
+    Args:
+        summary: Rows with ``dataset``, ``k``, ``value`` and ``<value>_se``.
+        value: ``"equal"`` or ``"weighted"``.
+        title: Chart title.
+    """
+    frame = summary.copy()
+    frame["top"] = "top-" + frame["k"].astype(str)
+    frame["low"] = frame[value] - 1.96 * frame[f"{value}_se"]
+    frame["high"] = frame[value] + 1.96 * frame[f"{value}_se"]
+    base = alt.Chart(frame).encode(
+        x=alt.X("dataset:N", title="dataset"),
+        xOffset="top:N",
+        color=alt.Color("top:N", title="accuracy"),
+    )
+    bars = base.mark_bar().encode(
+        y=alt.Y(
+            f"{value}:Q", title="accuracy (mean per-class recall)", scale=alt.Scale(domain=[0, 1])
+        ),
+        tooltip=["dataset", "top", alt.Tooltip(f"{value}:Q", format=".3f")],
+    )
+    errors = base.mark_rule(color="black").encode(y="low:Q", y2="high:Q")
+    return (bars + errors).properties(height=280, title=title)

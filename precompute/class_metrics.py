@@ -22,7 +22,7 @@ from laionet_core import queries, schema
 from laionet_core.comparison import (
     METRIC_ZERO_SHOT_1,
     METRIC_ZERO_SHOT_5,
-    compute_class_metric_rows,
+    compute_sample_metric_rows,
     default_selection,
     name_selection_dataset,
 )
@@ -63,21 +63,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dataset_rows(
-    embedded: tuple[pd.DataFrame, np.ndarray],
-    samples: pd.DataFrame,
-    synsets: tuple[list[str], np.ndarray],
-    name: str,
-) -> pd.DataFrame:
-    ids, emb = embedded
-    keep = ids["sample_id"].isin(samples["sample_id"]).to_numpy()
-    ids, emb = ids[keep], emb[keep]
-    sims = samples.set_index("sample_id")["image_similarity"].reindex(ids["sample_id"])
-    return compute_class_metric_rows(
-        name, ids["wnid"].to_numpy(), emb, sims.to_numpy(np.float64), synsets[1], synsets[0]
-    )
-
-
 def compute_database_metrics(db: Path, *, thresholds: list[float]) -> pd.DataFrame:
     """Compute every dataset's class metrics and replace them in ``db``.
 
@@ -111,10 +96,10 @@ def compute_database_metrics(db: Path, *, thresholds: list[float]) -> pd.DataFra
                     params = replace(default_selection(), threshold=t)
                     samples = queries.read_selected_samples(con, info.dataset, params)
                     name = name_selection_dataset(info.dataset, params.threshold)
-                    parts.append(_dataset_rows(embedded, samples, synsets, name))
+                    parts.append(compute_sample_metric_rows(name, embedded, samples, synsets))
             else:
                 samples = queries.read_samples(con, info.dataset)
-                parts.append(_dataset_rows(embedded, samples, synsets, info.dataset))
+                parts.append(compute_sample_metric_rows(info.dataset, embedded, samples, synsets))
         rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         if not rows.empty:
             write_class_metrics(con, rows)

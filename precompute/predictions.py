@@ -21,11 +21,8 @@ import pandas as pd
 import pyarrow as pa
 
 from laionet_core import queries, schema
-from laionet_core.comparison import (
-    UNKNOWN_PREDICTION,
-    compute_nearest_class_mean_predictions,
-    parse_prediction_table,
-)
+from laionet_core.accuracy import calibrate_feature_noise, compute_nearest_class_mean_predictions
+from laionet_core.comparison import UNKNOWN_PREDICTION, parse_prediction_table
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.storage import open_database_for_update
 
@@ -36,6 +33,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_FIT_DATASET = "imagenet-val"
 # Every simulated model's name starts with this, so no chart can pass it off as real.
 SIMULATED_PREFIX = "simulated-"
+# Top-1 accuracy the simulated model has on its own reference images (leave-one-out):
+# about a ResNet-50's on ImageNet, so the simulated model errs like a real one.
+TARGET_FIT_ACCURACY = 0.80
+# Seed of the simulated model's feature noise.
+SIMULATION_SEED = 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -64,13 +66,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_FIT_DATASET,
         help="dataset whose class means the simulated model uses (default: %(default)s)",
     )
+    parser.add_argument(
+        "--target-accuracy",
+        type=float,
+        default=TARGET_FIT_ACCURACY,
+        help="simulated model's top-1 accuracy on the fit dataset (default: %(default)s)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Read or simulate, then store."""
     if args.simulate:
-        model = simulate_predictions(args.db, args.model, fit_dataset=args.fit_dataset)
+        model = simulate_predictions(
+            args.db,
+            args.model,
+            fit_dataset=args.fit_dataset,
+            target_accuracy=args.target_accuracy,
+        )
     else:
         model = add_prediction_file(args.db, args.model, args.source, dataset=args.dataset)
     logger.info("stored predictions of %s in %s", model, args.db)
@@ -126,16 +139,28 @@ def add_prediction_file(db: Path, model: str, path: Path, *, dataset: str) -> st
     return model
 
 
-def simulate_predictions(db: Path, model: str, *, fit_dataset: str = DEFAULT_FIT_DATASET) -> str:
+def simulate_predictions(
+    db: Path,
+    model: str,
+    *,
+    fit_dataset: str = DEFAULT_FIT_DATASET,
+    target_accuracy: float = TARGET_FIT_ACCURACY,
+) -> str:
     """Predict every sample with the SIMULATED nearest-class-mean model; returns its name.
 
-    Samples of ``fit_dataset`` are predicted leaving themselves out of their class mean.
+    The model's feature noise is calibrated so its leave-one-out top-1 accuracy on
+    ``fit_dataset`` is ``target_accuracy``; samples of ``fit_dataset`` are predicted
+    leaving themselves out of their class mean.
     """
     name = model if model.startswith(SIMULATED_PREFIX) else SIMULATED_PREFIX + model
     with open_database_for_update(db) as con:
         fit_ids, fit = queries.read_embeddings(con, fit_dataset)
         if fit_ids.empty:
             raise ValueError(f"dataset {fit_dataset!r} has no image embeddings to fit on")
+        noise = calibrate_feature_noise(
+            fit, fit_ids["wnid"].to_numpy(), target_accuracy=target_accuracy, seed=SIMULATION_SEED
+        )
+        logger.info("simulated model: feature noise %.4f per dimension", noise)
         fit_row = pd.Series(np.arange(len(fit_ids)), index=fit_ids["sample_id"].to_numpy())
         parts = []
         for dataset in queries.read_datasets(con)["dataset"]:
@@ -146,7 +171,12 @@ def simulate_predictions(db: Path, model: str, *, fit_dataset: str = DEFAULT_FIT
             if dataset == fit_dataset:
                 leave_out = fit_row.reindex(ids["sample_id"]).to_numpy(np.int64)
             top = compute_nearest_class_mean_predictions(
-                fit, fit_ids["wnid"].to_numpy(), emb, leave_out=leave_out
+                fit,
+                fit_ids["wnid"].to_numpy(),
+                emb,
+                leave_out=leave_out,
+                noise=noise,
+                seed=SIMULATION_SEED,
             )
             parts.append(
                 pd.DataFrame(

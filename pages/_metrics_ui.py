@@ -1,0 +1,218 @@
+"""Cached loaders of the Compare datasets and Model accuracy pages.
+
+Metrics of a text-selected dataset are computed live for the user's selection with the
+closed-form functions (cached by database, dataset and selection); other datasets use
+the rows ``python -m precompute metrics`` stored, or are computed live when there are none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from laionet_core import queries, schema
+from laionet_core.comparison import (
+    IMAGENETV2_SELECTION_FREQUENCY,
+    METRIC_INTRA,
+    build_metric_table,
+    compute_accuracy_by_dataset,
+    compute_matched_pair_counts,
+    compute_sample_metric_rows,
+    compute_variant_panel,
+    parse_prediction_table,
+)
+from laionet_core.metrics import sample_pairwise_similarities
+from laionet_core.selection import SelectionParams
+from laionet_core.settings import LAIONET_DATASET
+from laionet_core.stats import compare_class_means
+from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
+from pages._shared import (
+    DbKey,
+    cursor,
+    load_class_metrics,
+    load_datasets,
+    load_embeddings,
+    load_meta,
+    load_synset_embeddings,
+)
+
+# The reference dataset of every comparison unless the user picks another.
+IMAGENET_DATASET = "imagenet-val"
+# Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
+PAIR_SEED = 0
+
+
+def is_text_selected(db: DbKey, dataset: str) -> bool:
+    """True when ``dataset`` is selected by caption similarity (selection controls apply)."""
+    kinds = load_datasets(db).set_index("dataset")["kind"]
+    return kinds.get(dataset) == schema.KIND_TEXT_SELECTED
+
+
+def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> SelectionParams | None:
+    return params if params is not None and is_text_selected(db, dataset) else None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def load_all_samples(db: DbKey, dataset: str) -> pd.DataFrame:
+    """Every sample of ``dataset``, scored or not (``_shared.load_samples`` drops unscored)."""
+    return queries.read_samples(cursor(db), dataset)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def load_selected_samples(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
+    """Samples of ``dataset`` kept by ``params`` (every sample when it is not text-selected)."""
+    params = _selection(db, dataset, params)
+    if params is None:
+        return load_all_samples(db, dataset)
+    return queries.read_selected_samples(cursor(db), dataset, params)
+
+
+@st.cache_data(show_spinner="Computing metrics…", max_entries=32)
+def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
+    """class_metrics rows of one dataset (or its selection), stored or computed live."""
+    params = _selection(db, dataset, params)
+    if params is None:
+        stored = load_class_metrics(db, dataset)
+        if not stored.empty:
+            return stored
+    info = load_datasets(db).set_index("dataset").loc[dataset]
+    fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
+    synsets = load_synset_embeddings(db, info["encoder"], fmt)
+    embedded = load_embeddings(db, dataset, schema.IMAGE_EMBEDDINGS)
+    return compute_sample_metric_rows(
+        dataset, embedded, load_selected_samples(db, dataset, params), synsets
+    )
+
+
+def load_metric_table(
+    db: DbKey, dataset: str, params: SelectionParams | None, metric: str
+) -> pd.DataFrame:
+    """One metric of one dataset, indexed by wnid: ``n``, ``value``, ``ci_low``, ``ci_high``."""
+    return build_metric_table(load_metric_rows(db, dataset, params), dataset, metric)
+
+
+def load_difference(
+    db: DbKey,
+    a: str,
+    params_a: SelectionParams | None,
+    b: str,
+    params_b: SelectionParams | None,
+    metric: str,
+) -> pd.DataFrame:
+    """Per-class ``a - b`` of ``metric`` with its 95% interval, sorted ascending."""
+    return compare_class_means(
+        load_metric_table(db, a, params_a, metric),
+        load_metric_table(db, b, params_b, metric),
+        value_column="value",
+    )
+
+
+@st.cache_data(show_spinner="Sampling pairs…", max_entries=16)
+def load_matched_pairs(
+    db: DbKey, a: str, params_a: SelectionParams | None, b: str, params_b: SelectionParams | None
+) -> pd.DataFrame:
+    """Figure 6a: pairwise similarities within classes, equal pair counts per class.
+
+    Returns:
+        Columns ``dataset``, ``label``, ``similarity``.
+    """
+    sides = []
+    for name, params in ((a, params_a), (b, params_b)):
+        ids, emb = load_embeddings(db, name, schema.IMAGE_EMBEDDINGS)
+        keep = ids["sample_id"].isin(load_selected_samples(db, name, params)["sample_id"])
+        sides.append((name, ids["wnid"].to_numpy()[keep], emb[keep.to_numpy()]))
+    counts = [pd.Series(labels).value_counts() for _, labels, _ in sides]
+    pairs = compute_matched_pair_counts(counts[0], counts[1])
+    frames = []
+    for name, labels, emb in sides:
+        if pairs.empty:
+            break
+        drawn = sample_pairwise_similarities(emb, labels, n_pairs_per_label=pairs, seed=PAIR_SEED)
+        frames.append(drawn.assign(dataset=name))
+    if not frames:
+        return pd.DataFrame(columns=["label", "similarity", "dataset"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_variant_panel(db: DbKey, laion: str, params: SelectionParams) -> pd.DataFrame:
+    """Figure 8b/c for intra-class similarity: LAIONet and ImageNet vs ImageNetV2 a/b/c."""
+    names = set(load_datasets(db)["dataset"])
+    wanted = [laion, IMAGENET_DATASET, *IMAGENETV2_SELECTION_FREQUENCY]
+    tables = {
+        name: load_metric_table(db, name, params if name == laion else None, METRIC_INTRA)
+        for name in wanted
+        if name in names
+    }
+    return compute_variant_panel(tables, references=[laion, IMAGENET_DATASET])
+
+
+@st.cache_data(show_spinner=False)
+def load_prediction_models(db: DbKey) -> list[str]:
+    """Models with stored predictions."""
+    return queries.list_prediction_models(cursor(db))
+
+
+@st.cache_data(show_spinner="Loading predictions…", max_entries=8)
+def load_predictions(db: DbKey, model: str) -> pd.DataFrame:
+    """Stored predictions of ``model``: dataset, sample_id, wnid, top5_wnids."""
+    return queries.read_predictions(cursor(db), model)
+
+
+def parse_uploaded_predictions(db: DbKey, table: pd.DataFrame) -> pd.DataFrame:
+    """An uploaded prediction table in ``load_predictions``' shape (same parser as the CLI).
+
+    Raises:
+        ValueError: the table is malformed or names unknown datasets or samples.
+    """
+    if "dataset" not in table.columns:
+        table = table.assign(dataset=LAIONET_DATASET)
+    names = set(load_datasets(db)["dataset"])
+    frames = []
+    for dataset, group in table.groupby(table["dataset"].astype(str), sort=True):
+        if dataset not in names:
+            raise ValueError(f"dataset {dataset!r} is not in the database; has {sorted(names)}")
+        truth = load_all_samples(db, dataset).set_index("sample_id")["wnid"]
+        parsed = parse_prediction_table(group, true_wnids=truth)
+        parsed["dataset"] = dataset
+        parsed["wnid"] = truth.reindex(parsed["sample_id"]).to_numpy()
+        if parsed["wnid"].isna().any():
+            missing = parsed["sample_id"][parsed["wnid"].isna()].iloc[0]
+            raise ValueError(f"sample_id {missing!r} is not in dataset {dataset!r}")
+        frames.append(parsed)
+    return pd.concat(frames, ignore_index=True)
+
+
+def compute_selection_weights(db: DbKey, laion: str, params: SelectionParams) -> pd.Series:
+    """Class counts of the LAION-derived selection (the weights of Figure 5)."""
+    return load_selected_samples(db, laion, params)["wnid"].value_counts().sort_index()
+
+
+def restrict_to_selection(
+    db: DbKey, predictions: pd.DataFrame, laion: str, params: SelectionParams
+) -> pd.DataFrame:
+    """Predictions with the LAION-derived dataset cut down to the user's selection."""
+    kept = set(load_selected_samples(db, laion, params)["sample_id"])
+    is_laion = predictions["dataset"] == laion
+    return predictions[~is_laion | predictions["sample_id"].isin(kept)]
+
+
+def build_accuracy_summary(
+    predictions: pd.DataFrame, weights: pd.Series
+) -> tuple[pd.DataFrame, dict]:
+    """Figures 1 and 5: per dataset and k, equal and LAION-weighted accuracy with SEs.
+
+    Returns:
+        ``(summary, per_dataset)``: summary has dataset, k, equal, equal_se, weighted,
+        weighted_se; per_dataset maps dataset -> ModelAccuracy.
+    """
+    per_dataset = compute_accuracy_by_dataset(predictions, class_weights=weights)
+    rows = [acc.summary.reset_index().assign(dataset=name) for name, acc in per_dataset.items()]
+    summary = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return summary, per_dataset
+
+
+def relative_frequency(weights: pd.Series) -> pd.Series:
+    """Class counts as shares of the total."""
+    total = float(np.sum(weights.to_numpy()))
+    return weights / total if total > 0 else weights.astype(np.float64)

@@ -1,0 +1,123 @@
+"""Model accuracy: an ImageNet model on LAIONet and on ImageNet (Figures 1, 5, 7 and 14).
+
+Accuracy is the mean per-class recall over the classes present in the LAION-derived
+selection chosen here; the LAION-weighted accuracy weights each class by its frequency
+in that selection.
+"""
+
+import pandas as pd
+import streamlit as st
+
+from laionet_core.comparison import METRIC_INTRA
+from laionet_core.settings import LAIONET_DATASET
+from laionet_core.stats import compute_rank_correlation
+from pages._charts import build_accuracy_chart, build_scatter_chart
+from pages._metrics_ui import (
+    IMAGENET_DATASET,
+    build_accuracy_summary,
+    compute_selection_weights,
+    load_difference,
+    load_prediction_models,
+    load_predictions,
+    parse_uploaded_predictions,
+    relative_frequency,
+    restrict_to_selection,
+)
+from pages._shared import require_database, selection_controls
+
+db = require_database()
+st.header("Model accuracy")
+models = load_prediction_models(db)
+upload = st.file_uploader(
+    "Or upload predictions (CSV or parquet: sample_id with top5 / pred_1..pred_5, "
+    "or top_1_is_correct_<model> / top_5_is_correct_<model>)",
+    type=["csv", "parquet"],
+    key="upload",
+)
+if upload is not None:
+    raw = pd.read_parquet(upload) if upload.name.endswith(".parquet") else pd.read_csv(upload)
+    try:
+        predictions = parse_uploaded_predictions(db, raw)
+    except ValueError as error:
+        st.error(f"Could not read `{upload.name}`: {error}")
+        st.stop()
+    model = upload.name
+elif models:
+    model = st.selectbox("Model", models, key="model")
+    predictions = load_predictions(db, model)
+else:
+    st.info(
+        "No predictions stored. Add some with `python -m precompute add-predictions "
+        "--db DB --model NAME --from FILE` (or `--simulate`), or upload a table above."
+    )
+    st.stop()
+if model.startswith("simulated-"):
+    st.caption(f"`{model}` is a SIMULATED model: nearest class mean of the reference images.")
+
+params = selection_controls()
+weights = compute_selection_weights(db, LAIONET_DATASET, params)
+if weights.empty:
+    st.info("This selection keeps no LAIONet sample; lower the threshold.")
+    st.stop()
+chosen = restrict_to_selection(db, predictions, LAIONET_DATASET, params)
+summary, per_dataset = build_accuracy_summary(chosen, weights)
+st.caption(f"Over the {len(weights):,} classes present in the LAIONet selection.")
+
+st.subheader("Accuracy on each dataset (Figure 1)")
+if summary.empty:
+    st.info("The predictions cover no class of this selection.")
+    st.stop()
+for name, acc in per_dataset.items():
+    cols = st.columns(2)
+    cols[0].metric(f"Top-1 accuracy on {name}", f"{acc.summary.loc[1, 'equal']:.3f}")
+    cols[1].metric(f"Top-5 accuracy on {name}", f"{acc.summary.loc[5, 'equal']:.3f}")
+st.altair_chart(
+    build_accuracy_chart(summary, value="equal", title="classes weighted equally"),
+    width="stretch",
+)
+
+st.subheader("LAION-weighted vs equally weighted accuracy (Figure 5)")
+st.dataframe(
+    summary[["dataset", "k", "equal", "equal_se", "weighted", "weighted_se"]],
+    hide_index=True,
+    width="stretch",
+)
+st.altair_chart(
+    build_accuracy_chart(summary, value="weighted", title="classes weighted by LAIONet frequency"),
+    width="stretch",
+)
+
+if LAIONET_DATASET in per_dataset:
+    recall = per_dataset[LAIONET_DATASET].per_class[1]["recall"]
+    st.subheader("Recall vs intra-class similarity gap (Figure 7)")
+    diff = load_difference(db, LAIONET_DATASET, params, IMAGENET_DATASET, None, METRIC_INTRA)
+    gap = compute_rank_correlation(
+        diff["difference"], recall, x_name="similarity gap", y_name="top-1 recall"
+    )
+    st.metric("Spearman: recall vs gap", f"{gap.rho:.3f}", help=f"n = {gap.n}")
+    st.altair_chart(
+        build_scatter_chart(
+            gap.table,
+            x="similarity gap",
+            y="top-1 recall",
+            x_title="intra-class similarity: LAIONet − ImageNet",
+            y_title="top-1 recall on LAIONet",
+        ),
+        width="stretch",
+    )
+    st.subheader("Recall vs class frequency (Figure 14)")
+    freq = compute_rank_correlation(
+        relative_frequency(weights), recall, x_name="relative frequency", y_name="top-1 recall"
+    )
+    st.metric("Spearman: recall vs frequency", f"{freq.rho:.3f}", help=f"n = {freq.n}")
+    st.altair_chart(
+        build_scatter_chart(
+            freq.table,
+            x="relative frequency",
+            y="top-1 recall",
+            x_title="relative class frequency in LAIONet",
+            y_title="top-1 recall on LAIONet",
+            log_x=True,
+        ),
+        width="stretch",
+    )
