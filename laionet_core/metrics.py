@@ -211,7 +211,7 @@ def sample_pairwise_similarities(
         wanted = pd.Series(n_pairs_per_label).reindex(classes).fillna(0).to_numpy()
     else:
         wanted = np.full(classes.size, n_pairs_per_label)
-    wanted = np.asarray(wanted, dtype=np.int64)
+    wanted = np.array(wanted, dtype=np.int64)  # a copy: pandas may hand out read-only views
     if (wanted < 0).any():
         raise ValueError(f"n_pairs_per_label is negative for class {classes[wanted < 0][0]!r}")
     n = np.diff(starts)

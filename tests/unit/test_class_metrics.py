@@ -243,3 +243,17 @@ def test_accuracy_by_dataset_matches_a_naive_mean_of_recalls() -> None:
         assert acc.summary.loc[1, "equal"] == pytest.approx(np.mean(list(recalls.values())))
         expected = sum(weights[c] * recalls[c] for c in weights.index) / weights.sum()
         assert acc.summary.loc[1, "weighted"] == pytest.approx(expected)
+
+
+def test_pair_sampling_accepts_a_series_covering_every_class() -> None:
+    # pandas (copy-on-write) hands out read-only arrays; the sampler must not write to them.
+    from laionet_core.metrics import sample_pairwise_similarities
+
+    rng = np.random.default_rng(2)
+    labels = np.array(["a"] * 5 + ["b"] * 4)
+    emb = _unit(rng.normal(size=(9, 4)))
+    pairs = sample_pairwise_similarities(
+        emb, labels, n_pairs_per_label=pd.Series({"a": 7, "b": 3}), seed=0
+    )
+    assert pairs["label"].value_counts().to_dict() == {"a": 7, "b": 3}
+    assert pairs["similarity"].between(-1, 1).all()

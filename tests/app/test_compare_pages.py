@@ -1,0 +1,139 @@
+"""AppTest runs of Compare datasets and Model accuracy: widgets drive the numbers shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from laionet_core import queries
+from laionet_core.comparison import METRIC_INTRA, build_metric_table, compute_accuracy_by_dataset
+from laionet_core.metrics import compute_intra_class_similarity
+from laionet_core.selection import SelectionParams
+from laionet_core.stats import compare_class_means, compute_significance_shares
+from precompute.class_metrics import DEMO_MODEL
+
+TIMEOUT = 120
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _open(page: str, demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("LAIONET_DB", str(demo_db))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _intra_shares(con, a: str, b: str, params: SelectionParams) -> dict[str, float]:
+    """The shares recomputed from the embeddings (A at the selection, B whole)."""
+    tables = []
+    for name in (a, b):
+        ids, emb = queries.read_embeddings(con, name)
+        if name == "laionet":
+            kept = queries.read_selected_samples(con, name, params)["sample_id"]
+            keep = ids["sample_id"].isin(kept).to_numpy()
+            ids, emb = ids[keep], emb[keep]
+        tables.append(compute_intra_class_similarity(emb, ids["wnid"].to_numpy()))
+    return compute_significance_shares(compare_class_means(*tables))
+
+
+def test_compare_page_shows_the_pure_functions_numbers(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _open("pages/compare_datasets.py", demo_db, monkeypatch)
+    con = queries.connect(demo_db)
+    shares = _intra_shares(con, "laionet", "imagenet-val", SelectionParams())
+    shown = _metrics(at)
+    assert shown["Classes compared (intra-class similarity)"] == f"{shares['n_classes']:,}"
+    assert shown["A significantly lower (intra-class similarity)"] == f"{shares['lower']:.1%}"
+    assert len(at.get("vega_lite_chart")) >= 7
+
+    at.slider(key="threshold").set_value(0.75).run()
+    assert not at.exception
+    shares = _intra_shares(con, "laionet", "imagenet-val", SelectionParams(threshold=0.75))
+    shown = _metrics(at)
+    assert shown["Classes compared (intra-class similarity)"] == f"{shares['n_classes']:,}"
+    assert shown["A significantly lower (intra-class similarity)"] == f"{shares['lower']:.1%}"
+
+    at.selectbox(key="dataset_b").set_value("imagenetv2-b").run()
+    assert not at.exception
+    shares = _intra_shares(con, "laionet", "imagenetv2-b", SelectionParams(threshold=0.75))
+    assert _metrics(at)["A significantly higher (intra-class similarity)"] == (
+        f"{shares['higher']:.1%}"
+    )
+
+
+def test_compare_page_with_a_reference_as_a(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open("pages/compare_datasets.py", demo_db, monkeypatch)
+    at.selectbox(key="dataset_a").set_value("imagenetv2-c").run()
+    assert not at.exception
+    con = queries.connect(demo_db)
+    rows = queries.read_class_metrics(con)
+    diff = compare_class_means(
+        build_metric_table(rows, "imagenetv2-c", METRIC_INTRA),
+        build_metric_table(rows, "imagenet-val", METRIC_INTRA),
+        value_column="value",
+    )
+    shares = compute_significance_shares(diff)
+    assert (
+        _metrics(at)["A significantly lower (intra-class similarity)"] == f"{shares['lower']:.1%}"
+    )
+
+
+def _accuracy(con, params: SelectionParams) -> dict:
+    preds = queries.read_predictions(con, DEMO_MODEL)
+    kept = queries.read_selected_samples(con, "laionet", params)
+    preds = preds[(preds["dataset"] != "laionet") | preds["sample_id"].isin(kept["sample_id"])]
+    return compute_accuracy_by_dataset(preds, class_weights=kept["wnid"].value_counts())
+
+
+def test_model_page_accuracy_follows_the_selection(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _open("pages/model_accuracy.py", demo_db, monkeypatch)
+    assert at.selectbox(key="model").value == DEMO_MODEL
+    assert any("SIMULATED model" in c.value for c in at.caption)
+    con = queries.connect(demo_db)
+    for threshold in (0.82, 0.7):
+        if threshold != 0.82:
+            at.slider(key="threshold").set_value(threshold).run()
+            assert not at.exception
+        acc = _accuracy(con, SelectionParams(threshold=threshold))
+        shown = _metrics(at)
+        for name in ("laionet", "imagenet-val"):
+            assert shown[f"Top-1 accuracy on {name}"] == f"{acc[name].summary.loc[1, 'equal']:.3f}"
+            assert shown[f"Top-5 accuracy on {name}"] == f"{acc[name].summary.loc[5, 'equal']:.3f}"
+        table = at.dataframe[0].value
+        laion = table[(table["dataset"] == "laionet") & (table["k"] == 1)].iloc[0]
+        assert laion["weighted"] == pytest.approx(acc["laionet"].summary.loc[1, "weighted"])
+
+
+def test_uploaded_table_is_parsed_like_the_cli(demo_db: Path) -> None:
+    from pages._metrics_ui import parse_uploaded_predictions
+
+    con = queries.connect(demo_db)
+    samples = queries.read_samples(con, "laionet").head(10)
+    table = pd.DataFrame(
+        {
+            "sample_id": samples["sample_id"],
+            "top_1_is_correct_x": np.arange(10) < 4,
+            "top_5_is_correct_x": np.arange(10) < 7,
+        }
+    )
+    parsed = parse_uploaded_predictions((str(demo_db), demo_db.stat().st_mtime), table)
+    assert parsed["dataset"].eq("laionet").all()
+    assert parsed["wnid"].tolist() == samples["wnid"].tolist()
+    hits = [w in p for p, w in zip(parsed["top5_wnids"], parsed["wnid"], strict=True)]
+    assert hits == (np.arange(10) < 7).tolist()
+    with pytest.raises(ValueError, match="dataset 'nope' is not in the database"):
+        parse_uploaded_predictions(
+            (str(demo_db), demo_db.stat().st_mtime), table.assign(dataset="nope")
+        )
