@@ -48,6 +48,8 @@ b = right.selectbox(
     key="dataset_b",
 )
 params = selection_controls()
+if a == b:
+    st.info("A and B are the same dataset; pick two to compare.")
 if not is_text_selected(db, a):
     st.caption(f"`{a}` is not selected by caption, so the threshold controls do not apply to it.")
 

@@ -29,7 +29,7 @@ from laionet_core.comparison import (
 from laionet_core.selection import DEFAULT_THRESHOLD
 from laionet_core.storage import open_database_for_update, write_class_metrics
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
-from precompute.predictions import simulate_predictions
+from precompute.predictions import DEFAULT_FIT_DATASET, simulate_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -123,5 +123,8 @@ def _log_summary(rows: pd.DataFrame) -> None:
 
 def add_demo_metrics(db: Path) -> None:
     """The demo's metrics stage: class metrics plus the SIMULATED model's predictions."""
-    compute_database_metrics(db, thresholds=[DEFAULT_THRESHOLD])
+    rows = compute_database_metrics(db, thresholds=[DEFAULT_THRESHOLD])
+    if rows.empty or DEFAULT_FIT_DATASET not in set(rows["dataset"]):
+        logger.info("no %s reference images: no simulated model predictions", DEFAULT_FIT_DATASET)
+        return
     simulate_predictions(db, DEMO_MODEL)
