@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from laionet_core.metrics import compute_true_class_ranks
+from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.stats import (
     DEFAULT_CONFIDENCE,
     _check_length,

@@ -65,6 +65,15 @@ def _as_label_array(labels: object, *, name: str = "labels") -> np.ndarray:
     return arr
 
 
+def _as_embeddings(embeddings: object, *, name: str = "embeddings") -> np.ndarray:
+    arr = np.asarray(embeddings)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (N, D), got shape {arr.shape}")
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{name} must be float16/32/64, got {arr.dtype}")
+    return arr
+
+
 def _check_length(arr: np.ndarray, n: int, *, name: str, other: str = "labels") -> None:
     if arr.shape[0] != n:
         raise ValueError(f"{name} has {arr.shape[0]} rows but {other} has {n}; they must match")

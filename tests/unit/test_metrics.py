@@ -312,3 +312,22 @@ def test_intra_class_chunked_path_matches_single_pass(monkeypatch: pytest.Monkey
     monkeypatch.setattr(metrics, "CHUNK_ROWS", 7)
     chunked = compute_intra_class_similarity(x, labels, zeta2_rows=64)
     pd.testing.assert_frame_equal(whole, chunked, rtol=1e-12)
+
+
+def test_notebook_api_from_metrics_alone_hand_checked() -> None:
+    # The three functions notebooks call, all from laionet_core.metrics. 2 classes in 2-D:
+    # class "a" images at e1 (twice) and e2, class "b" at e2 (twice); class texts e1, e2.
+    from laionet_core import metrics
+
+    e1, e2 = [1.0, 0.0], [0.0, 1.0]
+    images = np.array([e1, e1, e2, e2, e2])
+    labels = np.array(["a", "a", "a", "b", "b"])
+    intra = metrics.compute_intra_class_similarity(images, labels)
+    # a: pairs (e1,e1)=1, (e1,e2)=0 twice -> 1/3; b: one pair (e2,e2) = 1.
+    np.testing.assert_allclose(intra["mean"], [1 / 3, 1.0], atol=1e-12)
+    zero_shot = metrics.compute_zero_shot_accuracy(images, labels, np.array([e1, e2]), ["a", "b"])
+    # a: 2 of 3 nearest to e1; b: 2 of 2 -> mean of recalls (2/3 + 1) / 2.
+    assert zero_shot.accuracy[1] == pytest.approx((2 / 3 + 1) / 2)
+    assert zero_shot.accuracy[5] == 1.0
+    correct = np.array([True, True, False, True, True])
+    assert metrics.compute_mean_per_class_recall(correct, labels) == pytest.approx(5 / 6)
