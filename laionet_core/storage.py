@@ -22,8 +22,14 @@ import pandas as pd
 import pyarrow as pa
 
 from laionet_core import schema
-from laionet_core.queries import check_schema_version, fetch_one
+from laionet_core.queries import check_schema_version
 from laionet_core.selection import N_BINS, compute_similarity_bins, is_nsfw
+from laionet_core.storage_arrow import (
+    build_embedding_array,
+    insert_arrow,
+    insert_frame,
+    write_thumbnails,
+)
 from laionet_core.validation import require_columns, require_unit_rows
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, Vocabulary, format_synset_text
 
@@ -147,7 +153,7 @@ def write_classes(
             "synset_text": [format_synset_text(s, synset_format) for s in vocabulary.synsets],
         }
     )
-    _insert_frame(con, schema.CLASSES, frame)
+    insert_frame(con, schema.CLASSES, frame)
     write_meta(con, {"synset_format": synset_format, "vocabulary": vocabulary.source})
 
 
@@ -175,10 +181,10 @@ def write_synset_embeddings(
             "encoder": pa.array([encoder] * len(wnids)),
             "synset_format": pa.array([synset_format] * len(wnids)),
             "wnid": pa.array(list(wnids)),
-            "embedding": _embedding_array(embeddings),
+            "embedding": build_embedding_array(embeddings),
         }
     )
-    _insert_arrow(con, schema.SYNSET_EMBEDDINGS, table)
+    insert_arrow(con, schema.SYNSET_EMBEDDINGS, table)
 
 
 def write_dataset(
@@ -192,85 +198,161 @@ def write_dataset(
     candidates: pd.DataFrame | None = None,
     rejected: pd.DataFrame | None = None,
 ) -> None:
-    """Add one dataset (replacing any dataset of the same name).
+    """Add one dataset held in memory (replacing any dataset of the same name).
 
     Args:
         con: An open, writable connection (see ``open_new_database`` and
             ``open_database_for_update``).
         info: The dataset's row in ``datasets``.
-        samples: One row per sample with ``SAMPLE_COLUMNS``.
-        image_embeddings: (N, D) L2-normalised, row-aligned with ``samples``.
-        text_embeddings: (N, D) L2-normalised caption embeddings, row-aligned.
-        thumbnails: Per sample ``(mime, bytes)`` or None, row-aligned.
-        candidates: Every (sample_id, wnid, text_similarity) pair that was scored.
-        rejected: Rows (source, sample_id, reason) that could not be used.
+        samples: One row per sample with ``SAMPLE_COLUMNS``; the other arguments are
+            as in ``DatasetWriter.append_batch``.
 
     Raises:
         ValueError: A column is missing, lengths disagree, sample ids repeat, or an
             embedding is not unit-norm.
     """
-    require_columns(samples, SAMPLE_COLUMNS, where=f"samples of dataset {info.dataset!r}")
-    n = len(samples)
-    if samples["sample_id"].duplicated().any():
-        dup = samples.loc[samples["sample_id"].duplicated(), "sample_id"].iloc[0]
-        raise ValueError(f"dataset {info.dataset!r}: sample_id {dup!r} appears more than once")
-    for name, array in (
-        ("image_embeddings", image_embeddings),
-        ("text_embeddings", text_embeddings),
-        ("thumbnails", thumbnails),
-    ):
-        if array is not None and len(array) != n:
-            raise ValueError(f"dataset {info.dataset!r}: {len(array)} {name} for {n} samples")
-
-    _delete_dataset(con, info.dataset)
-    con.execute(
-        f"INSERT INTO {schema.DATASETS} VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            info.dataset,
-            info.kind,
-            info.source,
-            info.encoder,
-            info.simulated,
-            json.dumps(info.parameters, sort_keys=True, default=str),
-            datetime.now(UTC).replace(tzinfo=None),
-        ],
+    writer = DatasetWriter(con, info)
+    writer.append_batch(
+        samples,
+        image_embeddings=image_embeddings,
+        text_embeddings=text_embeddings,
+        thumbnails=thumbnails,
+        candidates=candidates,
+        rejected=rejected,
     )
-    frame = samples.loc[:, list(SAMPLE_COLUMNS)].copy()
-    frame.insert(0, "dataset", info.dataset)
-    frame["sample_id"] = frame["sample_id"].astype(str)
-    frame["thumbnail_id"] = _write_thumbnails(con, thumbnails) if thumbnails is not None else None
-    frame["thumbnail_id"] = frame["thumbnail_id"].astype("Int64")
-    _insert_frame(con, schema.SAMPLES, frame)
+    writer.finish()
 
-    ids = pa.array(frame["sample_id"].tolist())
-    for table_name, array in (
-        (schema.IMAGE_EMBEDDINGS, image_embeddings),
-        (schema.TEXT_EMBEDDINGS, text_embeddings),
-    ):
-        if array is not None:
-            unit = require_unit_rows(array, name=f"{table_name} of {info.dataset!r}")
-            table = pa.table(
-                {
-                    "dataset": pa.array([info.dataset] * n),
-                    "sample_id": ids,
-                    "embedding": _embedding_array(unit),
-                }
-            )
-            _insert_arrow(con, table_name, table)
-    if candidates is not None and len(candidates):
-        require_columns(candidates, CANDIDATE_COLUMNS, where=f"candidates of {info.dataset!r}")
-        cand = candidates.loc[:, list(CANDIDATE_COLUMNS)].copy()
-        cand.insert(0, "dataset", info.dataset)
-        cand["sample_id"] = cand["sample_id"].astype(str)
-        _insert_frame(con, schema.CANDIDATES, cand)
-    if rejected is not None and len(rejected):
-        require_columns(rejected, REJECTED_COLUMNS, where=f"rejected rows of {info.dataset!r}")
-        rej = rejected.loc[:, list(REJECTED_COLUMNS)].copy()
-        rej.insert(0, "dataset", info.dataset)
-        _insert_frame(con, schema.REJECTED, rej)
-    if samples["text_similarity"].notna().any():
-        _insert_frame(con, schema.SIMILARITY_HISTOGRAMS, build_similarity_histograms(frame))
-    logger.info("dataset %s: %d samples", info.dataset, n)
+
+class DatasetWriter:
+    """Writes one dataset batch by batch, so memory is bounded by one batch.
+
+    Creating it deletes any dataset of the same name; ``append_batch`` inserts rows
+    straight into DuckDB and keeps only the batch's similarity histogram (classes x
+    flags x bins counts); ``finish`` writes the ``datasets`` row and the histograms
+    summed over batches. Sample ids must be unique across batches.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, info: DatasetInfo) -> None:
+        self._con = con
+        self._info = info
+        self._histograms: list[pd.DataFrame] = []
+        self.n_samples = 0
+        _delete_dataset(con, info.dataset)
+
+    def append_batch(
+        self,
+        samples: pd.DataFrame,
+        *,
+        image_embeddings: np.ndarray | None = None,
+        text_embeddings: np.ndarray | None = None,
+        thumbnails: Sequence[tuple[str, bytes] | None] | None = None,
+        candidates: pd.DataFrame | None = None,
+        rejected: pd.DataFrame | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Insert one batch of N samples and what is row-aligned with them.
+
+        Args:
+            samples: N rows with ``SAMPLE_COLUMNS``.
+            image_embeddings: (N, D) L2-normalised.
+            text_embeddings: (N, D) L2-normalised caption embeddings.
+            thumbnails: N ``(mime, bytes)`` or None.
+            candidates: Every (sample_id, wnid, text_similarity) pair that was scored.
+            rejected: Rows (source, sample_id, reason) that could not be used.
+            source: Where the batch came from (e.g. a shard), for error messages.
+
+        Raises:
+            ValueError: A column is missing, lengths disagree, an embedding is not
+                unit-norm (nothing is written then), or a sample id repeats within the
+                batch or with an earlier one (the id is named).
+        """
+        name = self._info.dataset
+        where = f"dataset {name!r}" + (f" ({source})" if source else "")
+        require_columns(samples, SAMPLE_COLUMNS, where=f"samples of {where}")
+        n = len(samples)
+        if samples["sample_id"].duplicated().any():
+            dup = samples.loc[samples["sample_id"].duplicated(), "sample_id"].iloc[0]
+            raise ValueError(f"{where}: sample_id {dup!r} appears more than once")
+        arrays = {
+            schema.IMAGE_EMBEDDINGS: image_embeddings,
+            schema.TEXT_EMBEDDINGS: text_embeddings,
+        }
+        for label, array in {**arrays, "thumbnails": thumbnails}.items():
+            if array is not None and len(array) != n:
+                raise ValueError(f"{where}: {len(array)} {label} for {n} samples")
+        units = {
+            table: require_unit_rows(array, name=f"{table} of {where}")
+            for table, array in arrays.items()
+            if array is not None
+        }
+        extras = {schema.CANDIDATES: (candidates, CANDIDATE_COLUMNS)}
+        extras[schema.REJECTED] = (rejected, REJECTED_COLUMNS)
+        for table, (extra, columns) in extras.items():
+            if extra is not None:
+                require_columns(extra, columns, where=f"{table} of {where}")
+
+        frame = samples.loc[:, list(SAMPLE_COLUMNS)].copy()
+        frame.insert(0, "dataset", name)
+        frame["sample_id"] = frame["sample_id"].astype(str)
+        ids = write_thumbnails(self._con, thumbnails) if thumbnails is not None else [None] * n
+        frame["thumbnail_id"] = pd.array(ids, dtype="Int64")
+        self._insert_samples(frame, where)
+        sample_ids = pa.array(frame["sample_id"].tolist(), pa.string())
+        for table, unit in units.items():
+            names = pa.array([name] * n, pa.string())
+            embedding = build_embedding_array(unit)
+            data = pa.table({"dataset": names, "sample_id": sample_ids, "embedding": embedding})
+            insert_arrow(self._con, table, data)
+        for table, (extra, columns) in extras.items():
+            if extra is not None and len(extra):
+                rows = extra.loc[:, list(columns)].copy()
+                rows.insert(0, "dataset", name)
+                rows["sample_id"] = rows["sample_id"].astype("string")
+                insert_frame(self._con, table, rows)
+        if frame["text_similarity"].notna().any():
+            self._histograms.append(build_similarity_histograms(frame))
+        self.n_samples += n
+
+    def _insert_samples(self, frame: pd.DataFrame, where: str) -> None:
+        try:
+            insert_frame(self._con, schema.SAMPLES, frame)
+        except duckdb.ConstraintException as error:
+            try:  # name the repeated id (this query fails inside an aborted transaction)
+                dup = self._con.execute(
+                    f"SELECT sample_id FROM {schema.SAMPLES} WHERE dataset = ? "
+                    "AND sample_id = ANY(?) LIMIT 1",
+                    [self._info.dataset, frame["sample_id"].tolist()],
+                ).fetchall()[0][0]
+            except (duckdb.Error, IndexError):
+                raise ValueError(f"{where}: {error}") from error
+            raise ValueError(
+                f"{where}: sample_id {dup!r} is already in an earlier batch"
+            ) from error
+
+    def finish(self, *, parameters: dict | None = None) -> None:
+        """Write the ``datasets`` row and the similarity histograms summed over batches.
+
+        Args:
+            parameters: Merged into ``info.parameters`` (e.g. counts known at the end).
+        """
+        info = self._info
+        self._con.execute(
+            f"INSERT INTO {schema.DATASETS} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                info.dataset,
+                info.kind,
+                info.source,
+                info.encoder,
+                info.simulated,
+                json.dumps({**info.parameters, **(parameters or {})}, sort_keys=True, default=str),
+                datetime.now(UTC).replace(tzinfo=None),
+            ],
+        )
+        if self._histograms:
+            keys = ["dataset", "wnid", "nsfw", "multi_label", "bin"]
+            summed = pd.concat(self._histograms).groupby(keys, sort=True)["n"].sum().reset_index()
+            insert_frame(self._con, schema.SIMILARITY_HISTOGRAMS, summed)
+        logger.info("dataset %s: %d samples", info.dataset, self.n_samples)
 
 
 def build_similarity_histograms(samples: pd.DataFrame) -> pd.DataFrame:
@@ -311,7 +393,7 @@ def write_class_metrics(con: duckdb.DuckDBPyConnection, metrics: pd.DataFrame) -
             f"DELETE FROM {schema.CLASS_METRICS} WHERE dataset = ? AND metric = ?",
             [dataset, metric],
         )
-    _insert_frame(con, schema.CLASS_METRICS, metrics.loc[:, list(columns)])
+    insert_frame(con, schema.CLASS_METRICS, metrics.loc[:, list(columns)])
 
 
 def _delete_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
@@ -333,55 +415,3 @@ def _delete_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
         schema.DATASETS,
     ):
         con.execute(f"DELETE FROM {table} WHERE dataset = ?", [dataset])
-
-
-def _write_thumbnails(
-    con: duckdb.DuckDBPyConnection, thumbnails: Sequence[tuple[str, bytes] | None]
-) -> list[int | None]:
-    """Insert thumbnails; returns the id of each (None where there is none)."""
-    start = fetch_one(con, f"SELECT COALESCE(MAX(thumbnail_id), -1) + 1 FROM {schema.THUMBNAILS}")[
-        0
-    ]
-    ids: list[int | None] = []
-    rows_id, rows_mime, rows_data = [], [], []
-    for item in thumbnails:
-        if item is None:
-            ids.append(None)
-            continue
-        mime, data = item
-        ids.append(start + len(rows_id))
-        rows_id.append(ids[-1])
-        rows_mime.append(mime)
-        rows_data.append(data)
-    if rows_id:
-        table = pa.table(
-            {
-                "thumbnail_id": pa.array(rows_id, pa.int64()),
-                "mime": pa.array(rows_mime),
-                "data": pa.array(rows_data, pa.binary()),
-            }
-        )
-        _insert_arrow(con, schema.THUMBNAILS, table)
-    return ids
-
-
-def _embedding_array(embeddings: np.ndarray) -> pa.Array:
-    flat = np.ascontiguousarray(embeddings, dtype=np.float32)
-    values = pa.array(flat.reshape(-1))
-    return pa.ListArray.from_arrays(
-        pa.array(np.arange(0, flat.size + 1, max(flat.shape[1], 1), dtype=np.int32)), values
-    )
-
-
-def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    _insert_arrow(con, table, pa.Table.from_pandas(frame, preserve_index=False))
-
-
-def _insert_arrow(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
-    view = f"_incoming_{table}"
-    con.register(view, data)
-    try:
-        names = ", ".join(data.column_names)
-        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
-    finally:
-        con.unregister(view)
