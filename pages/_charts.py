@@ -88,9 +88,23 @@ def build_similarity_histogram(
 
 
 def build_class_frequency_chart(
-    class_counts: np.ndarray, names: np.ndarray, wnids: np.ndarray, *, top: int = 500
+    class_counts: np.ndarray,
+    names: np.ndarray,
+    wnids: np.ndarray,
+    *,
+    top: int = 500,
+    labelled: int = 8,
 ) -> alt.LayerChart:
-    """Relative class frequencies in descending order, with the uniform line (Figure 4)."""
+    """Relative class frequencies in descending order, with the uniform line (Figure 4).
+
+    Args:
+        class_counts: (C,) selected samples per class.
+        names: (C,) class names.
+        wnids: (C,) wnids.
+        top: Classes shown, most frequent first (the paper shows 500).
+        labelled: Classes named on the chart, as in the paper: the most frequent and
+            others evenly spaced in rank, so the names do not overlap.
+    """
     total = int(class_counts.sum())
     present = class_counts > 0
     frame = (
@@ -102,12 +116,20 @@ def build_class_frequency_chart(
     )
     frame["relative frequency"] = frame["samples"] / max(total, 1)
     frame["rank"] = np.arange(1, len(frame) + 1)
+    frame["rank_end"] = frame["rank"] + 1
+    x = alt.X(
+        "rank:Q",
+        title="class rank (most frequent first)",
+        scale=alt.Scale(domain=[1, len(frame) + 1], nice=False),
+    )
     bars = (
         alt.Chart(frame)
-        .mark_bar()
+        .mark_bar(binSpacing=0)
         .encode(
-            x=alt.X("rank:Q", title="class rank"),
-            y=alt.Y("relative frequency:Q"),
+            x=x,
+            x2="rank_end:Q",
+            y=alt.Y("relative frequency:Q", title="relative frequency"),
+            y2=alt.datum(0),
             tooltip=[
                 "rank",
                 "class",
@@ -117,12 +139,18 @@ def build_class_frequency_chart(
             ],
         )
     )
+    named = np.unique(np.linspace(0, len(frame) - 1, labelled).round().astype(int))
+    names_layer = (
+        alt.Chart(frame.iloc[named] if len(frame) else frame)
+        .mark_text(align="left", dx=4, angle=300, fontSize=11)
+        .encode(x=x, y="relative frequency:Q", text="class:N")
+    )
     uniform = (
         alt.Chart(pd.DataFrame({"uniform": [1 / max(int(present.sum()), 1)]}))
         .mark_rule(color=SELECTED_COLOR)
-        .encode(y="uniform:Q")
+        .encode(y="uniform:Q", tooltip=[alt.Tooltip("uniform:Q", title="uniform weight")])
     )
-    return (bars + uniform).properties(height=280)
+    return (bars + names_layer + uniform).properties(height=280)
 
 
 # --- Compare datasets and Model accuracy pages (Figures 1, 5, 6-8, 12-15) ---
@@ -204,7 +232,8 @@ def build_variant_panel_chart(panel: pd.DataFrame, *, reference: str) -> alt.Lay
         reference: Which reference's rows to draw (one panel per reference).
     """
     frame = panel[panel["reference"] == reference].copy()
-    frame["curve"] = frame["lower"] + " lower"
+    # Two curves, as in the paper: the reference lower, and ImageNetV2 (any variant) lower.
+    frame["curve"] = np.where(frame["lower"] == reference, f"{reference} lower", "ImageNetV2 lower")
     base = alt.Chart(frame).encode(
         x=alt.X(
             "selection_frequency:Q",
@@ -245,6 +274,8 @@ def build_scatter_chart(
 def build_accuracy_chart(summary: pd.DataFrame, *, value: str, title: str) -> alt.LayerChart:
     """Accuracy per dataset and k with +-1.96 SE bars (Figures 1 and 5).
 
+    Bars run horizontally so that long dataset names need no rotated labels.
+
     Args:
         summary: Rows with ``dataset``, ``k``, ``value`` and ``<value>_se``.
         value: ``"equal"`` or ``"weighted"``.
@@ -252,18 +283,53 @@ def build_accuracy_chart(summary: pd.DataFrame, *, value: str, title: str) -> al
     """
     frame = summary.copy()
     frame["top"] = "top-" + frame["k"].astype(str)
-    frame["low"] = frame[value] - 1.96 * frame[f"{value}_se"]
-    frame["high"] = frame[value] + 1.96 * frame[f"{value}_se"]
+    frame["low"] = (frame[value] - 1.96 * frame[f"{value}_se"]).clip(0, 1)
+    frame["high"] = (frame[value] + 1.96 * frame[f"{value}_se"]).clip(0, 1)
     base = alt.Chart(frame).encode(
-        x=alt.X("dataset:N", title="dataset"),
-        xOffset="top:N",
+        y=alt.Y("dataset:N", title=None),
+        yOffset="top:N",
         color=alt.Color("top:N", title="accuracy"),
     )
     bars = base.mark_bar().encode(
-        y=alt.Y(
+        x=alt.X(
             f"{value}:Q", title="accuracy (mean per-class recall)", scale=alt.Scale(domain=[0, 1])
         ),
         tooltip=["dataset", "top", alt.Tooltip(f"{value}:Q", format=".3f")],
     )
-    errors = base.mark_rule(color="black").encode(y="low:Q", y2="high:Q")
-    return (bars + errors).properties(height=280, title=title)
+    errors = base.mark_rule(color="black").encode(x="low:Q", x2="high:Q")
+    height = 44 * frame["dataset"].nunique() + 20
+    return (bars + errors).properties(height=height, title=title)
+
+
+def build_model_scatter_chart(models: pd.DataFrame, *, laion: str) -> alt.LayerChart:
+    """Accuracy on ImageNet (x) vs on the LAION selection (y), one point per model and k,
+    with the line y = x (Figure 1).
+
+    Args:
+        models: ``build_model_comparison`` rows: model, k, imagenet, laion.
+        laion: Name of the LAION-derived dataset, for the axis title.
+    """
+    frame = models.assign(top="top-" + models["k"].astype(str))
+    axis = alt.Scale(domain=[0, 1])
+    points = (
+        alt.Chart(frame)
+        .mark_point(filled=True, size=90)
+        .encode(
+            x=alt.X("imagenet:Q", title="accuracy on ImageNet (imagenet-val)", scale=axis),
+            y=alt.Y("laion:Q", title=f"accuracy on {laion}", scale=axis),
+            color=alt.Color("top:N", title="accuracy"),
+            shape=alt.Shape("model:N", title="model"),
+            tooltip=[
+                "model",
+                "top",
+                alt.Tooltip("imagenet:Q", format=".3f"),
+                alt.Tooltip("laion:Q", format=".3f"),
+            ],
+        )
+    )
+    diagonal = (
+        alt.Chart(pd.DataFrame({"imagenet": [0.0, 1.0], "laion": [0.0, 1.0]}))
+        .mark_line(color="black", strokeDash=[4, 4])
+        .encode(x="imagenet:Q", y="laion:Q")
+    )
+    return (diagonal + points).properties(height=320)

@@ -212,6 +212,32 @@ def build_accuracy_summary(
     return summary, per_dataset
 
 
+def build_model_comparison(
+    db: DbKey, models: list[str], laion: str, params: SelectionParams
+) -> pd.DataFrame:
+    """Figure 1: every stored model's accuracy on ImageNet and on the LAION selection.
+
+    Returns:
+        One row per model and k: ``model``, ``k``, ``imagenet``, ``laion`` (equally
+        weighted accuracy over the classes of the selection); models missing either
+        dataset are left out.
+    """
+    weights = compute_selection_weights(db, laion, params)
+    rows = []
+    for model in models:
+        chosen = restrict_to_selection(db, load_predictions(db, model), laion, params)
+        summary, _ = build_accuracy_summary(chosen, weights)
+        if summary.empty:
+            continue
+        wide = summary.pivot(index="k", columns="dataset", values="equal")
+        if {IMAGENET_DATASET, laion} <= set(wide.columns):
+            for k, row in wide.iterrows():
+                rows.append(
+                    {"model": model, "k": k, "imagenet": row[IMAGENET_DATASET], "laion": row[laion]}
+                )
+    return pd.DataFrame(rows, columns=["model", "k", "imagenet", "laion"])
+
+
 def relative_frequency(weights: pd.Series) -> pd.Series:
     """Class counts as shares of the total."""
     total = float(np.sum(weights.to_numpy()))

@@ -11,10 +11,11 @@ import streamlit as st
 from laionet_core.comparison import METRIC_INTRA
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
-from pages._charts import build_accuracy_chart, build_scatter_chart
+from pages._charts import build_accuracy_chart, build_model_scatter_chart, build_scatter_chart
 from pages._metrics_ui import (
     IMAGENET_DATASET,
     build_accuracy_summary,
+    build_model_comparison,
     compute_selection_weights,
     load_difference,
     load_prediction_models,
@@ -67,14 +68,26 @@ st.subheader("Accuracy on each dataset (Figure 1)")
 if summary.empty:
     st.info("The predictions cover no class of this selection.")
     st.stop()
-for name, acc in per_dataset.items():
-    cols = st.columns(2)
-    cols[0].metric(f"Top-1 accuracy on {name}", f"{acc.summary.loc[1, 'equal']:.3f}")
-    cols[1].metric(f"Top-5 accuracy on {name}", f"{acc.summary.loc[5, 'equal']:.3f}")
+if {IMAGENET_DATASET, LAIONET_DATASET} <= set(per_dataset):
+    for k, col in zip((1, 5), st.columns(2), strict=True):
+        on_imagenet = per_dataset[IMAGENET_DATASET].summary.loc[k, "equal"]
+        on_laion = per_dataset[LAIONET_DATASET].summary.loc[k, "equal"]
+        col.metric(
+            f"Top-{k}: {IMAGENET_DATASET} → {LAIONET_DATASET}",
+            f"{on_imagenet:.3f} → {on_laion:.3f}",
+            delta=f"{100 * (on_laion - on_imagenet):+.1f} pp",
+        )
 st.altair_chart(
     build_accuracy_chart(summary, value="equal", title="classes weighted equally"),
     width="stretch",
 )
+if upload is None and models:
+    st.caption("Every stored model, ImageNet against LAIONet (the paper's Figure 1).")
+    compared = build_model_comparison(db, models, LAIONET_DATASET, params)
+    if compared.empty:
+        st.info(f"No stored model has predictions on both {IMAGENET_DATASET} and LAIONet.")
+    else:
+        st.altair_chart(build_model_scatter_chart(compared, laion=LAIONET_DATASET), width="stretch")
 
 st.subheader("LAION-weighted vs equally weighted accuracy (Figure 5)")
 st.dataframe(

@@ -108,12 +108,24 @@ def test_model_page_accuracy_follows_the_selection(
             assert not at.exception
         acc = _accuracy(con, SelectionParams(threshold=threshold))
         shown = _metrics(at)
-        for name in ("laionet", "imagenet-val"):
-            assert shown[f"Top-1 accuracy on {name}"] == f"{acc[name].summary.loc[1, 'equal']:.3f}"
-            assert shown[f"Top-5 accuracy on {name}"] == f"{acc[name].summary.loc[5, 'equal']:.3f}"
+        for k in (1, 5):
+            imagenet, laion = (acc[n].summary.loc[k, "equal"] for n in ("imagenet-val", "laionet"))
+            assert shown[f"Top-{k}: imagenet-val → laionet"] == f"{imagenet:.3f} → {laion:.3f}"
         table = at.dataframe[0].value
         laion = table[(table["dataset"] == "laionet") & (table["k"] == 1)].iloc[0]
         assert laion["weighted"] == pytest.approx(acc["laionet"].summary.loc[1, "weighted"])
+
+
+def test_model_comparison_holds_each_stored_model_on_both_datasets(demo_db: Path) -> None:
+    from pages._metrics_ui import build_model_comparison
+
+    params = SelectionParams(threshold=0.8)
+    db = (str(demo_db), demo_db.stat().st_mtime)
+    compared = build_model_comparison(db, [DEMO_MODEL], "laionet", params).set_index("k")
+    acc = _accuracy(queries.connect(demo_db), params)
+    for k in (1, 5):
+        assert compared.loc[k, "imagenet"] == acc["imagenet-val"].summary.loc[k, "equal"]
+        assert compared.loc[k, "laion"] == acc["laionet"].summary.loc[k, "equal"]
 
 
 def test_uploaded_table_is_parsed_like_the_cli(demo_db: Path) -> None:
