@@ -223,6 +223,14 @@ def write_dataset(
     writer.finish()
 
 
+class DuplicateSampleError(ValueError):
+    """A batch holds a sample id that an earlier batch of the dataset already wrote."""
+
+    def __init__(self, message: str, sample_id: str) -> None:
+        super().__init__(message)
+        self.sample_id = sample_id
+
+
 class DatasetWriter:
     """Writes one dataset batch by batch, so memory is bounded by one batch.
 
@@ -325,9 +333,8 @@ class DatasetWriter:
                 ).fetchall()[0][0]
             except (duckdb.Error, IndexError):
                 raise ValueError(f"{where}: {error}") from error
-            raise ValueError(
-                f"{where}: sample_id {dup!r} is already in an earlier batch"
-            ) from error
+            message = f"{where}: sample_id {dup!r} is already in an earlier batch"
+            raise DuplicateSampleError(message, dup) from error
 
     def finish(self, *, parameters: dict | None = None) -> None:
         """Write the ``datasets`` row and the similarity histograms summed over batches.

@@ -9,6 +9,7 @@ from pathlib import Path
 from laionet_core.matching import DEFAULT_MATCH_MODE, MATCH_MODES
 from laionet_core.settings import DEFAULT_DB_PATH, LAIONET_DATASET
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, SYNSET_TEXT_FORMATS
+from precompute.executors import DEFAULT_EXECUTOR, DEFAULT_WORKERS, EXECUTORS
 from precompute.pipeline import BuildConfig, build_database
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,33 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip reference datasets shipped under <corpus>/references",
     )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="folder of the shards, reused by the next run (default: <db stem>.shards beside "
+        "the database)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="worker processes, or CPUs of a local Ray (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=DEFAULT_EXECUTOR,
+        help="run shards in local processes or as Ray tasks (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ray-address", default=None, help="Ray cluster to join (with --executor ray)"
+    )
+    parser.add_argument(
+        "--verify-inputs",
+        action="store_true",
+        help="re-hash every input before reusing a shard (default: compare size and mtime)",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -62,7 +90,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help=".npy of synset-text embeddings (default: <corpus>/synsets/)",
     )
-    parser.add_argument("--encoder", default=None, help="name of the model behind the embeddings")
+    parser.add_argument(
+        "--encoder",
+        default=None,
+        metavar="SPEC",
+        help="encode captions and synset texts with this model, e.g. "
+        "open_clip:ViT-B-32:laion400m_e32 or sentence-transformers:all-MiniLM-L6-v2 "
+        "(default: the corpus's text_emb)",
+    )
+    parser.add_argument(
+        "--embedding-model",
+        default=None,
+        help="name recorded for the shipped embeddings (default: corpus.json's, else "
+        "laion-release:ViT-B-32)",
+    )
+    parser.add_argument(
+        "--embedding-floor",
+        type=float,
+        default=None,
+        help="store embeddings only of samples with text similarity above this (default: all)",
+    )
     parser.add_argument("--dataset", default=LAIONET_DATASET, help="name of the selected dataset")
     add_build_arguments(parser)
     parser.set_defaults(func=run)
@@ -77,10 +124,17 @@ def config_from_args(args: argparse.Namespace, corpus: Path) -> BuildConfig:
         synset_format=args.synset_format,
         vocab_file=args.vocab,
         synset_embeddings=getattr(args, "synset_embeddings", None),
-        encoder=getattr(args, "encoder", None),
+        encoder=getattr(args, "embedding_model", None),
         dataset=getattr(args, "dataset", LAIONET_DATASET),
         references=not args.no_references,
         thumbnails=not args.no_thumbnails,
+        text_encoder=getattr(args, "encoder", None),
+        work_dir=args.work,
+        workers=args.workers,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        verify_inputs=args.verify_inputs,
+        embedding_floor=getattr(args, "embedding_floor", None),
     )
 
 

@@ -1,58 +1,80 @@
-"""The build: LAION-style parts -> matched, scored candidates -> one DuckDB database.
+"""The build: LAION-style parts -> shards of matched, scored captions -> one DuckDB file.
 
-Stages, one function each:
+Stages:
 
-1. ``process_part``: read one metadata part, match captions to synsets by lemma, score
-   every (caption, matched synset) pair against the synset-text embedding, and gather
-   the matched rows' embeddings and thumbnails.
-2. ``read_precomputed_references``: reference datasets shipped with precomputed
+1. ``precompute.executors.build_shards``: one shard per input part
+   (``precompute.shards``), run in local processes or on Ray; shards whose manifest
+   verifies (``precompute.manifests``) are reused, so a killed build resumes.
+2. ``precompute.precomputed_references``: reference datasets shipped with precomputed
    embeddings (the simulated corpus's ImageNet-like sets).
-3. ``build_database``: write classes, synset embeddings and every dataset into a new
-   database, atomically.
+3. ``build_database``: runs both and writes classes, synset embeddings and every
+   dataset into a new database, streaming the shards (``precompute.assemble``),
+   atomically. Details: ``docs/PIPELINE.md``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from tqdm import tqdm
 
 from laionet_core import schema
-from laionet_core.matching import DEFAULT_MATCH_MODE, LemmaMatcher
+from laionet_core.matching import DEFAULT_MATCH_MODE
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.storage import (
     DatasetInfo,
     open_new_database,
     write_classes,
-    write_dataset,
     write_meta,
     write_synset_embeddings,
 )
-from laionet_core.validation import require_columns, require_unit_rows
-from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, Vocabulary, load_vocabulary
+from laionet_core.validation import require_unit_rows
+from laionet_core.vocabulary import (
+    DEFAULT_SYNSET_TEXT_FORMAT,
+    Vocabulary,
+    format_synset_text,
+    load_vocabulary,
+)
+from precompute.assemble import write_shard_dataset
+from precompute.executors import (
+    DEFAULT_EXECUTOR,
+    DEFAULT_WORKERS,
+    LocalExecutor,
+    RayExecutor,
+    build_shards,
+    open_executor,
+)
+from precompute.manifests import (
+    ShardContext,
+    ShardParams,
+    compute_array_digest,
+    compute_vocabulary_digest,
+)
+from precompute.precomputed_references import (
+    read_precomputed_references,
+    write_precomputed_references,
+)
 from precompute.readers import (
     LaionPart,
     list_laion_parts,
-    load_part_embeddings,
-    read_part_metadata,
-    read_thumbnail_file,
 )
 
 logger = logging.getLogger(__name__)
 
 CORPUS_INFO_FILE = "corpus.json"  # written by the simulator; absent for real LAION data
 SYNSET_DIR = "synsets"
-REFERENCES_DIR = "references"
 # Recorded as the encoder when the embeddings are LAION's own release (CLIP ViT-B/32).
 LAION_RELEASE_ENCODER = "laion-release:ViT-B-32"
-# Reference sets selected by looking at the image, and the one that carries captions.
-IMAGE_SELECTED_REFERENCES = ("imagenet-val", "imagenetv2-a", "imagenetv2-b", "imagenetv2-c")
-CAPTIONED_REFERENCE = "imagenet-captions"
+# Encodes the captions when the corpus ships no text_emb and no --encoder is given:
+# the model behind LAION-400M's own embeddings, as in the paper.
+DEFAULT_TEXT_ENCODER = "open_clip:ViT-B-32:laion400m_e32"
+WORK_DIR_SUFFIX = ".shards"  # default work folder: <db folder>/<db stem>.shards
+# BuildConfig fields that change how a build runs but not what it writes.
+RUN_ONLY_FIELDS = ("db", "work_dir", "workers", "executor", "ray_address", "verify_inputs")
 
 
 @dataclass(frozen=True)
@@ -66,11 +88,22 @@ class BuildConfig:
         synset_format: Synset-text format the captions are scored against.
         vocab_file: wnids to use instead of ImageNet-1k.
         synset_embeddings: (C, D) .npy of synset-text embeddings in vocabulary order;
-            defaults to ``<corpus>/synsets/<format>_emb.npy``.
-        encoder: Name of the model behind the embeddings; defaults to the corpus's.
+            defaults to ``<corpus>/synsets/<format>_emb.npy``. Unused with an encoder.
+        encoder: Name of the model behind the shipped embeddings; defaults to the
+            corpus's (``corpus.json``), else ``LAION_RELEASE_ENCODER``.
         dataset: Name of the text-selected dataset.
         references: Also load reference datasets found under ``<corpus>/references``.
         thumbnails: Store thumbnails found next to the data.
+        text_encoder: Encoder spec that encodes the matched captions and the synset
+            texts (``precompute.encoders``); without one the parts' ``text_emb`` are
+            used, or ``DEFAULT_TEXT_ENCODER`` when no part has them.
+        work_dir: Folder of the shards; default ``<db folder>/<db stem>.shards``.
+        workers: Worker processes (local) or CPUs of a local Ray.
+        executor: ``local`` or ``ray``.
+        ray_address: Address of a Ray cluster (with ``executor="ray"``).
+        verify_inputs: Re-hash inputs when checking a shard (default: size + mtime).
+        embedding_floor: Store embeddings only of samples with text similarity above
+            this; None stores all.
     """
 
     corpus: Path
@@ -83,18 +116,20 @@ class BuildConfig:
     dataset: str = LAIONET_DATASET
     references: bool = True
     thumbnails: bool = True
+    text_encoder: str | None = None
+    work_dir: Path | None = None
+    workers: int = DEFAULT_WORKERS
+    executor: str = DEFAULT_EXECUTOR
+    ray_address: str | None = None
+    verify_inputs: bool = False
+    embedding_floor: float | None = None
 
-
-@dataclass
-class PartResult:
-    """What one part contributes: samples, candidate pairs, embeddings, thumbnails."""
-
-    samples: pd.DataFrame
-    candidates: pd.DataFrame
-    image_embeddings: np.ndarray | None
-    text_embeddings: np.ndarray
-    thumbnails: list[tuple[str, bytes] | None] = field(default_factory=list)
-    rows_in: int = 0
+    def __post_init__(self) -> None:
+        floor = self.embedding_floor
+        if floor is not None and not -1.0 <= floor <= 1.0:
+            raise ValueError(f"--embedding-floor {floor} is outside [-1, 1]")
+        if self.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {self.workers}")
 
 
 def read_corpus_info(corpus: Path) -> dict:
@@ -141,199 +176,131 @@ def load_synset_embedding_file(
     return matrix[[index[w] for w in vocabulary.wnids]]
 
 
-def process_part(
-    part: LaionPart,
-    *,
-    matcher: LemmaMatcher,
-    synset_embeddings: np.ndarray,
-    wnid_rows: dict[str, int],
-    thumbnails: bool = True,
-) -> PartResult:
-    """Match, score and gather one part.
+def resolve_work_dir(config: BuildConfig) -> Path:
+    """The shards' folder, absolute: ``config.work_dir`` or ``<db folder>/<db stem>.shards``."""
+    work_dir = config.work_dir or config.db.with_name(config.db.stem + WORK_DIR_SUFFIX)
+    return work_dir.resolve()
 
-    Args:
-        part: The part to read.
-        matcher: Lemma matcher over the vocabulary.
-        synset_embeddings: (C, D) L2-normalised synset-text embeddings.
-        wnid_rows: wnid -> row of ``synset_embeddings``.
-        thumbnails: Read thumbnails of matched samples from ``part.images``.
+
+def load_corpus_synset_embeddings(config: BuildConfig, vocabulary: Vocabulary) -> np.ndarray:
+    """The corpus's synset-text embeddings (``--synset-embeddings`` or ``<corpus>/synsets``).
 
     Returns:
-        One sample per matched caption (labelled with its most similar matched class),
-        and one candidate row per (caption, matched class) pair.
+        (C, D) float32, L2-normalised, in vocabulary order.
 
     Raises:
-        ValueError: The part has no text embeddings, or a file fails its checks.
+        FileNotFoundError: There is no such file.
     """
-    meta = read_part_metadata(part)
-    if part.text_emb is None:
-        raise ValueError(
-            f"{part.metadata}: no text_emb/text_emb_{part.index}.npy next to it; "
-            "scoring needs caption embeddings (or an encoder)"
-        )
-    dim = synset_embeddings.shape[1]
-    text_emb = load_part_embeddings(part.text_emb, rows=len(meta), dim=dim)
-    img_emb = load_part_embeddings(part.img_emb, rows=len(meta), dim=dim) if part.img_emb else None
-    matches = matcher.match(meta["text"].tolist())
-    rows = np.asarray(matches.rows, dtype=np.int64)
-    counts = np.fromiter((len(w) for w in matches.wnids), np.int64, len(rows))
-    pair_wnids = [w for wnids in matches.wnids for w in wnids]
-    pair_classes = np.fromiter((wnid_rows[w] for w in pair_wnids), np.int64, len(pair_wnids))
-    matched_text = np.asarray(text_emb[rows], dtype=np.float32)
-    pair_text = np.repeat(matched_text, counts, axis=0)
-    pair_sims = np.einsum("nd,nd->n", pair_text, synset_embeddings[pair_classes])
-
-    best = _argmax_per_group(pair_sims, counts)  # a multi-label caption's label
-    best_classes = pair_classes[best]
-    matched_img = np.asarray(img_emb[rows], dtype=np.float32) if img_emb is not None else None
-    image_sims = (
-        np.einsum("nd,nd->n", matched_img, synset_embeddings[best_classes])
-        if matched_img is not None
-        else np.full(len(rows), np.nan)
-    )
-    sample_ids = meta["sample_id"].to_numpy()[rows]
-    samples = pd.DataFrame(
-        {
-            "sample_id": sample_ids,
-            "url": meta["url"].to_numpy()[rows],
-            "text": meta["text"].to_numpy()[rows],
-            "wnid": [pair_wnids[i] for i in best],
-            "matched_wnids": [list(w) for w in matches.wnids],
-            "multi_label": counts > 1,
-            "text_similarity": pair_sims[best].astype(np.float32),
-            "image_similarity": image_sims.astype(np.float32),
-            "nsfw": meta["nsfw"].to_numpy()[rows],
-        }
-    )
-    candidates = pd.DataFrame(
-        {
-            "sample_id": np.repeat(sample_ids, counts),
-            "wnid": pair_wnids,
-            "text_similarity": pair_sims.astype(np.float32),
-        }
-    )
-    thumbs = [read_thumbnail_file(part.images, s) for s in sample_ids] if thumbnails else []
-    logger.info(
-        "part %d: %d captions, %d matched, %d multi-label",
-        part.index,
-        len(meta),
-        len(rows),
-        int((counts > 1).sum()),
-    )
-    return PartResult(samples, candidates, matched_img, matched_text, thumbs, len(meta))
-
-
-def _argmax_per_group(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Index of the first maximum within each consecutive group of ``counts`` values."""
-    if len(counts) == 0:
-        return np.zeros(0, dtype=np.int64)
-    group = np.repeat(np.arange(len(counts)), counts)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    is_max = values == np.maximum.reduceat(values, starts)[group]
-    hits = np.flatnonzero(is_max)
-    return hits[np.unique(group[hits], return_index=True)[1]]
-
-
-def read_precomputed_references(
-    corpus: Path, synset_embeddings: np.ndarray, wnid_rows: dict[str, int]
-) -> list[tuple[str, pd.DataFrame, np.ndarray, np.ndarray | None, list]]:
-    """Reference datasets stored with their embeddings under ``<corpus>/references``.
-
-    Each folder holds ``index.parquet`` (sample_id, wnid, path[, text]) row-aligned with
-    ``img_emb.npy`` (and ``text_emb.npy`` for the captioned set).
-
-    Returns:
-        ``(name, samples, image_embeddings, text_embeddings, thumbnails)`` per dataset.
-    """
-    found = []
-    root = corpus / REFERENCES_DIR
-    for name in (*IMAGE_SELECTED_REFERENCES, CAPTIONED_REFERENCE):
-        folder = root / name
-        if not (folder / "index.parquet").is_file():
-            continue
-        index = pd.read_parquet(folder / "index.parquet")
-        require_columns(index, ("sample_id", "wnid", "path"), where=str(folder / "index.parquet"))
-        unknown = sorted(set(index["wnid"]) - set(wnid_rows))
-        if unknown:
-            raise ValueError(f"{folder / 'index.parquet'}: wnid {unknown[0]} is not a class")
-        img = load_part_embeddings(
-            folder / "img_emb.npy", rows=len(index), dim=synset_embeddings.shape[1]
-        )
-        img = np.asarray(img, dtype=np.float32)
-        classes = index["wnid"].map(wnid_rows).to_numpy()
-        text = None
-        text_sims = np.full(len(index), np.nan, dtype=np.float32)
-        if (folder / "text_emb.npy").is_file():
-            text = np.asarray(
-                load_part_embeddings(folder / "text_emb.npy", rows=len(index)), dtype=np.float32
-            )
-            text_sims = np.einsum("nd,nd->n", text, synset_embeddings[classes]).astype(np.float32)
-        samples = pd.DataFrame(
-            {
-                "sample_id": index["sample_id"].astype(str),
-                "url": None,
-                "text": index.get("text"),
-                "wnid": index["wnid"],
-                "matched_wnids": [[w] for w in index["wnid"]],
-                "multi_label": False,
-                "text_similarity": text_sims,
-                "image_similarity": np.einsum("nd,nd->n", img, synset_embeddings[classes]),
-                "nsfw": None,
-            }
-        )
-        thumbs = [_read_file_thumbnail(folder / p) for p in index["path"]]
-        found.append((name, samples, img, text, thumbs))
-    return found
-
-
-def _read_file_thumbnail(path: Path) -> tuple[str, bytes] | None:
-    return read_thumbnail_file(path.parent, path.stem) if path.is_file() else None
-
-
-def build_database(config: BuildConfig) -> Path:
-    """Run every stage and write ``config.db`` atomically.
-
-    Returns:
-        The database path.
-
-    Raises:
-        ValueError / FileNotFoundError: Bad input; nothing is written in that case.
-    """
-    info = read_corpus_info(config.corpus)
-    simulated = bool(info.get("simulated", False))
-    encoder = config.encoder or info.get("encoder") or LAION_RELEASE_ENCODER
-    vocabulary = load_vocabulary(config.vocab_file)
     synset_path = config.synset_embeddings or (
         config.corpus / SYNSET_DIR / f"{config.synset_format}_emb.npy"
     )
     if not synset_path.is_file():
         raise FileNotFoundError(
-            f"{synset_path}: no synset-text embeddings; pass --synset-embeddings"
+            f"{synset_path}: no synset-text embeddings; pass --synset-embeddings or --encoder"
         )
     wnids_file = synset_path.parent / "wnids.txt"
-    synset_emb = load_synset_embedding_file(
+    return load_synset_embedding_file(
         synset_path, vocabulary, wnids_file=wnids_file if wnids_file.is_file() else None
     )
-    wnid_rows = {w: i for i, w in enumerate(vocabulary.wnids)}
-    matcher = LemmaMatcher(vocabulary, mode=config.match_mode)
-    parts = list_laion_parts(config.corpus)
 
-    results = [
-        process_part(
-            part,
-            matcher=matcher,
-            synset_embeddings=synset_emb,
-            wnid_rows=wnid_rows,
+
+def _log_image_embeddings(parts: list[LaionPart], encoder: str, dim: int) -> None:
+    """Say what happens to the parts' image embeddings when an encoder scores captions."""
+    first = next((p.img_emb for p in parts if p.img_emb is not None), None)
+    if first is None:
+        return
+    try:
+        width = np.load(first, mmap_mode="r").shape[-1]
+    except (ValueError, OSError):
+        return  # its shard names the file and the problem
+    if width != dim:
+        logger.warning(
+            "%s: width %d, but %s gives %d: image embeddings and image similarity are left out",
+            first,
+            width,
+            encoder,
+            dim,
+        )
+    else:
+        logger.info("image embeddings are taken to be in the space of %s (same width)", encoder)
+
+
+def _load_synsets(
+    config: BuildConfig,
+    vocabulary: Vocabulary,
+    executor: LocalExecutor | RayExecutor,
+    *,
+    spec: str | None,
+    parts: list[LaionPart],
+    info: dict,
+) -> tuple[str, str, np.ndarray]:
+    """Encoder name, its precision, and the (C, D) synset embeddings of this build."""
+    if spec is None:
+        encoder = config.encoder or info.get("encoder") or LAION_RELEASE_ENCODER
+        return encoder, "", load_corpus_synset_embeddings(config, vocabulary)
+    described = executor.describe_encoder()
+    encoder, precision = str(described["name"]), str(described["precision"])
+    texts = [format_synset_text(s, config.synset_format) for s in vocabulary.synsets]
+    synset_emb = require_unit_rows(executor.encode_texts(texts), name=encoder)
+    _log_image_embeddings(parts, encoder, synset_emb.shape[1])
+    return encoder, precision, synset_emb
+
+
+def build_database(config: BuildConfig) -> Path:
+    """Build (or reuse) every shard, then write ``config.db`` atomically from them.
+
+    Returns:
+        The database path.
+
+    Raises:
+        ValueError / FileNotFoundError: Bad input; the database is not touched then.
+    """
+    started = time.perf_counter()
+    corpus = config.corpus.resolve()
+    info = read_corpus_info(corpus)
+    simulated = bool(info.get("simulated", False))
+    vocabulary = load_vocabulary(config.vocab_file)
+    parts = list_laion_parts(corpus)
+    spec = config.text_encoder
+    if spec is None and all(p.text_emb is None for p in parts):
+        spec = DEFAULT_TEXT_ENCODER
+        logger.info("%s has no text_emb: captions are encoded with %s", corpus, spec)
+    executor = open_executor(
+        config.executor, workers=config.workers, address=config.ray_address, encoder_spec=spec
+    )
+    try:
+        encoder, precision, synset_emb = _load_synsets(
+            config, vocabulary, executor, spec=spec, parts=parts, info=info
+        )
+        params = ShardParams(
+            match_mode=config.match_mode,
+            vocabulary=vocabulary.source,
+            vocabulary_digest=compute_vocabulary_digest(vocabulary),
+            synset_format=config.synset_format,
+            synset_embeddings_digest=compute_array_digest(synset_emb),
+            encoder=encoder,
+            encodes_captions=spec is not None,
+            encoder_precision=precision,
             thumbnails=config.thumbnails,
         )
-        for part in tqdm(parts, desc="parts", unit="part")
-    ]
-    references = (
-        read_precomputed_references(config.corpus, synset_emb, wnid_rows)
-        if config.references
-        else []
-    )
-    parameters = {k: str(v) for k, v in asdict(config).items()}
+        vocab_file = config.vocab_file.resolve() if config.vocab_file else None
+        context = ShardContext(
+            resolve_work_dir(config), params, vocab_file, vocabulary.wnids, synset_emb
+        )
+        shards, built, captions_read = build_shards(
+            parts, context, executor, verify_inputs=config.verify_inputs
+        )
+    finally:
+        executor.close()
+
+    references = []
+    if config.references and spec is not None:
+        logger.warning("precomputed references skipped: their embeddings are not from %s", encoder)
+    elif config.references:
+        wnid_rows = {w: i for i, w in enumerate(vocabulary.wnids)}
+        references = read_precomputed_references(config.corpus, synset_emb, wnid_rows)
+    parameters = {k: str(v) for k, v in vars(config).items() if k not in RUN_ONLY_FIELDS}
+    parameters |= {"text_encoder": spec, "shard_parameters": vars(params)}
     with open_new_database(config.db) as con:
         write_meta(con, {"simulated": str(simulated).lower(), "corpus": str(config.corpus)})
         write_classes(con, vocabulary, synset_format=config.synset_format)
@@ -344,47 +311,32 @@ def build_database(config: BuildConfig) -> Path:
             wnids=vocabulary.wnids,
             embeddings=synset_emb,
         )
-        write_dataset(
+        kind, source = schema.KIND_TEXT_SELECTED, str(config.corpus)
+        totals = write_shard_dataset(
             con,
-            DatasetInfo(
-                config.dataset,
-                schema.KIND_TEXT_SELECTED,
-                str(config.corpus),
-                encoder,
-                simulated,
-                {**parameters, "rows_in": sum(r.rows_in for r in results)},
-            ),
-            pd.concat([r.samples for r in results], ignore_index=True),
-            image_embeddings=_stack([r.image_embeddings for r in results]),
-            text_embeddings=_stack([r.text_embeddings for r in results]),
-            thumbnails=[t for r in results for t in r.thumbnails] if config.thumbnails else None,
-            candidates=pd.concat([r.candidates for r in results], ignore_index=True),
+            DatasetInfo(config.dataset, kind, source, encoder, simulated, parameters),
+            shards,
+            embedding_floor=config.embedding_floor,
         )
-        for name, samples, img, text, thumbs in references:
-            kind = (
-                schema.KIND_CAPTIONS
-                if name == CAPTIONED_REFERENCE
-                else (schema.KIND_IMAGE_SELECTED)
-            )
-            write_dataset(
-                con,
-                DatasetInfo(
-                    name,
-                    kind,
-                    str(config.corpus / REFERENCES_DIR / name),
-                    encoder,
-                    simulated,
-                    {"reference": name},
-                ),
-                samples,
-                image_embeddings=img,
-                text_embeddings=text,
-                thumbnails=thumbs if config.thumbnails else None,
-            )
+        write_precomputed_references(
+            con,
+            config.corpus,
+            references,
+            encoder=encoder,
+            simulated=simulated,
+            thumbnails=config.thumbnails,
+        )
+    seconds = time.perf_counter() - started
+    logger.info(
+        "build: %d captions in, %d matched, %d rejected; %d of %d shards built this run "
+        "(%d captions); %.1f s, %.0f captions/s",
+        totals.rows_in,
+        totals.matched,
+        totals.rejected,
+        built,
+        len(parts),
+        captions_read,
+        seconds,
+        captions_read / max(seconds, 1e-9),
+    )
     return config.db
-
-
-def _stack(arrays: list[np.ndarray | None]) -> np.ndarray | None:
-    if any(a is None for a in arrays) or not arrays:
-        return None
-    return np.concatenate(arrays, axis=0)

@@ -1,0 +1,297 @@
+"""Where shards run: a local process pool, or Ray tasks with encoder actors.
+
+Both executors offer the same three calls: ``describe_encoder`` and ``encode_texts``
+(the caption encoder, when there is one, for the synset texts) and ``run_shards``,
+which yields a ``ShardSummary`` per shard as shards finish (in any order).
+
+* ``local``: shards run in ``workers`` spawned processes (in this process when
+  ``workers`` is 1). With an encoder, the pool only matches; the captions are encoded
+  in this process, where the model is loaded once.
+* ``ray``: shards run as Ray tasks. With an encoder, matching runs as tasks and
+  encoding + writing in a ``ray.util.ActorPool`` of encoder actors, one per GPU
+  (``num_gpus=1`` each), or one CPU actor when the cluster has no GPU. Ray is imported
+  only here, only when chosen. Locally ``ray.init(num_cpus=workers)``; with an address,
+  the project travels as the job's ``working_dir`` (the corpus and the work folder
+  must then be on a file system every node sees).
+
+At most ``IN_FLIGHT_PER_WORKER`` shards per worker are queued at a time, so finished
+but unconsumed shards cannot pile up in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from functools import partial
+from itertools import islice
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from precompute.manifests import ShardContext, clean_work_dir, shard_folder, verify_shard
+from precompute.readers import LaionPart
+from precompute.shards import ShardEncoder, ShardSummary, build_shard, match_shard
+
+logger = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "ray")
+DEFAULT_EXECUTOR = "local"
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)  # the shared 2-core machine; raise on a big one
+IN_FLIGHT_PER_WORKER = 2  # one shard running and one queued keeps a worker busy
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Left out of the Ray job's working_dir upload: environments, data, history, caches.
+RAY_EXCLUDES = [".venv", "data", ".git", "**/__pycache__", "*.duckdb", "*.npy", "*.parquet"]
+
+
+class LocalExecutor:
+    """Shards in a local process pool; the caption encoder in this process.
+
+    Args:
+        workers: Processes (1: everything runs in this process).
+        encoder_spec: Caption encoder, or None when the parts ship caption embeddings.
+    """
+
+    def __init__(self, *, workers: int, encoder_spec: str | None = None) -> None:
+        self.workers = workers
+        self._encoder = ShardEncoder(encoder_spec) if encoder_spec else None
+        self._pool = (
+            ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
+        )
+
+    def describe_encoder(self) -> dict[str, Any]:
+        """Name, dimension and precision of the caption encoder."""
+        assert self._encoder is not None, "no encoder"
+        return self._encoder.describe()
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """(N, D) float32 L2-normalised embeddings, from the caption encoder."""
+        assert self._encoder is not None, "no encoder"
+        return self._encoder.encode_texts(texts)
+
+    def run_shards(self, parts: list[LaionPart], context: ShardContext) -> Iterator[ShardSummary]:
+        """Build every part's shard; yields summaries as shards finish."""
+        if self._encoder is None:
+            yield from self._map(partial(build_shard, context=context), parts)
+            return
+        for matched in self._map(partial(match_shard, context=context), parts):
+            yield self._encoder.finish_shard(matched, context)
+
+    def _map(self, fn: Callable[[LaionPart], Any], parts: list[LaionPart]) -> Iterator[Any]:
+        if self._pool is None:
+            yield from map(fn, parts)
+            return
+        todo = iter(parts)
+        running: set[Future] = {self._pool.submit(fn, p) for p in islice(todo, self._limit)}
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            running |= {self._pool.submit(fn, p) for p in islice(todo, len(done))}
+            for future in done:
+                yield future.result()
+
+    @property
+    def _limit(self) -> int:
+        return self.workers * IN_FLIGHT_PER_WORKER
+
+    def close(self) -> None:
+        """Stop the worker processes (queued shards are cancelled)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+def init_ray(*, address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Start (or join) Ray so that its workers can import this project.
+
+    Args:
+        address: A cluster's address (``ray://host:10001`` or ``host:6379``); None starts
+            a local Ray with ``num_cpus`` CPUs.
+        num_cpus: CPUs of the local Ray.
+
+    Returns:
+        True when this call started Ray (the caller then shuts it down), False when
+        Ray was already running.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        runtime_env = {"working_dir": str(PROJECT_ROOT), "excludes": RAY_EXCLUDES}
+        ray.init(address=address, runtime_env=runtime_env, logging_level=logging.WARNING)
+    else:
+        path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+        ray.init(
+            num_cpus=num_cpus,
+            runtime_env={"env_vars": {"PYTHONPATH": path}},
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+        )
+    return True
+
+
+class RayExecutor:
+    """Shards as Ray tasks; caption encoding in an ActorPool of encoder actors.
+
+    Args:
+        workers: CPUs of a local Ray (ignored with ``address``).
+        address: Ray cluster address, or None for a local Ray.
+        encoder_spec: Caption encoder, or None when the parts ship caption embeddings.
+    """
+
+    def __init__(
+        self, *, workers: int, address: str | None = None, encoder_spec: str | None = None
+    ) -> None:
+        import ray
+        from ray.util import ActorPool
+
+        self._ray = ray
+        self._owns_ray = init_ray(address=address, num_cpus=workers)
+        resources = ray.cluster_resources()
+        self._limit = max(1, int(resources.get("CPU", 1))) * IN_FLIGHT_PER_WORKER
+        self._actors: list[Any] = []
+        if encoder_spec:
+            gpus = int(resources.get("GPU", 0))
+            options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
+            actor_class = ray.remote(**options)(ShardEncoder)
+            self._actors = [actor_class.remote(encoder_spec) for _ in range(max(gpus, 1))]
+            logger.info("%d encoder actor(s) on %s", len(self._actors), "GPU" if gpus else "CPU")
+        self._pool = ActorPool(self._actors) if self._actors else None
+
+    def _get(self, call: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking Ray call; a task's ValueError/TypeError/OSError is re-raised as is."""
+        try:
+            return call(*args)
+        except self._ray.exceptions.RayTaskError as error:
+            cause = getattr(error, "cause", None)
+            if isinstance(cause, ValueError | TypeError | OSError):
+                raise cause from None
+            raise
+
+    def describe_encoder(self) -> dict[str, Any]:
+        """Name, dimension and precision of the caption encoder (from the first actor)."""
+        return self._get(self._ray.get, self._actors[0].describe.remote())
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """(N, D) float32 L2-normalised embeddings, from the first encoder actor."""
+        return self._get(self._ray.get, self._actors[0].encode_texts.remote(texts))
+
+    def run_shards(self, parts: list[LaionPart], context: ShardContext) -> Iterator[ShardSummary]:
+        """Build every part's shard; yields summaries as shards finish."""
+        ray = self._ray
+        shared = ray.put(context)
+        todo = iter(parts)
+        if self._pool is None:
+            task = ray.remote(build_shard)
+            running = [task.remote(p, shared) for p in islice(todo, self._limit)]
+            while running:
+                done, running = ray.wait(running, num_returns=1)
+                running += [task.remote(p, shared) for p in islice(todo, 1)]
+                yield self._get(ray.get, done[0])
+            return
+        match = ray.remote(match_shard)
+        pool = self._pool
+
+        def submit(batch: Iterable[LaionPart]) -> None:
+            for part in batch:
+                matched = match.remote(part, shared)
+                pool.submit(lambda actor, ref: actor.finish_shard.remote(ref, shared), matched)
+
+        submit(islice(todo, self._limit))
+        while pool.has_next():
+            summary = self._get(pool.get_next_unordered)
+            submit(islice(todo, 1))
+            yield summary
+
+    def close(self) -> None:
+        """Stop the encoder actors, and Ray itself when this executor started it."""
+        for actor in self._actors:
+            self._ray.kill(actor)
+        if self._owns_ray:
+            self._ray.shutdown()
+
+
+def open_executor(
+    kind: str, *, workers: int, address: str | None = None, encoder_spec: str | None = None
+) -> LocalExecutor | RayExecutor:
+    """The executor named ``kind`` (one of ``EXECUTORS``); call ``close`` when done.
+
+    Raises:
+        ValueError: Unknown kind, ``workers`` < 1, or an address with the local executor.
+    """
+    if kind not in EXECUTORS:
+        raise ValueError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}")
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if kind == "local":
+        if address:
+            raise ValueError("--ray-address needs --executor ray")
+        return LocalExecutor(workers=workers, encoder_spec=encoder_spec)
+    return RayExecutor(workers=workers, address=address, encoder_spec=encoder_spec)
+
+
+def _count_rows(path: Path) -> int:
+    try:
+        return pq.read_metadata(path).num_rows
+    except Exception:  # a bad file is reported by its shard, with the reason
+        return 0
+
+
+def build_shards(
+    parts: list[LaionPart],
+    context: ShardContext,
+    executor: LocalExecutor | RayExecutor,
+    *,
+    verify_inputs: bool = False,
+) -> tuple[list[tuple[Path, dict]], int, int]:
+    """Reuse every shard whose manifest verifies and build the others.
+
+    Args:
+        parts: The input parts.
+        context: Parameters and synset embeddings (``context.work_dir`` holds the shards).
+        executor: From ``precompute.executors.open_executor``.
+        verify_inputs: Re-hash inputs instead of trusting size and mtime.
+
+    Returns:
+        ``(folder, manifest)`` per part in part order, the number of shards built and
+        the captions read by this run.
+    """
+    context.work_dir.mkdir(parents=True, exist_ok=True)
+    clean_work_dir(context.work_dir)
+    manifests: dict[int, dict] = {}
+    pending = []
+    for part in parts:
+        manifest, why = verify_shard(part, context, verify_inputs=verify_inputs)
+        if manifest is not None:
+            manifests[part.index] = manifest
+            continue
+        pending.append(part)
+        log = logger.debug if why == "no manifest" else logger.info
+        log("%s: rebuilt (%s)", shard_folder(context.work_dir, part).name, why)
+    logger.info(
+        "%s: %d of %d shards verified and reused, %d to build",
+        context.work_dir,
+        len(manifests),
+        len(parts),
+        len(pending),
+    )
+    captions = 0
+    rows = sum(_count_rows(p.metadata) for p in pending)
+    shard_bar = tqdm(total=len(parts), initial=len(manifests), desc="shards", unit="shard")
+    caption_bar = tqdm(total=rows, desc="captions", unit="caption", unit_scale=True)
+    with shard_bar, caption_bar:
+        for summary in executor.run_shards(pending, context):
+            shard_bar.update()
+            caption_bar.update(summary.rows_in)
+            captions += summary.rows_in
+    for part in pending:
+        manifest, why = verify_shard(part, context)
+        if manifest is None:  # a shard's manifest is written last; this cannot happen
+            raise RuntimeError(f"{shard_folder(context.work_dir, part)}: {why} after building")
+        manifests[part.index] = manifest
+    shards = [(shard_folder(context.work_dir, p), manifests[p.index]) for p in parts]
+    return shards, len(pending), captions
