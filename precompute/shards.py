@@ -191,7 +191,7 @@ def match_shard(part: LaionPart, context: ShardContext) -> MatchedShard:
     matched = meta.iloc[rows][["sample_id", "url", "text", "nsfw"]].reset_index(drop=True)
     thumbnails = (
         [read_thumbnail_file(part.images, s) for s in matched["sample_id"]]
-        if params.thumbnails
+        if params.thumbnails and part.images is not None
         else None
     )
     return MatchedShard(
