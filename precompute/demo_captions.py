@@ -163,7 +163,9 @@ def build_captions(
         else:
             templates = UNMATCHED_TEMPLATES
         text = _fill(templates[pick[i] % len(templates)], lemma_a[i], lemma_b[i], int(numbers[i]))
-        if capitalise[i]:
+        # "Sea cucumber" would name cucumber to a case-sensitive matcher: multi-word
+        # lemmas at the start stay lower-case, so a caption names only its own classes.
+        if capitalise[i] and not (" " in lemma_a[i] and text.startswith(lemma_a[i])):
             text = text[:1].upper() + text[1:]
         if wrap[i] < html_fraction:
             text = HTML_WRAPS[wrap_pick[i] % len(HTML_WRAPS)].format(c=text)

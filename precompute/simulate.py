@@ -42,6 +42,7 @@ from precompute.simulate_world import (
     compute_at_cosine,
     compute_caption_similarity,
     compute_images,
+    compute_phrased_directions,
     compute_unit_normal,
 )
 
@@ -140,7 +141,9 @@ def build_part_rows(
         0.0,
         0.9,
     )
-    toward = compute_unit_normal(rng, n, dim)
+    # Captions naming a concept share its phrasings; captions naming nothing are off-topic.
+    toward = compute_phrased_directions(world, np.where(wrong, concept, class_a), rng)
+    toward[unmatched] = compute_unit_normal(rng, int(unmatched.sum()), dim)
     toward[wrong] += 1.5 * world.text_proto[concept[wrong]]
     text = compute_at_cosine(anchor, a, toward)
     two = multi | (kind == KIND_SHARED)
@@ -149,7 +152,7 @@ def build_part_rows(
         second = np.where(multi, class_b, partner)[two]
         anchor_b = world.synset_emb[world.class_indices[second]]
         b = compute_caption_similarity(world, second, rng, config.similarity_sd)
-        text_b = compute_at_cosine(anchor_b, b, compute_unit_normal(rng, int(two.sum()), dim))
+        text_b = compute_at_cosine(anchor_b, b, compute_phrased_directions(world, second, rng))
         text[two] = text[two] + text_b
     image, _ = compute_images(world, concept, rng)
 

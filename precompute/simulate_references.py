@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from precompute.demo_captions import build_imagenet_caption
-from precompute.simulate_world import SimulationConfig, World, compute_at_cosine, compute_images
+from precompute.simulate_world import (
+    SimulationConfig,
+    World,
+    compute_at_cosine,
+    compute_images,
+    compute_phrased_directions,
+    compute_unit_normal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +44,9 @@ FREQ_BIAS, FREQ_SLOPE = 0.5, 1.5
 EXPLAINED_RANGE = (0.5, 0.9)
 UNEXPLAINED_SIMILARITY = (0.25, 0.08)  # mean and sd of an unexplained text's synset cosine
 N_DISTRACTOR_SYNSETS = 3  # other synsets an unexplained text leans toward
+# Weight of that lean in an unexplained text's direction (the rest is unrelated text), so
+# its nearest web caption is rarely as close as 0.7 (Section 4.3).
+UNEXPLAINED_LEAN = 0.6
 
 
 @dataclass(frozen=True)
@@ -168,7 +178,10 @@ def _build_captions_set(
     a = np.clip(a, 0.0, 0.98)
     others = rng.integers(0, world.n_classes, size=(n, N_DISTRACTOR_SYNSETS))
     lean = world.synset_emb[world.class_indices[others]].sum(axis=1)
-    toward = np.where(explained[:, None], rng.standard_normal(anchor.shape), lean)
+    lean = UNEXPLAINED_LEAN * lean / np.linalg.norm(lean, axis=1, keepdims=True)
+    lean += np.sqrt(1.0 - UNEXPLAINED_LEAN**2) * compute_unit_normal(rng, n, lean.shape[1])
+    # Texts that explain their label are phrased like the web captions of their class.
+    toward = np.where(explained[:, None], compute_phrased_directions(world, rows_c, rng), lean)
     text_emb = compute_at_cosine(anchor, a, toward.astype(np.float32))
     ids = [r["filename"].rsplit(".", 1)[0] for r in records]
     rows = {

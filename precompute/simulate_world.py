@@ -44,6 +44,9 @@ MODALITY_JITTER = 0.5
 # so image-to-synset cosines barely depend on how stereotyped a picture is.
 IMAGE_CONCEPT_WEIGHT = 0.65
 IMAGE_CONCEPT_SLOPE = 0.03
+# Web text repeats itself: captions of a class are drawn around a few "phrasing"
+# directions, chosen with Zipf-like probabilities (rank ** -PHRASING_ZIPF).
+PHRASING_ZIPF = 1.0
 # Caption kinds, stored as small ints.
 KIND_UNMATCHED, KIND_SINGLE, KIND_WRONG_SENSE, KIND_MULTI, KIND_SHARED = 0, 1, 2, 3, 4
 KIND_NAMES = ("unmatched", "single", "wrong_sense", "multi_label", "shared_lemma")
@@ -74,6 +77,11 @@ class SimulationConfig:
         nsfw_fraction: Rows tagged ``NSFW``.
         unsure_fraction: Rows tagged ``UNSURE``.
         image_spread: Mean per-sample image variation around the class prototype.
+        phrasings_per_class: Phrasing directions per concept; captions of a class
+            share one of them, so text-to-text nearest neighbours are meaningful.
+        phrasing_weight: Weight of the phrasing in a caption's part orthogonal to its
+            synset (0 = isotropic noise); two captions with the same phrasing and
+            cosine ``a`` to the synset have cosine about ``a^2 + (1 - a^2) w^2``.
     """
 
     n_captions: int = 40_000
@@ -96,6 +104,8 @@ class SimulationConfig:
     nsfw_fraction: float = 0.015
     unsure_fraction: float = 0.08
     image_spread: float = 1.1
+    phrasings_per_class: int = 8
+    phrasing_weight: float = 0.7
 
     def __post_init__(self) -> None:
         checks = {
@@ -104,13 +114,14 @@ class SimulationConfig:
             "n_parts": 1 <= self.n_parts <= self.n_captions,
             "dim": self.dim >= 16,
             "reference_per_class": self.reference_per_class >= 2,
+            "phrasings_per_class": self.phrasings_per_class >= 1,
         }
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(
                     f"SimulationConfig.{name}={getattr(self, name)!r} is not allowed "
                     "(n_captions >= 1, 100 <= n_classes <= 1000, 1 <= n_parts <= n_captions, "
-                    "dim >= 16, reference_per_class >= 2)"
+                    "dim >= 16, reference_per_class >= 2, phrasings_per_class >= 1)"
                 )
         fractions = (
             "unmatched_fraction",
@@ -121,6 +132,7 @@ class SimulationConfig:
             "non_ascii_fraction",
             "nsfw_fraction",
             "unsure_fraction",
+            "phrasing_weight",
         )
         for name in fractions:
             if not 0.0 <= getattr(self, name) <= 1.0:
@@ -156,6 +168,9 @@ class World:
         sense_class: (S,) world-class row that each other sense borrows a lemma from.
         sense_lemmas: The borrowed lemma of each other sense.
         sense_names: Human names of the other senses.
+        phrasings: (C+S, K, D) float32 unit phrasing directions of each concept.
+        phrasing_p: (K,) probabilities of the phrasings (Zipf-like, the first most used).
+        phrasing_weight: See ``SimulationConfig.phrasing_weight``.
     """
 
     vocabulary: Vocabulary
@@ -173,6 +188,9 @@ class World:
     sense_class: np.ndarray
     sense_lemmas: tuple[str, ...]
     sense_names: tuple[str, ...]
+    phrasings: np.ndarray
+    phrasing_p: np.ndarray
+    phrasing_weight: float
 
     @property
     def n_classes(self) -> int:
@@ -279,6 +297,11 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
 
     similarity_mean = config.similarity_mean + config.similarity_class_sd * rng.standard_normal(n_c)
     diversity = config.image_spread * rng.uniform(0.8, 1.25, size=n_c + n_s)
+    # Own stream, so adding phrasings left every other draw of the world as it was.
+    phrasing_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 5]))
+    k = config.phrasings_per_class
+    phrasings = compute_unit_normal(phrasing_rng, (n_c + n_s) * k, dim).reshape(n_c + n_s, k, dim)
+    phrasing_p = 1.0 / np.arange(1, k + 1) ** PHRASING_ZIPF
     logger.info("simulated world: %d classes, %d other senses, dim %d", n_c, n_s, dim)
     return World(
         vocabulary=vocabulary,
@@ -296,6 +319,9 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
         sense_class=np.array(sense_rows, dtype=np.int64),
         sense_lemmas=tuple(OTHER_SENSES[synsets[r].wnid][0] for r in sense_rows),
         sense_names=tuple(OTHER_SENSES[synsets[r].wnid][1] for r in sense_rows),
+        phrasings=phrasings,
+        phrasing_p=phrasing_p / phrasing_p.sum(),
+        phrasing_weight=float(config.phrasing_weight),
     )
 
 
@@ -336,3 +362,28 @@ def compute_caption_similarity(
     """Target caption-to-synset cosines, (N,) float32, drawn around each class's mean."""
     a = world.similarity_mean[rows] + sd * rng.standard_normal(rows.size, dtype=np.float32)
     return np.clip(a, 0.3, 0.985).astype(np.float32)
+
+
+def compute_phrased_directions(
+    world: World, concept: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Directions of captions' non-synset part: one of the concept's phrasings plus noise.
+
+    ``toward = w p + sqrt(1 - w^2) z`` with ``p`` a phrasing of the concept drawn with
+    ``world.phrasing_p``, ``w = world.phrasing_weight`` and ``z`` a random unit vector.
+    Passed to ``compute_at_cosine``, which keeps the exact cosine to the synset, so two
+    captions of a class with the same phrasing are near each other (web text repeats
+    itself) while the caption-to-synset distribution is unchanged.
+
+    Args:
+        world: The world.
+        concept: (N,) concept rows (world class or other sense).
+        rng: Random generator.
+
+    Returns:
+        (N, D) float32 directions (not unit; ``compute_at_cosine`` normalises).
+    """
+    k = rng.choice(world.phrasing_p.size, size=concept.size, p=world.phrasing_p)
+    z = compute_unit_normal(rng, concept.size, world.phrasings.shape[2])
+    w = world.phrasing_weight
+    return (w * world.phrasings[concept, k] + np.sqrt(1.0 - w * w) * z).astype(np.float32)
