@@ -1,4 +1,4 @@
-"""Readers for reference datasets, and building one into rows + embeddings + thumbnails.
+"""Readers for reference datasets: each layout -> a list of ``ReferenceItem``.
 
 Layouts (``kind``):
     imagenet-val       ``<root>/<wnid>/<file>`` (ImageNet validation sorted into folders)
@@ -13,6 +13,8 @@ Layouts (``kind``):
                        int ``label`` = class index) or a ``labels`` parquet (key, wnid)
     imagenet-captions  the ImageNet-Captions JSON list (filename, title, description,
                        tags, wnid); images under ``<images_root>/<wnid>/<filename>``
+
+``precompute.reference_datasets`` encodes and scores the items.
 """
 
 from __future__ import annotations
@@ -26,23 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from laionet_core.encoders import ImageEncoder, TextEncoder
-from laionet_core.vocabulary import (
-    DEFAULT_SYNSET_TEXT_FORMAT,
-    Vocabulary,
-    format_synset_text,
-    load_imagenet_vocabulary,
-)
-from precompute.images import (
-    DEFAULT_MAX_IMAGE_PIXELS,
-    THUMBNAIL_SIZE,
-    FileSlice,
-    ImageSource,
-    encode_image_sources,
-)
+from laionet_core.vocabulary import load_imagenet_vocabulary
+from precompute.images import FileSlice, ImageSource
 
 logger = logging.getLogger(__name__)
 
@@ -77,26 +66,6 @@ class ReferenceItem:
     source: ImageSource | None
     url: str | None = None
     text: str | None = None
-
-
-@dataclass(frozen=True)
-class ReferenceDataset:
-    """What ``build_reference_dataset`` returns, ready for ``storage.write_dataset``.
-
-    Attributes:
-        samples: One row per kept sample: sample_id, url, text, wnid, matched_wnids,
-            multi_label, text_similarity, image_similarity, nsfw.
-        image_embeddings: (N, D) float32, L2-normalised, row-aligned with samples.
-        text_embeddings: (N, D') caption embeddings, or None unless every sample has text.
-        thumbnails: ``(mime, bytes)`` per sample, or None.
-        rejected: Columns source, sample_id, reason.
-    """
-
-    samples: pd.DataFrame
-    image_embeddings: np.ndarray
-    text_embeddings: np.ndarray | None
-    thumbnails: list[tuple[str, bytes]] | None
-    rejected: pd.DataFrame
 
 
 def _require_dir(root: str | Path) -> Path:
@@ -333,104 +302,3 @@ def list_reference_items(kind: str, path: str | Path, **options: Any) -> list[Re
     if kind == "imagenet-captions":
         return read_imagenet_captions(path, images_root=options.get("images_root"))
     raise ValueError(f"reference kind {kind!r}; allowed: {', '.join(REFERENCE_KINDS)}")
-
-
-def build_reference_dataset(
-    kind: str,
-    images_path: str | Path,
-    *,
-    image_encoder: ImageEncoder,
-    text_encoder: TextEncoder | None = None,
-    synset_embeddings: np.ndarray | None = None,
-    vocabulary: Vocabulary | None = None,
-    synset_text_format: str = DEFAULT_SYNSET_TEXT_FORMAT,
-    batch_size: int = 64,
-    num_workers: int = 0,
-    thumbnail_size: int | None = THUMBNAIL_SIZE,
-    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-    **reader_options: Any,
-) -> ReferenceDataset:
-    """Read a reference layout, encode its images (and captions), score them per class.
-
-    image_similarity = cosine(image embedding, synset-text embedding of its wnid), with
-    the synset text (``format_synset_text``) encoded by the image model's text tower.
-    text_similarity = cosine(caption, synset text) under ``text_encoder`` (NaN when
-    there is no caption or no text encoder).
-
-    Args:
-        kind: One of ``REFERENCE_KINDS``.
-        images_path: The folder, shard(s) or JSON file the reader takes.
-        image_encoder: Must also have ``encode_texts`` unless ``synset_embeddings`` is given.
-        text_encoder: Encodes captions and synset texts for ``text_similarity``.
-        synset_embeddings: (C, D) synset texts already encoded by the image model's text
-            tower, aligned with ``vocabulary``.
-        vocabulary: The classes; ImageNet-1k if omitted. Every wnid must be in it.
-        synset_text_format: Format name for ``format_synset_text``.
-        batch_size, num_workers, thumbnail_size, max_pixels: See ``encode_image_sources``.
-        **reader_options: Passed to ``list_reference_items``.
-
-    Returns:
-        Samples, embeddings, thumbnails and rejected rows.
-
-    Raises:
-        ValueError: Reader validation errors, wnids outside the vocabulary, or items
-            with no image.
-    """
-    vocabulary = vocabulary or load_imagenet_vocabulary()
-    items = list_reference_items(kind, images_path, **reader_options)
-    class_of = {wnid: i for i, wnid in enumerate(vocabulary.wnids)}
-    unknown = sorted({item.wnid for item in items} - set(class_of))
-    if unknown:
-        raise ValueError(f"{images_path}: wnids not in the vocabulary: {', '.join(unknown[:10])}")
-    if any(item.source is None for item in items):
-        raise ValueError(f"{images_path}: {kind} items need images (pass images_root)")
-    synset_texts = [format_synset_text(s, synset_text_format) for s in vocabulary.synsets]
-    if synset_embeddings is None:
-        synset_embeddings = image_encoder.encode_texts(synset_texts)
-    result = encode_image_sources(
-        image_encoder,
-        [item.source for item in items],
-        batch_size=batch_size,
-        num_workers=num_workers,
-        max_pixels=max_pixels,
-        thumbnail_size=thumbnail_size,
-        progress=True,
-    )
-    kept = [items[i] for i in result.kept]
-    classes = np.array([class_of[item.wnid] for item in kept], dtype=np.int64)
-    image_sim = np.einsum("nd,nd->n", result.embeddings, synset_embeddings[classes])
-    text_sim = np.full(len(kept), np.nan, dtype=np.float32)
-    text_embeddings = None
-    with_text = np.array([bool(item.text) for item in kept], dtype=bool)
-    if text_encoder is not None and with_text.any():
-        synset_text_emb = text_encoder.encode_texts(synset_texts)
-        caption_emb = text_encoder.encode_texts([kept[i].text for i in np.flatnonzero(with_text)])
-        text_sim[with_text] = np.einsum(
-            "nd,nd->n", caption_emb, synset_text_emb[classes[with_text]]
-        )
-        if with_text.all():
-            text_embeddings = caption_emb
-    samples = pd.DataFrame(
-        {
-            "sample_id": [item.sample_id for item in kept],
-            "url": [item.url for item in kept],
-            "text": [item.text for item in kept],
-            "wnid": [item.wnid for item in kept],
-            "matched_wnids": [[item.wnid] for item in kept],
-            "multi_label": np.zeros(len(kept), dtype=bool),
-            "text_similarity": text_sim,
-            "image_similarity": image_sim.astype(np.float32),
-            "nsfw": np.zeros(len(kept), dtype=bool),
-        }
-    )
-    rejected = pd.DataFrame(
-        {
-            "source": [str(items[i].source)[:500] for i, _ in result.rejected],
-            "sample_id": [items[i].sample_id for i, _ in result.rejected],
-            "reason": [reason for _, reason in result.rejected],
-        }
-    )
-    logger.info("%s %s: %d kept, %d rejected", kind, images_path, len(kept), len(rejected))
-    return ReferenceDataset(
-        samples, result.embeddings, text_embeddings, result.thumbnails, rejected
-    )

@@ -11,14 +11,11 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
-from laionet_core.vocabulary import load_imagenet_vocabulary
+from laionet_core.vocabulary import format_synset_text, load_imagenet_vocabulary
 from precompute.encoders import load_image_encoder
 from precompute.images import FileSlice, decode_image
-from precompute.references import (
-    build_reference_dataset,
-    list_reference_items,
-    read_devkit_id_to_wnid,
-)
+from precompute.reference_datasets import build_reference_dataset, encode_synsets
+from precompute.references import list_reference_items, read_devkit_id_to_wnid
 from tests.tiny_clip import TINY_CLIP_NAME, build_tiny_clip_checkpoint
 
 WNIDS = load_imagenet_vocabulary().wnids
@@ -222,10 +219,23 @@ def test_imagenet_captions_text_and_wnid_from_prefix(tmp_path):
         list_reference_items("imagenet-captions", tmp_path / "bad.json")
 
 
+def _synsets(encoder):
+    vocab = load_imagenet_vocabulary()
+    texts = [format_synset_text(s, "name_def") for s in vocab.synsets]
+    return encode_synsets(encoder, vocab.wnids, texts)
+
+
 def test_build_reference_dataset_end_to_end(tiny, tmp_path):
     root = _class_tree(tmp_path / "val", [WNIDS[c] for c in CLASSES])
     (root / WNIDS[1] / "broken.JPEG").write_bytes(b"garbage")
-    built = build_reference_dataset("imagenet-val", root, image_encoder=tiny, text_encoder=tiny)
+    synsets = _synsets(tiny)
+    built = build_reference_dataset(
+        list_reference_items("imagenet-val", root),
+        image_encoder=tiny,
+        image_synsets=synsets,
+        text_encoder=tiny,
+        text_synsets=synsets,
+    )
     assert len(built.samples) == 6 and built.image_embeddings.shape == (6, 32)
     assert built.rejected["sample_id"].tolist() == [f"{WNIDS[1]}/broken.JPEG"]
     assert "not an image" in built.rejected["reason"].iloc[0]
@@ -233,29 +243,50 @@ def test_build_reference_dataset_end_to_end(tiny, tmp_path):
     assert len(built.thumbnails) == 6
     # oracle: image_similarity = cosine(image, synset text of its own class), by hand
     vocab = load_imagenet_vocabulary().by_wnid()
-    from laionet_core.vocabulary import format_synset_text
-
     for row, emb in zip(built.samples.itertuples(), built.image_embeddings, strict=True):
         synset = tiny.encode_texts([format_synset_text(vocab[row.wnid], "name_def")])[0]
         assert row.image_similarity == pytest.approx(float(emb @ synset), abs=1e-5)
         assert row.matched_wnids == [row.wnid]
 
 
-def test_build_reference_dataset_from_captions_with_text(tiny, tmp_path):
+def test_build_reference_dataset_from_captions_with_text_and_text_only(tiny, tmp_path):
     images = tmp_path / "train"
     for name in ("n01440764", "n01443537"):
         (images / name).mkdir(parents=True)
     (images / "n01440764" / "n01440764_10026.JPEG").write_bytes(_jpeg(0))
     (images / "n01443537" / "n01443537_7.JPEG").write_bytes(_jpeg(1))
+    synsets = _synsets(tiny)
+    json_path = _captions_json(tmp_path / "c.json")
     built = build_reference_dataset(
-        "imagenet-captions",
-        _captions_json(tmp_path / "c.json"),
+        list_reference_items("imagenet-captions", json_path, images_root=images),
         image_encoder=tiny,
+        image_synsets=synsets,
         text_encoder=tiny,
-        images_root=images,
+        text_synsets=synsets,
         thumbnail_size=None,
     )
     assert built.text_embeddings.shape == (2, 32) and built.thumbnails is None
     assert built.samples["text_similarity"].notna().all()
-    with pytest.raises(ValueError, match="need images"):
-        build_reference_dataset("imagenet-captions", tmp_path / "c.json", image_encoder=tiny)
+    text_only = build_reference_dataset(
+        list_reference_items("imagenet-captions", json_path),
+        image_encoder=None,
+        text_encoder=tiny,
+        text_synsets=synsets,
+    )
+    assert text_only.image_embeddings is None and text_only.samples["image_similarity"].isna().all()
+    np.testing.assert_allclose(text_only.text_embeddings, built.text_embeddings, atol=1e-6)
+    with pytest.raises(ValueError, match="have no image"):
+        build_reference_dataset(
+            list_reference_items("imagenet-captions", json_path),
+            image_encoder=tiny,
+            image_synsets=synsets,
+            where=str(json_path),
+        )
+    others = encode_synsets(tiny, WNIDS[2:5], ["a", "b", "c"])
+    with pytest.raises(ValueError, match="not among the 3 classes of the database: n01440764"):
+        build_reference_dataset(
+            list_reference_items("imagenet-captions", json_path),
+            image_encoder=None,
+            text_encoder=tiny,
+            text_synsets=others,
+        )
