@@ -290,6 +290,7 @@ def build_database(config: BuildConfig) -> Path:
         shards, built, captions_read = build_shards(
             parts, context, executor, verify_inputs=config.verify_inputs
         )
+        sharded = time.perf_counter()
     finally:
         executor.close()
 
@@ -326,17 +327,19 @@ def build_database(config: BuildConfig) -> Path:
             simulated=simulated,
             thumbnails=config.thumbnails,
         )
-    seconds = time.perf_counter() - started
+    ended = time.perf_counter()
     logger.info(
         "build: %d captions in, %d matched, %d rejected; %d of %d shards built this run "
-        "(%d captions); %.1f s, %.0f captions/s",
+        "(%d captions); %.1f s (shards %.1f s, database %.1f s), %.0f captions/s",
         totals.rows_in,
         totals.matched,
         totals.rejected,
         built,
         len(parts),
         captions_read,
-        seconds,
-        captions_read / max(seconds, 1e-9),
+        ended - started,
+        sharded - started,
+        ended - sharded,
+        captions_read / max(ended - started, 1e-9),
     )
     return config.db
