@@ -1,0 +1,175 @@
+"""Benchmark: the sharded build with 1 and 2 workers, and a resume where every shard verifies.
+
+Generates a simulated corpus in LAION's embeddings-release layout with LAION-like
+proportions (about 5% of captions name a class, 512-dimensional float16 embeddings),
+then runs ``python -m precompute build`` in a fresh process per run (full builds: the
+best of ``REPEATS``) and prints wall time, captions/s, the ratio 2 workers / 1 worker,
+the peak RSS of the driver and of its worker processes, the sizes of the database and
+the shards per matched sample, and what that means for LAION-400M (407M captions, 21M
+matched).
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_build.py [--captions N] [--parts P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LAION_CAPTIONS = 407_000_000  # LAION-400M after the release's own filtering
+LAION_MATCHED = 21_000_000  # captions the paper's lemma matching keeps
+LAION_PARTS = 410  # parts of about 1M rows
+FLOOR = 0.82  # the paper's threshold, as an embedding floor
+REPEATS = 2  # full builds per worker count; the fastest is reported
+# Generates the corpus in its own process, so this one stays small: a child's peak RSS
+# counts the parent's memory it was forked from.
+GENERATE = """
+import sys, time
+from pathlib import Path
+from precompute.simulate import SimulationConfig, generate_corpus
+started = time.perf_counter()
+config = SimulationConfig(n_captions=int(sys.argv[2]), n_parts=int(sys.argv[3]),
+    dim=int(sys.argv[4]), images=False, reference_per_class=2,
+    unmatched_fraction=0.94)  # LAION-400M: about 5% of captions name a class
+generate_corpus(config, Path(sys.argv[1]), progress=False)
+print("RESULT", time.perf_counter() - started)
+"""
+# Runs `precompute build` and prints its exit status, seconds and peak RSS (KiB) of
+# itself and of its largest child (a worker process).
+BUILD = """
+import resource, sys, time
+from precompute.cli import main
+started = time.perf_counter()
+status = main(sys.argv[1:])
+usage = resource.getrusage
+print("RESULT", status, time.perf_counter() - started,
+      usage(resource.RUSAGE_SELF).ru_maxrss, usage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+# Peak RSS (KiB) of the command line alone, after importing every command.
+BASELINE = """
+import resource
+from precompute.cli import build_parser
+build_parser()
+usage = resource.getrusage
+print("RESULT", usage(resource.RUSAGE_SELF).ru_maxrss, usage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+PHASES = re.compile(r"\(shards ([\d.]+) s, database ([\d.]+) s\)")
+
+
+def run_python(script: str, *args: str) -> tuple[list[str], str]:
+    """Run ``script`` in a fresh interpreter; its RESULT line's fields and its stderr."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    line = next((x for x in result.stdout.splitlines() if x.startswith("RESULT")), None)
+    if line is None:
+        raise SystemExit(f"failed:\n{result.stderr[-3000:]}")
+    return line.split()[1:], result.stderr
+
+
+def run_build(corpus: Path, db: Path, *extra: str) -> tuple[float, float, float, float, float]:
+    """Seconds (total, shards, database), driver and worker peak RSS (MiB) of one build."""
+    args = ("build", "--corpus", str(corpus), "--db", str(db), "--no-references", *extra)
+    (status, seconds, self_kb, child_kb), log = run_python(BUILD, *args)
+    phases = PHASES.search(log)
+    if status != "0" or phases is None:
+        raise SystemExit(f"build failed:\n{log[-3000:]}")
+    shards, database = (float(x) for x in phases.groups())
+    return float(seconds), shards, database, int(self_kb) / 1024, int(child_kb) / 1024
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--captions", type=int, default=1_000_000)
+    parser.add_argument("--parts", type=int, default=8)
+    parser.add_argument("--dim", type=int, default=512, help="embedding width (CLIP B/32: 512)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        corpus = root / "corpus"
+        sizes = (str(args.captions), str(args.parts), str(args.dim))
+        generated = float(run_python(GENERATE, str(corpus), *sizes)[0][0])
+        inputs = folder_bytes(corpus / "metadata") + folder_bytes(corpus / "text_emb")
+        inputs += folder_bytes(corpus / "img_emb")
+        print(
+            f"corpus: {args.captions:,} captions in {args.parts} parts, dim {args.dim}, "
+            f"{inputs / 2**20:,.0f} MiB, generated in {generated:.1f} s"
+        )
+        os.sync()  # let the generator's writes reach the disk before timing anything
+        runs = {}
+        for workers in (1, 2):
+            db = root / f"w{workers}.duckdb"
+            timings = []
+            for _ in range(REPEATS):
+                db.unlink(missing_ok=True)
+                shutil.rmtree(db.with_suffix(".shards"), ignore_errors=True)
+                timings.append(run_build(corpus, db, "--workers", str(workers)))
+            runs[f"{workers} worker(s)"] = min(timings)
+        runs["resume, all verified"] = run_build(corpus, root / "w2.duckdb", "--workers", "2")
+        runs["resume + --verify-inputs"] = run_build(
+            corpus, root / "w2.duckdb", "--workers", "2", "--verify-inputs"
+        )
+        floor_db = root / "floor.duckdb"
+        work = ("--work", str(root / "w2.shards"))
+        runs["resume + --embedding-floor"] = run_build(
+            corpus, floor_db, *work, "--embedding-floor", str(FLOOR)
+        )
+        header = ("run", "seconds", "shards s", "database s", "captions/s", "driver MiB")
+        print("{:<28} {:>8} {:>9} {:>10} {:>11} {:>11} worker MiB".format(*header))
+        for name, (seconds, shards, database, driver, worker) in runs.items():
+            rate = f"{args.captions / seconds:11,.0f}" if "resume" not in name else f"{'-':>11}"
+            print(
+                f"{name:<28} {seconds:8.1f} {shards:9.1f} {database:10.1f} {rate} "
+                f"{driver:11,.0f} {worker:10,.0f}"
+            )
+        one, two = runs["1 worker(s)"][0], runs["2 worker(s)"][0]
+        print(f"ratio 2 workers / 1 worker (captions/s): {one / two:.2f}")
+        cli_kb, cli_child_kb = (int(x) / 1024 for x in run_python(BASELINE)[0])
+        print(
+            f"peak RSS of the command line before any work: driver {cli_kb:,.0f} MiB, "
+            f"child {cli_child_kb:,.0f} MiB"
+        )
+        shard_one, shard_two = runs["1 worker(s)"][1], runs["2 worker(s)"][1]
+        print(
+            f"shard phase alone: {args.captions / shard_one:,.0f} and "
+            f"{args.captions / shard_two:,.0f} captions/s, ratio {shard_one / shard_two:.2f}"
+        )
+
+        db, shards = root / "w2.duckdb", root / "w2.shards"
+        manifests = [json.loads(p.read_text()) for p in shards.glob("*/manifest.json")]
+        matched = sum(m["rows"]["matched"] for m in manifests)
+        db_per, shard_per = db.stat().st_size / matched, folder_bytes(shards) / matched
+        floor_per = floor_db.stat().st_size / matched
+        print(
+            f"matched {matched:,} ({100 * matched / args.captions:.1f}%); per matched sample: "
+            f"database {db_per:,.0f} B ({floor_per:,.0f} B with --embedding-floor {FLOOR}), "
+            f"shards {shard_per:,.0f} B"
+        )
+        rate = args.captions / two
+        gib = LAION_MATCHED / 2**30
+        print(
+            f"LAION-400M at this rate: {LAION_CAPTIONS / rate / 3600:.1f} h for "
+            f"{LAION_PARTS} parts; database {db_per * gib:,.0f} GiB "
+            f"({floor_per * gib:,.0f} GiB with the floor), shards {shard_per * gib:,.0f} GiB"
+        )
+
+
+if __name__ == "__main__":
+    main()
