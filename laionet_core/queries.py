@@ -249,6 +249,8 @@ def read_synset_embeddings(
         params={"encoder": encoder, "fmt": synset_format},
     ).to_arrow_table()
     column = arrow.column("embedding").combine_chunks()
+    if len(column) == 0:  # no embeddings for this encoder and format
+        return [], np.zeros((0, 0), dtype=np.float32)
     values = np.asarray(column.flatten(), dtype=np.float32).reshape(len(column), -1)
     return arrow.column("wnid").to_pylist(), values
 
@@ -316,4 +318,20 @@ def read_predictions(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame
             FROM {schema.PREDICTIONS} p JOIN {schema.SAMPLES} s USING (dataset, sample_id)
             WHERE p.model = $model ORDER BY p.dataset, s.wnid, p.sample_id""",
         {"model": model},
+    ).df()
+
+
+def read_caption_diagnostics(con: duckdb.DuckDBPyConnection, dataset: str) -> pd.DataFrame:
+    """Per caption of ``dataset``: its class and the Section 4.2 diagnostics.
+
+    Returns:
+        Columns sample_id, wnid, own_similarity (cosine to its own synset text),
+        false_classes_more_similar (share of other classes more similar), sorted by
+        class then sample id; empty when none are stored.
+    """
+    return con.execute(
+        f"""SELECT d.sample_id, s.wnid, d.own_similarity, d.false_classes_more_similar
+            FROM {schema.CAPTION_DIAGNOSTICS} d JOIN {schema.SAMPLES} s USING (dataset, sample_id)
+            WHERE d.dataset = $dataset ORDER BY s.wnid, d.sample_id""",
+        {"dataset": dataset},
     ).df()
