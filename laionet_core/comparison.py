@@ -5,7 +5,10 @@ The ``class_metrics`` table holds one row per (dataset, wnid, metric). Three con
 * For a text-selected dataset (LAIONet), metrics stored under the dataset's own name are
   those of the paper's default selection (``SelectionParams()``: threshold 0.82, NSFW and
   multi-label captions dropped); other thresholds are stored as ``"<dataset>@<T>"`` with
-  T printed to three decimals (``laionet@0.750``). Other datasets are used whole.
+  T printed to three decimals (``laionet@0.750``). A text-matched dataset (Section 4.3)
+  is stored under its own name at text-to-text similarity > 0.7
+  (``text_match_selection``), other thresholds as ``"<dataset>@<T>"``. Other datasets
+  are used whole.
 * Recalls (zero-shot) are stored as ``value`` with their Wilson interval; intra-class and
   image-to-synset similarity as the class mean with its interval. Comparisons recover each
   side's standard error as the interval's half-width over the normal quantile.
@@ -27,7 +30,13 @@ from laionet_core.accuracy import (
     compute_zero_shot_accuracy,
 )
 from laionet_core.metrics import compute_intra_class_similarity
-from laionet_core.selection import DEFAULT_THRESHOLD, SelectionParams, snap_threshold
+from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
+from laionet_core.selection import (
+    DEFAULT_TEXT_MATCH_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    SelectionParams,
+    snap_threshold,
+)
 from laionet_core.stats import (
     DEFAULT_CONFIDENCE,
     compare_class_means,
@@ -54,13 +63,16 @@ PRED_COLUMNS = tuple(f"pred_{i}" for i in range(1, TOP_K + 1))
 BOOLEAN_VALUES = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
 
 
-def name_selection_dataset(dataset: str, threshold: float) -> str:
-    """The class_metrics dataset name of a text-selected dataset's selection at ``threshold``.
+def name_selection_dataset(
+    dataset: str, threshold: float, *, default: float = DEFAULT_THRESHOLD
+) -> str:
+    """The class_metrics dataset name of a dataset's selection at ``threshold``.
 
-    The paper's threshold keeps the plain name; others become ``"<dataset>@<T:.3f>"``.
+    The kind's default threshold (``default``: 0.82 for text-selected, 0.7 for
+    text-matched datasets) keeps the plain name; others become ``"<dataset>@<T:.3f>"``.
     """
     t = snap_threshold(threshold)
-    return dataset if t == DEFAULT_THRESHOLD else f"{dataset}@{t:.3f}"
+    return dataset if t == snap_threshold(default) else f"{dataset}@{t:.3f}"
 
 
 # ImageNetV2 variants by their average MTurk selection frequency (Section 4.4), low to high.
@@ -72,6 +84,29 @@ MAX_PAIRS_PER_CLASS = 1_225
 def default_selection() -> SelectionParams:
     """The paper's selection, whose metrics are stored under the plain dataset name."""
     return SelectionParams()
+
+
+def text_match_selection() -> SelectionParams:
+    """Section 4.3's selection of a text-matched dataset, stored under its plain name.
+
+    ``text_similarity`` of a text-matched sample is its caption's cosine to the
+    ImageNet-Captions text that chose it; the paper keeps it above 0.7. NSFW rows are
+    dropped as in LAIONet (text-matched rows are never multi-label).
+    """
+    return SelectionParams(threshold=DEFAULT_TEXT_MATCH_THRESHOLD)
+
+
+def default_selection_for_kind(kind: str) -> SelectionParams | None:
+    """The selection whose metrics carry a dataset's plain name; None means all samples.
+
+    ``text-selected``: ``default_selection()``; ``text-matched``:
+    ``text_match_selection()``; every other kind is used whole.
+    """
+    if kind == KIND_TEXT_SELECTED:
+        return default_selection()
+    if kind == KIND_TEXT_MATCHED:
+        return text_match_selection()
+    return None
 
 
 def _long(frame: pd.DataFrame, dataset: str, metric: str, value: str) -> pd.DataFrame:

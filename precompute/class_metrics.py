@@ -5,28 +5,38 @@ similarity and CLIP zero-shot recall@1/@5 against every class of the database (s
 embeddings of the dataset's encoder and the database's synset format). Text-selected
 datasets are measured on a selection: the paper's (threshold 0.82, NSFW and multi-label
 captions dropped) under the dataset's own name, other ``--threshold`` values under
-``"<dataset>@<T>"`` (see ``laionet_core.comparison``).
+``"<dataset>@<T>"``; text-matched datasets (Section 4.3) on text-to-text similarity
+> 0.7 under their own name, other ``--text-match-threshold`` values likewise (see
+``laionet_core.comparison``). ``compute_dataset_metrics`` does one dataset (used by
+``add-reference`` and ``text-match``).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from laionet_core import queries, schema
 from laionet_core.comparison import (
+    METRIC_COLUMNS,
     METRIC_ZERO_SHOT_1,
     METRIC_ZERO_SHOT_5,
     compute_sample_metric_rows,
-    default_selection,
+    default_selection_for_kind,
     name_selection_dataset,
 )
-from laionet_core.selection import DEFAULT_THRESHOLD
+from laionet_core.selection import (
+    DEFAULT_TEXT_MATCH_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    SelectionParams,
+)
 from laionet_core.storage import open_database_for_update, write_class_metrics
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 from precompute.predictions import DEFAULT_FIT_DATASET, simulate_predictions
@@ -43,7 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "metrics",
         help="compute per-class metrics (intra-class similarity, zero-shot recall, ...)",
         description="Compute per-class metrics of every dataset and store them in "
-        "class_metrics (text-selected datasets on the paper's selection).",
+        "class_metrics (text-selected datasets on the paper's selection, text-matched "
+        "ones above the text-to-text threshold).",
     )
     parser.add_argument("--db", type=Path, required=True, help="database to update")
     parser.add_argument(
@@ -53,22 +64,113 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=[DEFAULT_THRESHOLD],
         help="selection thresholds of text-selected datasets (default: %(default)s)",
     )
+    parser.add_argument(
+        "--text-match-threshold",
+        type=float,
+        nargs="+",
+        default=[DEFAULT_TEXT_MATCH_THRESHOLD],
+        help="text-to-text thresholds of text-matched datasets (default: %(default)s)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Compute and store."""
-    rows = compute_database_metrics(args.db, thresholds=args.threshold)
+    rows = compute_database_metrics(
+        args.db, thresholds=args.threshold, text_match_thresholds=args.text_match_threshold
+    )
     logger.info("stored %d class_metrics rows in %s", len(rows), args.db)
     return 0
 
 
-def compute_database_metrics(db: Path, *, thresholds: list[float]) -> pd.DataFrame:
+def list_metric_selections(
+    dataset: str,
+    kind: str,
+    *,
+    thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
+    text_match_thresholds: Sequence[float] = (DEFAULT_TEXT_MATCH_THRESHOLD,),
+) -> list[tuple[str, SelectionParams | None]]:
+    """The selections of one dataset that get class metrics, with their stored names.
+
+    Text-selected datasets at ``thresholds`` (the paper's 0.82 under the plain name),
+    text-matched ones at ``text_match_thresholds`` (0.7 under the plain name), any other
+    dataset whole (selection None).
+    """
+    base = default_selection_for_kind(kind)
+    if base is None:
+        return [(dataset, None)]
+    chosen = thresholds if kind == schema.KIND_TEXT_SELECTED else text_match_thresholds
+    return [
+        (
+            name_selection_dataset(dataset, t, default=base.threshold),
+            replace(base, threshold=t),
+        )
+        for t in chosen
+    ]
+
+
+def compute_dataset_metrics(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    *,
+    thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
+    text_match_thresholds: Sequence[float] = (DEFAULT_TEXT_MATCH_THRESHOLD,),
+) -> pd.DataFrame:
+    """Class metrics of one dataset's selections (``list_metric_selections``).
+
+    Args:
+        con: An open connection to the database.
+        dataset: A dataset of the database.
+        thresholds, text_match_thresholds: See ``list_metric_selections``.
+
+    Returns:
+        Rows with ``comparison.METRIC_COLUMNS``; empty without image embeddings.
+
+    Raises:
+        ValueError: Unknown dataset, or its encoder has no synset embeddings in the
+            database's format.
+    """
+    info = queries.fetch_one(
+        con, f"SELECT kind, encoder FROM {schema.DATASETS} WHERE dataset = ?", [dataset]
+    )
+    if info is None:
+        raise ValueError(f"no dataset {dataset!r} in the database")
+    kind, encoder = info
+    embedded = queries.read_embeddings(con, dataset)
+    if embedded[0].empty:
+        logger.info("%s has no image embeddings; no class metrics", dataset)
+        return pd.DataFrame(columns=list(METRIC_COLUMNS))
+    synset_format = queries.read_meta(con).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
+    synsets = queries.read_synset_embeddings(con, encoder, synset_format)
+    if not synsets[0]:
+        raise ValueError(
+            f"no synset embeddings for encoder {encoder!r} and format "
+            f"{synset_format!r} (dataset {dataset!r})"
+        )
+    parts = []
+    for name, params in list_metric_selections(
+        dataset, kind, thresholds=thresholds, text_match_thresholds=text_match_thresholds
+    ):
+        if params is None:
+            samples = queries.read_samples(con, dataset)
+        else:
+            samples = queries.read_selected_samples(con, dataset, params)
+        parts.append(compute_sample_metric_rows(name, embedded, samples, synsets))
+    return pd.concat(parts, ignore_index=True)
+
+
+def compute_database_metrics(
+    db: Path,
+    *,
+    thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
+    text_match_thresholds: Sequence[float] = (DEFAULT_TEXT_MATCH_THRESHOLD,),
+) -> pd.DataFrame:
     """Compute every dataset's class metrics and replace them in ``db``.
 
     Args:
         db: An existing database.
         thresholds: Selection thresholds of text-selected datasets.
+        text_match_thresholds: Text-to-text thresholds of text-matched datasets.
 
     Returns:
         The rows written (``comparison.METRIC_COLUMNS``).
@@ -78,36 +180,21 @@ def compute_database_metrics(db: Path, *, thresholds: list[float]) -> pd.DataFra
     """
     parts = []
     with open_database_for_update(db) as con:
-        synset_format = queries.read_meta(con).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
-        datasets = queries.read_datasets(con)
-        for info in datasets.itertuples(index=False):
-            embedded = queries.read_embeddings(con, info.dataset)
-            if embedded[0].empty:
-                logger.info("%s has no image embeddings; skipped", info.dataset)
-                continue
-            synsets = queries.read_synset_embeddings(con, info.encoder, synset_format)
-            if not synsets[0]:
-                raise ValueError(
-                    f"no synset embeddings for encoder {info.encoder!r} and format "
-                    f"{synset_format!r} (dataset {info.dataset!r})"
-                )
-            if info.kind == schema.KIND_TEXT_SELECTED:
-                for t in thresholds:
-                    params = replace(default_selection(), threshold=t)
-                    samples = queries.read_selected_samples(con, info.dataset, params)
-                    name = name_selection_dataset(info.dataset, params.threshold)
-                    parts.append(compute_sample_metric_rows(name, embedded, samples, synsets))
-            else:
-                samples = queries.read_samples(con, info.dataset)
-                parts.append(compute_sample_metric_rows(info.dataset, embedded, samples, synsets))
+        for dataset in queries.read_datasets(con)["dataset"]:
+            rows = compute_dataset_metrics(
+                con, dataset, thresholds=thresholds, text_match_thresholds=text_match_thresholds
+            )
+            if not rows.empty:
+                parts.append(rows)
         rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         if not rows.empty:
             write_class_metrics(con, rows)
-    _log_summary(rows)
+    log_metric_summary(rows)
     return rows
 
 
-def _log_summary(rows: pd.DataFrame) -> None:
+def log_metric_summary(rows: pd.DataFrame) -> None:
+    """Log each dataset's zero-shot top-1/top-5 accuracy (mean per-class recall)."""
     if rows.empty:
         return
     zero = rows[rows["metric"].isin([METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5])]
