@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "match",
     "class_metrics",
     "predictions",
+    "add_reference",
 )
 
 logger = logging.getLogger(__name__)

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image, ImageDraw
 
 from laionet_core.vocabulary import format_synset_text, load_imagenet_vocabulary
 from precompute.encoders import load_image_encoder
 from precompute.images import FileSlice, decode_image
 from precompute.reference_datasets import build_reference_dataset, encode_synsets
 from precompute.references import list_reference_items, read_devkit_id_to_wnid
+from tests.reference_layouts import make_jpeg, write_captions_json, write_class_tree, write_shard
 from tests.tiny_clip import TINY_CLIP_NAME, build_tiny_clip_checkpoint
 
 WNIDS = load_imagenet_vocabulary().wnids
 CLASSES = (0, 1, 999)  # tench, goldfish, toilet tissue
-
-
-def _jpeg(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    im = Image.new("RGB", (48, 40), tuple(int(c) for c in rng.integers(0, 256, 3)))
-    ImageDraw.Draw(im).ellipse((4, 4, 30, 25), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
-    buffer = io.BytesIO()
-    im.save(buffer, format="JPEG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +26,8 @@ def tiny(tmp_path_factory):
     return load_image_encoder(f"open_clip:{TINY_CLIP_NAME}:{checkpoint}", device="cpu")
 
 
-def _class_tree(root, names, per_class=2, ext="JPEG"):
-    for c, name in enumerate(names):
-        (root / name).mkdir(parents=True)
-        for j in range(per_class):
-            (root / name / f"img_{j}.{ext}").write_bytes(_jpeg(10 * c + j))
-    return root
-
-
 def test_imagenet_val_and_folder_layouts(tmp_path):
-    root = _class_tree(tmp_path / "val", [WNIDS[c] for c in CLASSES])
+    root = write_class_tree(tmp_path / "val", [WNIDS[c] for c in CLASSES])
     (root / WNIDS[0] / "notes.txt").write_text("not an image")
     for kind in ("imagenet-val", "folder"):
         items = list_reference_items(kind, root)
@@ -56,7 +37,7 @@ def test_imagenet_val_and_folder_layouts(tmp_path):
 
 
 def test_imagenetv2_maps_class_index_to_wnid(tmp_path):
-    root = _class_tree(tmp_path / "v2", ["999", "0", "1"], ext="jpeg")
+    root = write_class_tree(tmp_path / "v2", ["999", "0", "1"], ext="jpeg")
     items = list_reference_items("imagenetv2", root)
     assert sorted({(i.sample_id.split("/")[0], i.wnid) for i in items}) == [
         ("0", "n01440764"),
@@ -74,7 +55,7 @@ def test_imagenetv2_maps_class_index_to_wnid(tmp_path):
     ],
 )
 def test_bad_class_folder_names_are_refused(tmp_path, kind, folder, match):
-    _class_tree(tmp_path / "r", [folder])
+    write_class_tree(tmp_path / "r", [folder])
     with pytest.raises(ValueError, match=match) as info:
         list_reference_items(kind, tmp_path / "r")
     assert folder in str(info.value)
@@ -91,7 +72,7 @@ def test_flat_val_uses_devkit_ids_not_class_indices(tmp_path):
     root = tmp_path / "flat"
     root.mkdir()
     for n in (1, 2, 3):
-        (root / f"ILSVRC2012_val_{n:08d}.JPEG").write_bytes(_jpeg(n))
+        (root / f"ILSVRC2012_val_{n:08d}.JPEG").write_bytes(make_jpeg(n))
     (tmp_path / "gt.txt").write_text("490\n361\n171\n")
     # devkit id 490 is n01440764 (class index 0): the orders differ
     (tmp_path / "map.txt").write_text(
@@ -128,24 +109,10 @@ def test_devkit_meta_mat_is_read(tmp_path):
         read_devkit_id_to_wnid(tmp_path / "bad.txt")
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
-
-
-def _shard(path, samples):
-    with tarfile.open(path, "w") as tar:
-        for key, meta, image in samples:
-            _add(tar, f"{key}.jpg", image)
-            _add(tar, f"{key}.txt", meta.get("caption", "").encode())
-            _add(tar, f"{key}.json", json.dumps(meta).encode())
-
-
 def test_webdataset_shards_with_json_wnid_label_and_labels_parquet(tmp_path):
     folder = tmp_path / "shards"
     folder.mkdir()
-    _shard(
+    write_shard(
         folder / "00000.tar",
         [
             (
@@ -156,22 +123,22 @@ def test_webdataset_shards_with_json_wnid_label_and_labels_parquet(tmp_path):
                     "caption": "a tench",
                     "wnid": WNIDS[0],
                 },
-                _jpeg(0),
+                make_jpeg(0),
             ),
             (
                 "000000001",
                 {"key": "000000001", "url": "http://a/1.jpg", "caption": "goldfish", "label": 1},
-                _jpeg(1),
+                make_jpeg(1),
             ),
         ],
     )
-    _shard(
+    write_shard(
         folder / "00001.tar",
         [
             (
                 "000010000",
                 {"key": "000010000", "url": "http://a/2.jpg", "caption": "paper"},
-                _jpeg(2),
+                make_jpeg(2),
             ),
         ],
     )
@@ -185,7 +152,7 @@ def test_webdataset_shards_with_json_wnid_label_and_labels_parquet(tmp_path):
         ("000010000", WNIDS[999], "http://a/2.jpg", "paper"),
     ]
     assert isinstance(items[0].source, FileSlice)
-    assert items[1].source.read() == _jpeg(1)
+    assert items[1].source.read() == make_jpeg(1)
     with pytest.raises(ValueError, match="000010000: no wnid"):
         list_reference_items("webdataset", folder)
     (folder / "junk.tar").write_bytes(b"not a tar at all" * 100)
@@ -193,23 +160,8 @@ def test_webdataset_shards_with_json_wnid_label_and_labels_parquet(tmp_path):
         list_reference_items("webdataset", folder, labels=tmp_path / "labels.parquet")
 
 
-def _captions_json(path):
-    entries = [
-        {
-            "filename": "n01440764_10026.JPEG",
-            "title": "Big  tench",
-            "description": "caught today",
-            "tags": ["fish", "lake"],
-            "wnid": "n01440764",
-        },
-        {"filename": "n01443537_7.JPEG", "title": "goldie", "description": "", "tags": []},
-    ]
-    path.write_text(json.dumps(entries))
-    return path
-
-
 def test_imagenet_captions_text_and_wnid_from_prefix(tmp_path):
-    items = list_reference_items("imagenet-captions", _captions_json(tmp_path / "c.json"))
+    items = list_reference_items("imagenet-captions", write_captions_json(tmp_path / "c.json"))
     assert [(i.sample_id, i.wnid, i.text, i.source) for i in items] == [
         ("n01440764_10026.JPEG", "n01440764", "Big tench caught today fish lake", None),
         ("n01443537_7.JPEG", "n01443537", "goldie", None),
@@ -226,7 +178,7 @@ def _synsets(encoder):
 
 
 def test_build_reference_dataset_end_to_end(tiny, tmp_path):
-    root = _class_tree(tmp_path / "val", [WNIDS[c] for c in CLASSES])
+    root = write_class_tree(tmp_path / "val", [WNIDS[c] for c in CLASSES])
     (root / WNIDS[1] / "broken.JPEG").write_bytes(b"garbage")
     synsets = _synsets(tiny)
     built = build_reference_dataset(
@@ -253,10 +205,10 @@ def test_build_reference_dataset_from_captions_with_text_and_text_only(tiny, tmp
     images = tmp_path / "train"
     for name in ("n01440764", "n01443537"):
         (images / name).mkdir(parents=True)
-    (images / "n01440764" / "n01440764_10026.JPEG").write_bytes(_jpeg(0))
-    (images / "n01443537" / "n01443537_7.JPEG").write_bytes(_jpeg(1))
+    (images / "n01440764" / "n01440764_10026.JPEG").write_bytes(make_jpeg(0))
+    (images / "n01443537" / "n01443537_7.JPEG").write_bytes(make_jpeg(1))
     synsets = _synsets(tiny)
-    json_path = _captions_json(tmp_path / "c.json")
+    json_path = write_captions_json(tmp_path / "c.json")
     built = build_reference_dataset(
         list_reference_items("imagenet-captions", json_path, images_root=images),
         image_encoder=tiny,
