@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import types
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from functools import partial
 from itertools import islice
 from multiprocessing import get_context
@@ -49,6 +52,23 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RAY_EXCLUDES = [".venv", "data", ".git", "**/__pycache__", "*.duckdb", "*.npy", "*.parquet"]
 
 
+@contextmanager
+def _hidden_main_module() -> Iterator[None]:
+    """Start processes that do not re-import this process's ``__main__``.
+
+    A spawned process normally re-runs the parent's main script or module first: a
+    script without a ``__name__`` guard, a Streamlit page under test, or the whole
+    command line with every command's imports. Shard functions are imported by module
+    name, so workers need none of it.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 class LocalExecutor:
     """Shards in a local process pool; the caption encoder in this process.
 
@@ -60,9 +80,12 @@ class LocalExecutor:
     def __init__(self, *, workers: int, encoder_spec: str | None = None) -> None:
         self.workers = workers
         self._encoder = ShardEncoder(encoder_spec) if encoder_spec else None
-        self._pool = (
-            ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
-        )
+        self._pool = None
+        if workers > 1:
+            self._pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+            with _hidden_main_module():  # start every worker now, without our __main__
+                for started in [self._pool.submit(os.getpid) for _ in range(workers)]:
+                    started.result()
 
     def describe_encoder(self) -> dict[str, Any]:
         """Name, dimension and precision of the caption encoder."""
