@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "class_metrics",
     "predictions",
     "add_reference",
+    "text_match",
 )
 
 logger = logging.getLogger(__name__)

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 
 import faiss
 import numpy as np
+import pandas as pd
+
+from laionet_core.selection import DEFAULT_TEXT_MATCH_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
 INDEX_KINDS = ("auto", "exact", "ivfpq")
 AUTO_EXACT_MAX = 500_000  # below this, brute force is fast enough and exact
-DEFAULT_TEXT_MATCH_THRESHOLD = 0.7  # the paper's text-to-text threshold (Section 4.3)
 RECALL_SAMPLE = 1_000  # queries used to measure IVF-PQ recall@1 against exact search
+RECALL_TOLERANCE = 1e-6  # a found candidate as similar as the exact best counts as a hit
 DEFAULT_NPROBE = 32  # IVF lists visited per query: recall ~0.95+ at nlist ~ 4 sqrt(N)
 DEFAULT_RERANK_K = 16  # approximate hits re-scored exactly per query
 SEARCH_CHUNK = 4_096  # queries per exact-rescoring chunk (bounds memory)
@@ -114,23 +117,52 @@ def build_text_index(
         index = faiss.IndexFlatIP(dim)
         index.add(candidates)
         return TextIndex(index, "exact", candidates)
-    nlist = nlist or max(1, int(4 * math.sqrt(m)))
-    pq_m = pq_m or _pq_subquantizers(dim)
-    if dim % pq_m:
-        raise ValueError(f"pq_m={pq_m} must divide the embedding width {dim}")
-    if m < max(256, nlist) * 4:
-        raise ValueError(
-            f"IVF-PQ needs at least {max(256, nlist) * 4} candidates for nlist={nlist}, "
-            f"got {m}; use kind='exact'"
-        )
-    index = faiss.index_factory(dim, f"IVF{nlist},PQ{pq_m}", faiss.METRIC_INNER_PRODUCT)
+    index = create_ivfpq_index(m, dim, nlist=nlist, pq_m=pq_m, nprobe=nprobe)
     rng = np.random.default_rng(seed)
     train = candidates[np.sort(rng.choice(m, size=min(m, train_size), replace=False))]
     index.train(train)
     index.add(candidates)
-    faiss.extract_index_ivf(index).nprobe = min(nprobe, nlist)
-    logger.info("built IVF%d,PQ%d over %d candidates", nlist, pq_m, m)
     return TextIndex(index, "ivfpq", candidates)
+
+
+def create_ivfpq_index(
+    n_candidates: int,
+    dim: int,
+    *,
+    nlist: int | None = None,
+    pq_m: int | None = None,
+    nprobe: int = DEFAULT_NPROBE,
+) -> faiss.Index:
+    """An untrained ``IVF{nlist},PQ{pq_m}`` inner-product index sized for the candidates.
+
+    Args:
+        n_candidates: M, the candidates it will hold.
+        dim: Embedding width D.
+        nlist: IVF lists; ``4 * sqrt(M)`` if omitted.
+        pq_m: PQ sub-quantizers (must divide D); chosen from D if omitted. Memory is
+            M x (pq_m + 8) bytes (codes and ids).
+        nprobe: Lists visited per query.
+
+    Raises:
+        ValueError: ``pq_m`` does not divide D, or too few candidates to train.
+    """
+    nlist = nlist or max(1, int(4 * math.sqrt(n_candidates)))
+    pq_m = pq_m or _pq_subquantizers(dim)
+    if dim % pq_m:
+        raise ValueError(f"pq_m={pq_m} must divide the embedding width {dim}")
+    if n_candidates < max(256, nlist) * 4:
+        raise ValueError(
+            f"IVF-PQ needs at least {max(256, nlist) * 4} candidates for nlist={nlist}, "
+            f"got {n_candidates}; use kind='exact'"
+        )
+    index = faiss.index_factory(dim, f"IVF{nlist},PQ{pq_m}", faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
+    ivf.nprobe = min(nprobe, nlist)
+    # faiss's default polysemous code reordering costs ~60x the PQ training itself and
+    # only helps Hamming pre-filtering, which this search never uses.
+    ivf.do_polysemous_training = False
+    logger.info("IVF%d,PQ%d for %d candidates", nlist, pq_m, n_candidates)
+    return index
 
 
 def search_text_index(
@@ -177,7 +209,7 @@ def compute_recall_at_1(
     """Fraction of sampled queries whose best candidate equals exact search's.
 
     Ties are counted as hits when the found candidate's similarity equals the exact
-    maximum (within 1e-6).
+    maximum (within ``RECALL_TOLERANCE``).
 
     Returns:
         recall@1 in [0, 1] (1.0 for an exact index or no queries).
@@ -191,7 +223,17 @@ def compute_recall_at_1(
     exact = faiss.IndexFlatIP(index.candidates.shape[1])
     exact.add(index.candidates)
     true_sims, _ = exact.search(queries[pick], 1)
-    return float(np.mean(sims >= true_sims[:, 0] - 1e-6))
+    return compute_recall(sims, true_sims[:, 0])
+
+
+def compute_recall(found: np.ndarray, exact: np.ndarray) -> float:
+    """Share of queries whose found similarity reaches the exact best (ties are hits).
+
+    Args:
+        found: (Q,) similarity of the candidate a search returned.
+        exact: (Q,) similarity of the exact best candidate.
+    """
+    return float(np.mean(np.asarray(found) >= np.asarray(exact) - RECALL_TOLERANCE))
 
 
 def select_text_matched(
@@ -236,3 +278,43 @@ def select_text_matched(
         index_kind=index.kind,
         recall_at_1=recall,
     )
+
+
+def select_unique_matches(
+    best_index: np.ndarray, similarity: np.ndarray, labels: np.ndarray
+) -> pd.DataFrame:
+    """One row per candidate that is some query's best match (the text-matched samples).
+
+    A candidate chosen by several queries is kept once, labelled with the query whose
+    text is most similar to it (ties: the first such query); every query's choice still
+    counts in ``n_queries``. Queries without a match (``best_index`` -1) are left out.
+    No threshold is applied: the similarity is kept so a selection can slide over it.
+
+    Args:
+        best_index: (Q,) best candidate row per query, -1 for none.
+        similarity: (Q,) cosine similarity of that candidate to the query.
+        labels: (Q,) the queries' labels (wnids).
+
+    Returns:
+        Rows sorted by candidate: ``candidate`` (row), ``query`` (row of the chosen
+        query), ``label``, ``similarity`` (to that query), ``n_queries`` (queries that
+        chose the candidate) and ``n_labels`` (distinct labels among them).
+    """
+    best_index = np.asarray(best_index)
+    frame = pd.DataFrame(
+        {
+            "candidate": best_index,
+            "query": np.arange(best_index.size),
+            "label": np.asarray(labels),
+            "similarity": np.asarray(similarity, dtype=np.float32),
+        }
+    )
+    frame = frame[frame["candidate"] >= 0]
+    counts = frame.groupby("candidate").agg(
+        n_queries=("query", "size"), n_labels=("label", "nunique")
+    )
+    ordered = frame.sort_values(
+        ["candidate", "similarity", "query"], ascending=[True, False, True], kind="stable"
+    )
+    chosen = ordered.drop_duplicates("candidate").set_index("candidate")
+    return chosen.join(counts).reset_index()

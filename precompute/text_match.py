@@ -1,0 +1,68 @@
+"""``python -m precompute text-match``: LAION captions nearest to ImageNet's texts (Section 4.3).
+
+The work is ``precompute.text_match_store.build_text_matched_dataset`` (its docstring
+says what is stored; ``text_similarity`` of the stored rows is text-to-text). This module
+turns the command line into its ``TextMatchConfig``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from precompute.text_match_store import TextMatchConfig, build_text_matched_dataset
+from precompute.text_search import INDEX_KINDS
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``text-match``."""
+    defaults = TextMatchConfig(db=Path("."))
+    parser = subparsers.add_parser(
+        "text-match",
+        help="store the LAION captions nearest to ImageNet-Captions' texts (Section 4.3)",
+        description="For every query caption, find the most similar candidate caption and "
+        "store the best matches as a text-matched dataset (text_similarity = text-to-text).",
+    )
+    parser.add_argument("--db", type=Path, required=True, help="database to update")
+    parser.add_argument("--queries", default=defaults.queries, help="query dataset (%(default)s)")
+    parser.add_argument(
+        "--candidates",
+        default=defaults.candidates,
+        help="database dataset whose captions are searched (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--corpus", type=Path, help="search ALL captions of this LAION-layout corpus instead"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=defaults.threshold,
+        help="text-to-text threshold of the selection; every best match is stored "
+        "(default: %(default)s)",
+    )
+    parser.add_argument("--name", default=defaults.name, help="dataset name (%(default)s)")
+    parser.add_argument("--index", choices=INDEX_KINDS, default=defaults.index)
+    parser.add_argument("--nlist", type=int, help="IVF lists (default: 4 sqrt(candidates))")
+    parser.add_argument("--nprobe", type=int, default=defaults.nprobe, help="IVF lists visited")
+    parser.add_argument("--recall-sample", type=int, default=defaults.recall_sample)
+    parser.add_argument("--encoder", help="name of the model behind the corpus's embeddings")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Match and store."""
+    config = TextMatchConfig(
+        db=args.db,
+        queries=args.queries,
+        candidates=args.candidates,
+        corpus=args.corpus,
+        threshold=args.threshold,
+        name=args.name,
+        index=args.index,
+        nlist=args.nlist,
+        nprobe=args.nprobe,
+        recall_sample=args.recall_sample,
+        encoder=args.encoder,
+    )
+    build_text_matched_dataset(config)
+    return 0

@@ -1,0 +1,377 @@
+"""The text-matched dataset (Section 4.3): LAION captions nearest to ImageNet's texts.
+
+For every caption of the query dataset (default ``imagenet-captions``: its stored
+caption embeddings), find the most similar candidate caption (``precompute.text_search``:
+exact search, or IVF-PQ whose hits are re-scored exactly, recall@1 measured) among
+
+* a dataset of the database (``--candidates``, default ``laionet``: every matched LAION
+  caption, no threshold), searched in memory; or
+* ALL captions of a LAION-layout corpus (``--corpus``), streamed part by part
+  (``precompute.text_search_streamed``), the real-scale path.
+
+The result is stored as a dataset of kind ``text-matched`` (default name
+``text-matched``):
+
+* one row per candidate that is some query's best match, labelled with the wnid of the
+  query whose text is most similar to it (how many queries chose each candidate is
+  summarised in ``datasets.parameters``);
+* ``text_similarity`` = cosine(candidate caption, that query's caption): text-to-text,
+  NOT caption-to-synset. Every best match is kept, above the threshold or not, so the
+  threshold explorer's coverage curve over this column is the paper's Figure 16a; the
+  paper keeps > 0.7 (``laionet_core.selection.DEFAULT_TEXT_MATCH_THRESHOLD``);
+* ``image_similarity`` = cosine(candidate image, synset text of the label), image and
+  caption embeddings and thumbnails wherever the source has them.
+
+Its class metrics are computed on ``text_similarity > 0.7`` under the dataset's own name
+(``laionet_core.comparison.text_match_selection``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from laionet_core import queries, schema
+from laionet_core.encoders import parse_encoder_spec
+from laionet_core.selection import DEFAULT_TEXT_MATCH_THRESHOLD, snap_threshold
+from laionet_core.settings import LAIONET_DATASET
+from laionet_core.storage import (
+    DatasetInfo,
+    DatasetWriter,
+    open_database_for_update,
+    write_class_metrics,
+)
+from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
+from precompute.class_metrics import compute_dataset_metrics, log_metric_summary
+from precompute.pipeline import LAION_RELEASE_ENCODER, read_corpus_info
+from precompute.text_match_sources import (
+    CandidateRows,
+    open_corpus_texts,
+    read_corpus_candidates,
+    read_database_candidates,
+)
+from precompute.text_search import (
+    DEFAULT_NPROBE,
+    DEFAULT_RERANK_K,
+    INDEX_KINDS,
+    RECALL_SAMPLE,
+    build_text_index,
+    compute_recall_at_1,
+    search_text_index,
+    select_unique_matches,
+)
+from precompute.text_search_streamed import search_text_streamed
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_QUERIES = "imagenet-captions"  # ImageNet-Captions' texts, added with add-reference
+DEFAULT_TEXT_MATCHED = "text-matched"  # the stored dataset's name
+# What text_similarity means in a text-matched dataset, recorded with it.
+TEXT_SIMILARITY_MEANING = "cosine(candidate caption, caption of the query that chose it)"
+
+
+@dataclass(frozen=True)
+class TextMatchConfig:
+    """One ``text-match`` run.
+
+    Attributes:
+        db: An existing database holding the query dataset's caption embeddings.
+        queries: The query dataset (ImageNet-Captions).
+        candidates: Database dataset whose captions are searched (without ``corpus``).
+        corpus: LAION-layout corpus whose captions are all searched instead.
+        threshold: Text-to-text threshold of the selection (rows below it are kept too).
+        name: The stored dataset's name.
+        index: ``auto``, ``exact`` or ``ivfpq``.
+        nlist, nprobe, rerank_k: IVF-PQ options (``precompute.text_search``).
+        recall_sample: Queries checked against exact search to measure recall@1.
+        encoder: Model behind the corpus's embeddings (corpus path); default its
+            ``corpus.json`` encoder, else LAION's release.
+    """
+
+    db: Path
+    queries: str = DEFAULT_QUERIES
+    candidates: str = LAIONET_DATASET
+    corpus: Path | None = None
+    threshold: float = DEFAULT_TEXT_MATCH_THRESHOLD
+    name: str = DEFAULT_TEXT_MATCHED
+    index: str = "auto"
+    nlist: int | None = None
+    nprobe: int = DEFAULT_NPROBE
+    rerank_k: int = DEFAULT_RERANK_K
+    recall_sample: int = RECALL_SAMPLE
+    encoder: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.index not in INDEX_KINDS:
+            raise ValueError(f"--index {self.index!r}; allowed: {', '.join(INDEX_KINDS)}")
+        object.__setattr__(self, "threshold", snap_threshold(self.threshold))
+        if self.name in (self.queries, self.candidates):
+            raise ValueError(f"--name {self.name!r} would replace an input dataset")
+        if self.corpus is not None and not self.corpus.is_dir():
+            raise ValueError(f"--corpus {self.corpus}: no such folder")
+
+
+def _dataset_row(
+    con: duckdb.DuckDBPyConnection, dataset: str
+) -> tuple[str, str, dict, bool] | None:
+    """``(kind, encoder, parameters, simulated)`` of a dataset, or None."""
+    row = queries.fetch_one(
+        con,
+        f"SELECT kind, encoder, parameters, simulated FROM {schema.DATASETS} WHERE dataset = ?",
+        [dataset],
+    )
+    return None if row is None else (row[0], row[1], json.loads(row[2]), bool(row[3]))
+
+
+def _text_encoder_name(row: tuple[str, str, dict, bool]) -> str:
+    """The canonical name of the encoder behind a dataset's caption embeddings."""
+    spec = row[2].get("text_encoder") or row[1]
+    try:
+        return parse_encoder_spec(spec).name
+    except ValueError:
+        return spec  # a name that is not a spec, e.g. laion-release:ViT-B-32
+
+
+@dataclass(frozen=True)
+class _Search:
+    """A search's best matches and where its candidates came from."""
+
+    best: np.ndarray
+    similarity: np.ndarray
+    index_kind: str
+    recall_at_1: float
+    n_candidates: int
+    encoder: str
+    text_encoder: str
+    source: str
+    simulated: bool
+
+
+def _search_database(
+    con: duckdb.DuckDBPyConnection,
+    config: TextMatchConfig,
+    query_emb: np.ndarray,
+    query_wnids: np.ndarray,
+) -> tuple[_Search, pd.DataFrame, CandidateRows]:
+    row = _dataset_row(con, config.candidates)
+    if row is None:
+        raise ValueError(f"{config.db}: no candidate dataset {config.candidates!r}")
+    ids, emb = queries.read_embeddings(con, config.candidates, table=schema.TEXT_EMBEDDINGS)
+    if ids.empty or emb.shape[1] != query_emb.shape[1]:
+        raise ValueError(
+            f"{config.db}: dataset {config.candidates!r} has {len(ids)} caption embeddings of "
+            f"width {emb.shape[1]}; the queries have width {query_emb.shape[1]}"
+        )
+    index = build_text_index(emb, kind=config.index, nlist=config.nlist, nprobe=config.nprobe)
+    best, sims = search_text_index(index, query_emb, rerank_k=config.rerank_k)
+    recall = compute_recall_at_1(index, query_emb, sample=config.recall_sample)
+    search = _Search(
+        best,
+        sims,
+        index.kind,
+        recall,
+        len(ids),
+        row[1],
+        _text_encoder_name(row),
+        f"{config.db}:{config.candidates}",
+        row[3],
+    )
+    unique = select_unique_matches(best, sims, query_wnids)
+    chosen = unique["candidate"].to_numpy()
+    ids = ids["sample_id"].tolist()
+    rows = read_database_candidates(con, config.candidates, [ids[i] for i in chosen], emb[chosen])
+    return search, unique, rows
+
+
+def _search_corpus(
+    config: TextMatchConfig, query_emb: np.ndarray, query_wnids: np.ndarray
+) -> tuple[_Search, pd.DataFrame, CandidateRows]:
+    texts = open_corpus_texts(config.corpus)
+    if texts.dim != query_emb.shape[1]:
+        raise ValueError(
+            f"{config.corpus}: caption embeddings have width {texts.dim}, the queries "
+            f"{query_emb.shape[1]}"
+        )
+    result = search_text_streamed(
+        query_emb,
+        texts.iter_chunks,
+        n_total=texts.n_total,
+        kind=config.index,
+        nlist=config.nlist,
+        nprobe=config.nprobe,
+        rerank_k=config.rerank_k,
+        recall_sample=config.recall_sample,
+    )
+    info = read_corpus_info(config.corpus)
+    encoder = config.encoder or info.get("encoder") or LAION_RELEASE_ENCODER
+    search = _Search(
+        result.best_index,
+        result.similarity,
+        result.index_kind,
+        result.recall_at_1,
+        result.n_candidates,
+        encoder,
+        encoder,
+        str(config.corpus.resolve()),
+        bool(info.get("simulated", False)),
+    )
+    unique = select_unique_matches(result.best_index, result.similarity, query_wnids)
+    return search, unique, read_corpus_candidates(texts, unique["candidate"].to_numpy())
+
+
+def _summarise(search: _Search, unique: pd.DataFrame, threshold: float) -> dict:
+    above = unique["similarity"] > threshold
+    per_candidate = unique["n_queries"].value_counts().sort_index()
+    return {
+        "index": search.index_kind,
+        "recall_at_1": round(search.recall_at_1, 6),
+        "n_candidates_searched": search.n_candidates,
+        "n_queries_matched": int((search.best >= 0).sum()),
+        "queries_above_threshold": int((search.similarity > threshold).sum()),
+        "samples_above_threshold": int(above.sum()),
+        "classes_above_threshold": int(unique.loc[above, "label"].nunique()),
+        "queries_per_candidate": [[int(k), int(v)] for k, v in per_candidate.items()],
+        "candidates_chosen_by_several_queries": int((unique["n_queries"] > 1).sum()),
+        "candidates_chosen_for_several_classes": int((unique["n_labels"] > 1).sum()),
+    }
+
+
+def _build_samples(
+    unique: pd.DataFrame, rows: CandidateRows, synsets: tuple[list[str], np.ndarray]
+) -> pd.DataFrame:
+    labels = unique["label"].astype(str).tolist()
+    image_sim = np.full(len(labels), np.nan, dtype=np.float32)
+    if rows.image_embeddings is not None and synsets[0]:
+        row_of = {w: i for i, w in enumerate(synsets[0])}
+        own = synsets[1][[row_of[w] for w in labels]]
+        image_sim = np.einsum("nd,nd->n", rows.image_embeddings, own).astype(np.float32)
+        image_sim[~rows.has_image] = np.nan
+    return pd.DataFrame(
+        {
+            "sample_id": rows.samples["sample_id"].astype(str).to_numpy(),
+            "url": rows.samples["url"].to_numpy(),
+            "text": rows.samples["text"].to_numpy(),
+            "wnid": labels,
+            "matched_wnids": [[w] for w in labels],
+            "multi_label": np.zeros(len(labels), dtype=bool),
+            "text_similarity": unique["similarity"].to_numpy(np.float32),
+            "image_similarity": image_sim,
+            "nsfw": rows.samples["nsfw"].to_numpy(),
+        }
+    )
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, info: DatasetInfo, samples: pd.DataFrame, rows: CandidateRows
+) -> None:
+    """Rows with an image embedding in one batch, rows without in another."""
+    writer = DatasetWriter(con, info)
+    for with_image in (True, False):
+        keep = rows.has_image == with_image
+        if not keep.any():
+            continue
+        writer.append_batch(
+            samples[keep],
+            image_embeddings=rows.image_embeddings[keep] if with_image else None,
+            text_embeddings=rows.text_embeddings[keep],
+            thumbnails=[t for t, k in zip(rows.thumbnails, keep, strict=True) if k],
+        )
+    writer.finish()
+
+
+def build_text_matched_dataset(
+    config: TextMatchConfig, *, compute_metrics: bool = True
+) -> pd.DataFrame:
+    """Search, deduplicate and store the text-matched dataset (module docstring).
+
+    Args:
+        config: The run.
+        compute_metrics: Also store the dataset's class metrics (at > 0.7, plus the
+            config's threshold under ``<name>@<T>`` when it differs).
+
+    Returns:
+        The stored samples.
+
+    Raises:
+        FileNotFoundError: No database or corpus parts.
+        ValueError: Missing or mismatched datasets or embeddings, or ``name`` taken by
+            a dataset of another kind. Nothing is written then.
+    """
+    con = queries.connect(config.db)
+    try:
+        existing = _dataset_row(con, config.name)
+        if existing is not None and existing[0] != schema.KIND_TEXT_MATCHED:
+            raise ValueError(
+                f"{config.db}: {config.name!r} is a {existing[0]} dataset; pick --name"
+            )
+        query_row = _dataset_row(con, config.queries)
+        qids, qemb = queries.read_embeddings(con, config.queries, table=schema.TEXT_EMBEDDINGS)
+        if query_row is None or qids.empty:
+            raise ValueError(
+                f"{config.db}: no caption embeddings of dataset {config.queries!r}; add "
+                "ImageNet-Captions with add-reference --kind imagenet-captions"
+            )
+        query_wnids = qids["wnid"].to_numpy()
+        if config.corpus is None:
+            search, unique, rows = _search_database(con, config, qemb, query_wnids)
+        else:
+            search, unique, rows = _search_corpus(config, qemb, query_wnids)
+        fmt = queries.read_meta(con).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
+        synsets = queries.read_synset_embeddings(con, search.encoder, fmt)
+    finally:
+        con.close()
+    if _text_encoder_name(query_row) != search.text_encoder:
+        logger.warning(
+            "queries encoded by %s, candidates by %s: are they one text space?",
+            _text_encoder_name(query_row),
+            search.text_encoder,
+        )
+    if rows.image_embeddings is not None and not synsets[0]:
+        logger.warning("no synset embeddings for %s: image_similarity left empty", search.encoder)
+    samples = _build_samples(unique, rows, synsets)
+    parameters = {
+        "queries": config.queries,
+        "candidates": config.candidates if config.corpus is None else "corpus",
+        "text_similarity": TEXT_SIMILARITY_MEANING,
+        "threshold": config.threshold,
+        "n_queries": len(qids),
+        "query_text_encoder": _text_encoder_name(query_row),
+        "candidate_text_encoder": search.text_encoder,
+        **_summarise(search, unique, config.threshold),
+    }
+    info = DatasetInfo(
+        config.name,
+        schema.KIND_TEXT_MATCHED,
+        search.source,
+        search.encoder,
+        search.simulated,
+        parameters,
+    )
+    with open_database_for_update(config.db) as con:
+        _write(con, info, samples, rows)
+        if compute_metrics:
+            thresholds = sorted({DEFAULT_TEXT_MATCH_THRESHOLD, config.threshold})
+            metrics = compute_dataset_metrics(con, config.name, text_match_thresholds=thresholds)
+            if not metrics.empty:
+                write_class_metrics(con, metrics)
+                log_metric_summary(metrics)
+    logger.info(
+        "%s: %d of %d queries matched above %.3f, %d distinct candidates (%d above), "
+        "%d classes above; index %s, recall@1 %.3f",
+        config.name,
+        parameters["queries_above_threshold"],
+        len(qids),
+        config.threshold,
+        len(samples),
+        parameters["samples_above_threshold"],
+        parameters["classes_above_threshold"],
+        search.index_kind,
+        search.recall_at_1,
+    )
+    return samples
