@@ -2,6 +2,9 @@
 
 The corpus is drawn from the paper's causal story by ``precompute.simulate`` and written
 in LAION's own layout, so the build below reads it through the real ingestion path.
+After the build: caption diagnostics of the simulated ImageNet-Captions (Section 4.2),
+the text-matched dataset (Section 4.3, ``precompute.text_match_store``), then every
+dataset's class metrics and the SIMULATED model's predictions.
 """
 
 from __future__ import annotations
@@ -10,11 +13,15 @@ import argparse
 import logging
 from pathlib import Path
 
-from laionet_core.settings import DEFAULT_CORPUS_DIR
+from laionet_core import queries, schema
+from laionet_core.settings import DEFAULT_CORPUS_DIR, LAIONET_DATASET
+from laionet_core.storage import open_database_for_update
 from precompute.build import add_build_arguments, config_from_args
+from precompute.caption_diagnostics import write_dataset_caption_diagnostics
 from precompute.class_metrics import add_demo_metrics
 from precompute.pipeline import CORPUS_INFO_FILE, build_database
 from precompute.simulate import SimulationConfig, generate_corpus
+from precompute.text_match_store import DEFAULT_QUERIES, TextMatchConfig, build_text_matched_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +77,30 @@ def run(args: argparse.Namespace) -> int:
         logger.info("generating a SIMULATED corpus in %s", args.corpus)
         generate_corpus(config, args.corpus)
     build_database(config_from_args(args, args.corpus))
+    add_demo_text_analyses(args.db)
     add_demo_metrics(args.db)
     logger.info("demo database (SIMULATED data) ready: %s", args.db)
     return 0
+
+
+def add_demo_text_analyses(db: Path) -> None:
+    """Caption diagnostics of the simulated ImageNet-Captions, then the text-matched dataset.
+
+    Both need the captions' embeddings, which a build with ``--no-references`` (or an
+    ``--encoder`` build, which skips the shipped references) does not have; then they
+    are skipped with a message.
+    """
+    with open_database_for_update(db) as con:
+        datasets = set(queries.read_datasets(con)["dataset"])
+        captioned = (
+            DEFAULT_QUERIES in datasets
+            and not queries.read_embeddings(con, DEFAULT_QUERIES, table=schema.TEXT_EMBEDDINGS)[
+                0
+            ].empty
+        )
+        if captioned:
+            write_dataset_caption_diagnostics(con, DEFAULT_QUERIES)
+    if not captioned or LAIONET_DATASET not in datasets:
+        logger.info("no %s captions in %s: no text-matched dataset", DEFAULT_QUERIES, db)
+        return
+    build_text_matched_dataset(TextMatchConfig(db=db), compute_metrics=False)
