@@ -37,7 +37,13 @@ import numpy as np
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from precompute.manifests import ShardContext, clean_work_dir, shard_folder, verify_shard
+from precompute.manifests import (
+    ShardContext,
+    clean_work_dir,
+    read_manifest,
+    shard_folder,
+    verify_shard,
+)
 from precompute.readers import LaionPart
 from precompute.shards import ShardEncoder, ShardSummary, build_shard, match_shard
 
@@ -80,12 +86,7 @@ class LocalExecutor:
     def __init__(self, *, workers: int, encoder_spec: str | None = None) -> None:
         self.workers = workers
         self._encoder = ShardEncoder(encoder_spec) if encoder_spec else None
-        self._pool = None
-        if workers > 1:
-            self._pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
-            with _hidden_main_module():  # start every worker now, without our __main__
-                for started in [self._pool.submit(os.getpid) for _ in range(workers)]:
-                    started.result()
+        self._pool: ProcessPoolExecutor | None = None  # started by the first shard
 
     def describe_encoder(self) -> dict[str, Any]:
         """Name, dimension and precision of the caption encoder."""
@@ -106,16 +107,25 @@ class LocalExecutor:
             yield self._encoder.finish_shard(matched, context)
 
     def _map(self, fn: Callable[[LaionPart], Any], parts: list[LaionPart]) -> Iterator[Any]:
-        if self._pool is None:
+        if self.workers == 1 or not parts:
             yield from map(fn, parts)
             return
+        pool = self._start_pool()
         todo = iter(parts)
-        running: set[Future] = {self._pool.submit(fn, p) for p in islice(todo, self._limit)}
+        running: set[Future] = {pool.submit(fn, p) for p in islice(todo, self._limit)}
         while running:
             done, running = wait(running, return_when=FIRST_COMPLETED)
-            running |= {self._pool.submit(fn, p) for p in islice(todo, len(done))}
+            running |= {pool.submit(fn, p) for p in islice(todo, len(done))}
             for future in done:
                 yield future.result()
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            with _hidden_main_module():  # start every worker now, without our __main__
+                for started in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
+                    started.result()
+        return self._pool
 
     @property
     def _limit(self) -> int:
@@ -175,11 +185,13 @@ class RayExecutor:
         self._ray = ray
         self._owns_ray = init_ray(address=address, num_cpus=workers)
         resources = ray.cluster_resources()
-        self._limit = max(1, int(resources.get("CPU", 1))) * IN_FLIGHT_PER_WORKER
+        cpus = max(1, int(resources.get("CPU", 1)))
+        self._limit = cpus * IN_FLIGHT_PER_WORKER
         self._actors: list[Any] = []
         if encoder_spec:
             gpus = int(resources.get("GPU", 0))
-            options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
+            # An actor holds a CPU for its lifetime; on a 1-CPU Ray it would starve matching.
+            options = {"num_cpus": 1 if cpus > 1 else 0} | ({"num_gpus": 1} if gpus else {})
             actor_class = ray.remote(**options)(ShardEncoder)
             self._actors = [actor_class.remote(encoder_spec) for _ in range(max(gpus, 1))]
             logger.info("%d encoder actor(s) on %s", len(self._actors), "GPU" if gpus else "CPU")
@@ -312,9 +324,10 @@ def build_shards(
             caption_bar.update(summary.rows_in)
             captions += summary.rows_in
     for part in pending:
-        manifest, why = verify_shard(part, context)
-        if manifest is None:  # a shard's manifest is written last; this cannot happen
-            raise RuntimeError(f"{shard_folder(context.work_dir, part)}: {why} after building")
+        folder = shard_folder(context.work_dir, part)
+        manifest = read_manifest(folder)
+        if manifest is None:  # the shard functions write it last; a crash would have raised
+            raise RuntimeError(f"{folder}: no manifest after building")
         manifests[part.index] = manifest
     shards = [(shard_folder(context.work_dir, p), manifests[p.index]) for p in parts]
     return shards, len(pending), captions

@@ -251,8 +251,8 @@ def score_matches(
             "sample_id": sample_ids,
             "url": matched.matched["url"].to_numpy(),
             "text": matched.matched["text"].to_numpy(),
-            "wnid": [pair_wnids[i] for i in best],
-            "matched_wnids": [list(w) for w in matched.wnids],
+            "wnid": pd.Series([pair_wnids[i] for i in best], dtype=object),
+            "matched_wnids": pd.Series([list(w) for w in matched.wnids], dtype=object),
             "multi_label": counts > 1,
             "text_similarity": pair_sims[best],
             "image_similarity": image_sims,
@@ -262,7 +262,7 @@ def score_matches(
     candidates = pd.DataFrame(
         {
             "sample_id": np.repeat(sample_ids, counts),
-            "wnid": pair_wnids,
+            "wnid": pd.Series(pair_wnids, dtype=object),  # object even when empty
             "text_similarity": pair_sims,
         }
     )

@@ -138,6 +138,20 @@ def test_a_sample_id_in_two_shards_names_both(tmp_path, capsys) -> None:
     assert not (tmp_path / "db.duckdb").exists()
 
 
+def test_a_part_without_matches_gives_an_empty_shard(tmp_path) -> None:
+    corpus = write_laion_corpus(tmp_path / "corpus", parts=3)
+    path = corpus / "metadata" / "metadata_1.parquet"
+    table = pq.read_table(path)
+    texts = pa.array(["nothing to match here"] * table.num_rows)
+    pq.write_table(table.set_column(2, "TEXT", texts), path)
+    db = tmp_path / "db.duckdb"
+    assert _build(corpus, db, "--workers", "2", "--embedding-floor", "0.5") == 0
+    empty = pq.read_table(tmp_path / "db.shards" / "part-00001" / "samples.parquet")
+    assert empty.num_rows == 0
+    samples = read_database_content(db)["samples"]
+    assert len(samples) > 0 and not samples["sample_id"].between("1030", "1059").any()
+
+
 def test_database_holds_one_dataset_row_with_the_counts(reference_db) -> None:
     con = duckdb.connect(str(reference_db), read_only=True)
     query = "SELECT parameters FROM datasets WHERE dataset = 'laionet'"
