@@ -71,15 +71,18 @@ def read_shard_outputs(folder: Path, manifest: dict) -> ShardOutputs:
     """Read a verified shard's outputs.
 
     Raises:
-        ValueError: A file disagrees with the manifest's row counts (the file is named).
+        ValueError: A file disagrees with the manifest's row counts, or a sample_id
+            repeats within the shard (the file and the id are named).
     """
     names = _output_names(manifest)
-    samples = pq.read_table(folder / SAMPLES_FILE).to_pandas()
-    if len(samples) != manifest["rows"]["matched"]:
-        raise ValueError(
-            f"{folder / SAMPLES_FILE}: {len(samples)} rows, manifest says "
-            f"{manifest['rows']['matched']}"
-        )
+    path = folder / SAMPLES_FILE
+    samples = pq.read_table(path).to_pandas()
+    expected = manifest["rows"]["matched"]
+    if len(samples) != expected:
+        raise ValueError(f"{path}: {len(samples)} rows, its manifest says {expected}")
+    repeated = samples["sample_id"][samples["sample_id"].duplicated()]
+    if len(repeated):
+        raise ValueError(f"{path}: sample_id {repeated.iloc[0]!r} appears more than once")
     n = len(samples)
     text_emb = load_part_embeddings(folder / TEXT_EMB_FILE, rows=n)
     img_emb = load_part_embeddings(folder / IMG_EMB_FILE, rows=n) if IMG_EMB_FILE in names else None
@@ -116,7 +119,6 @@ def write_shard_dataset(
     shards: list[tuple[Path, dict]],
     *,
     embedding_floor: float | None = None,
-    parameters: dict | None = None,
 ) -> ShardTotals:
     """Write one dataset from its shards, one shard in memory at a time.
 
@@ -126,7 +128,6 @@ def write_shard_dataset(
         shards: ``(folder, manifest)`` per shard, in the order rows are written.
         embedding_floor: Store image and caption embeddings only of samples whose
             text similarity is above it; None stores all.
-        parameters: Added to ``info.parameters``, with the row counts.
 
     Returns:
         Row counts over the shards.
@@ -180,7 +181,7 @@ def write_shard_dataset(
         "rows_rejected": totals.rejected,
         "shards": totals.shards,
     }
-    writer.finish(parameters={**(parameters or {}), **counts})
+    writer.finish(parameters=counts)
     return totals
 
 
