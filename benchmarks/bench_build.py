@@ -4,9 +4,9 @@ Generates a simulated corpus in LAION's embeddings-release layout with LAION-lik
 proportions (about 5% of captions name a class, 512-dimensional float16 embeddings),
 then runs ``python -m precompute build`` in a fresh process per run (full builds: the
 best of ``REPEATS``) and prints wall time, captions/s, the ratio 2 workers / 1 worker,
-the peak RSS of the driver and of its worker processes, the sizes of the database and
-the shards per matched sample, and what that means for LAION-400M (407M captions, 21M
-matched).
+the peak RSS of the driver and of the processes that built shards, the sizes of the
+database and of the shards per matched sample, and what that means for LAION-400M (407M
+captions, 21M matched).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_build.py [--captions N] [--parts P]
 """
@@ -42,26 +42,25 @@ config = SimulationConfig(n_captions=int(sys.argv[2]), n_parts=int(sys.argv[3]),
 generate_corpus(config, Path(sys.argv[1]), progress=False)
 print("RESULT", time.perf_counter() - started)
 """
-# Runs `precompute build` and prints its exit status, seconds and peak RSS (KiB) of
-# itself and of its largest child (a worker process).
+# Runs `precompute build` and prints its exit status and seconds. Peak memory comes from
+# the build's own log (Linux VmHWM of the driver and of the processes that built shards;
+# getrusage would count the parent's memory that a child was forked from).
 BUILD = """
-import resource, sys, time
+import sys, time
 from precompute.cli import main
 started = time.perf_counter()
 status = main(sys.argv[1:])
-usage = resource.getrusage
-print("RESULT", status, time.perf_counter() - started,
-      usage(resource.RUSAGE_SELF).ru_maxrss, usage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print("RESULT", status, time.perf_counter() - started)
 """
-# Peak RSS (KiB) of the command line alone, after importing every command.
+# Peak RSS (MiB) of the command line alone, after importing every command.
 BASELINE = """
-import resource
 from precompute.cli import build_parser
+from precompute.shards import read_peak_rss_mib
 build_parser()
-usage = resource.getrusage
-print("RESULT", usage(resource.RUSAGE_SELF).ru_maxrss, usage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print("RESULT", read_peak_rss_mib())
 """
-PHASES = re.compile(r"\(shards ([\d.]+) s, database ([\d.]+) s\)")
+PHASES = re.compile(r"\(shards ([\d.]+) s, database ([\d.]+) s\).*peak RSS (\d+) MiB")
+WORKER_PEAK = re.compile(r"peak RSS of a process that built shards: (\d+) MiB")
 
 
 def run_python(script: str, *args: str) -> tuple[list[str], str]:
@@ -83,12 +82,13 @@ def run_python(script: str, *args: str) -> tuple[list[str], str]:
 def run_build(corpus: Path, db: Path, *extra: str) -> tuple[float, float, float, float, float]:
     """Seconds (total, shards, database), driver and worker peak RSS (MiB) of one build."""
     args = ("build", "--corpus", str(corpus), "--db", str(db), "--no-references", *extra)
-    (status, seconds, self_kb, child_kb), log = run_python(BUILD, *args)
+    (status, seconds), log = run_python(BUILD, *args)
     phases = PHASES.search(log)
     if status != "0" or phases is None:
         raise SystemExit(f"build failed:\n{log[-3000:]}")
-    shards, database = (float(x) for x in phases.groups())
-    return float(seconds), shards, database, int(self_kb) / 1024, int(child_kb) / 1024
+    shards, database, driver = (float(x) for x in phases.groups())
+    worker = WORKER_PEAK.search(log)
+    return float(seconds), shards, database, driver, float(worker.group(1)) if worker else 0.0
 
 
 def folder_bytes(folder: Path) -> int:
@@ -132,20 +132,18 @@ def main() -> None:
             corpus, floor_db, *work, "--embedding-floor", str(FLOOR)
         )
         header = ("run", "seconds", "shards s", "database s", "captions/s", "driver MiB")
-        print("{:<28} {:>8} {:>9} {:>10} {:>11} {:>11} worker MiB".format(*header))
+        print("{:<28} {:>8} {:>9} {:>10} {:>11} {:>11} shard-process MiB".format(*header))
         for name, (seconds, shards, database, driver, worker) in runs.items():
             rate = f"{args.captions / seconds:11,.0f}" if "resume" not in name else f"{'-':>11}"
+            shard_mib = f"{worker:17,.0f}" if worker else f"{'-':>17}"
             print(
                 f"{name:<28} {seconds:8.1f} {shards:9.1f} {database:10.1f} {rate} "
-                f"{driver:11,.0f} {worker:10,.0f}"
+                f"{driver:11,.0f} {shard_mib}"
             )
         one, two = runs["1 worker(s)"][0], runs["2 worker(s)"][0]
         print(f"ratio 2 workers / 1 worker (captions/s): {one / two:.2f}")
-        cli_kb, cli_child_kb = (int(x) / 1024 for x in run_python(BASELINE)[0])
-        print(
-            f"peak RSS of the command line before any work: driver {cli_kb:,.0f} MiB, "
-            f"child {cli_child_kb:,.0f} MiB"
-        )
+        baseline = float(run_python(BASELINE)[0][0])
+        print(f"peak RSS of the command line before any work: {baseline:,.0f} MiB")
         shard_one, shard_two = runs["1 worker(s)"][1], runs["2 worker(s)"][1]
         print(
             f"shard phase alone: {args.captions / shard_one:,.0f} and "

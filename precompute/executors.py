@@ -314,7 +314,7 @@ def build_shards(
         len(parts),
         len(pending),
     )
-    captions = 0
+    captions, peak = 0, 0.0
     rows = sum(_count_rows(p.metadata) for p in pending)
     shard_bar = tqdm(total=len(parts), initial=len(manifests), desc="shards", unit="shard")
     caption_bar = tqdm(total=rows, desc="captions", unit="caption", unit_scale=True)
@@ -323,6 +323,9 @@ def build_shards(
             shard_bar.update()
             caption_bar.update(summary.rows_in)
             captions += summary.rows_in
+            peak = max(peak, summary.peak_rss_mib or 0.0)
+    if pending:
+        logger.info("largest peak RSS of a process that built shards: %.0f MiB", peak)
     for part in pending:
         folder = shard_folder(context.work_dir, part)
         manifest = read_manifest(folder)

@@ -62,6 +62,7 @@ from precompute.readers import (
     LaionPart,
     list_laion_parts,
 )
+from precompute.shards import read_peak_rss_mib
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +331,8 @@ def build_database(config: BuildConfig) -> Path:
     ended = time.perf_counter()
     logger.info(
         "build: %d captions in, %d matched, %d rejected; %d of %d shards built this run "
-        "(%d captions); %.1f s (shards %.1f s, database %.1f s), %.0f captions/s",
+        "(%d captions); %.1f s (shards %.1f s, database %.1f s), %.0f captions/s; "
+        "peak RSS %.0f MiB",
         totals.rows_in,
         totals.matched,
         totals.rejected,
@@ -341,5 +343,6 @@ def build_database(config: BuildConfig) -> Path:
         sharded - started,
         ended - sharded,
         captions_read / max(ended - started, 1e-9),
+        read_peak_rss_mib() or 0.0,
     )
     return config.db

@@ -113,13 +113,34 @@ class MatchedShard:
 
 @dataclass(frozen=True)
 class ShardSummary:
-    """What the driver hears about a finished shard."""
+    """What the driver hears about a finished shard.
+
+    Attributes:
+        name: The shard's folder name.
+        rows_in: Rows of the part; ``matched``, ``rejected``: rows kept and set aside.
+        seconds: Time spent on the shard.
+        peak_rss_mib: Peak resident memory of the process that wrote it (None off Linux).
+    """
 
     name: str
     rows_in: int
     matched: int
     rejected: int
     seconds: float
+    peak_rss_mib: float | None = None
+
+
+def read_peak_rss_mib() -> float | None:
+    """This process's peak resident memory in MiB (Linux ``VmHWM``), None elsewhere.
+
+    Unlike ``getrusage``, it does not count memory of the parent a process was forked from.
+    """
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), None)
+    return int(line.split()[1]) / 1024 if line else None
 
 
 def _get_matcher(context: ShardContext) -> LemmaMatcher:
@@ -329,7 +350,8 @@ def write_shard(matched: MatchedShard, text_emb: np.ndarray, context: ShardConte
     seconds = matched.seconds + time.perf_counter() - started
     write_manifest(folder, part, context.params, matched.inputs, describe_outputs(folder), rows)
     logger.debug("%s: %s in %.2f s", folder.name, rows, seconds)
-    return ShardSummary(folder.name, rows["in"], rows["matched"], rows["rejected"], seconds)
+    counts = (rows["in"], rows["matched"], rows["rejected"])
+    return ShardSummary(folder.name, *counts, seconds, read_peak_rss_mib())
 
 
 def build_shard(part: LaionPart, context: ShardContext) -> ShardSummary:
