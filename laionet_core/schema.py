@@ -136,8 +136,13 @@ CREATE TABLE {REJECTED} (
 TABLE_DOCS = {
     META: "key/value facts about the build: schema_version, built_at, simulated.",
     CLASSES: "every class of the vocabulary, matched or not, in class-index order.",
-    DATASETS: "one row per dataset: how it was selected (kind), from where, by which encoder.",
-    SAMPLES: "one row per kept sample; wnid is the label, matched_wnids every class matched.",
+    DATASETS: "one row per dataset: how it was selected (kind: text-selected, image-selected, "
+    "captions, text-matched), from where, by which encoder; parameters (JSON) holds the "
+    "rest, e.g. text_encoder, recall_at_1 of a text match.",
+    SAMPLES: "one row per kept sample; wnid is the label, matched_wnids every class matched. "
+    "text_similarity is caption-to-synset cosine, except in text-matched datasets: there it "
+    "is the cosine between the sample's caption and the ImageNet-Captions text that chose "
+    "it (text-to-text; every best match is kept, selections use > 0.7).",
     CANDIDATES: "one row per (caption, matched class) pair with its text-to-synset similarity.",
     THUMBNAILS: "small JPEG/WebP thumbnails made at build time (never hot-linked URLs).",
     IMAGE_EMBEDDINGS: "L2-normalised image embeddings, one per sample.",
