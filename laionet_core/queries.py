@@ -335,3 +335,14 @@ def read_caption_diagnostics(con: duckdb.DuckDBPyConnection, dataset: str) -> pd
             WHERE d.dataset = $dataset ORDER BY s.wnid, d.sample_id""",
         {"dataset": dataset},
     ).df()
+
+
+def read_dataset_info(con: duckdb.DuckDBPyConnection, dataset: str) -> dict | None:
+    """One ``datasets`` row as a dict (``parameters`` decoded from JSON), or None."""
+    frame = con.execute(f"SELECT * FROM {schema.DATASETS} WHERE dataset = ?", [dataset]).df()
+    if frame.empty:
+        return None
+    row = frame.iloc[0].to_dict()
+    row["parameters"] = json.loads(row["parameters"])
+    row["simulated"] = bool(row["simulated"])
+    return row

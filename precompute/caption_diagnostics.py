@@ -9,7 +9,6 @@ when the database holds its synset embeddings, else the dataset's ``encoder``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 
@@ -65,14 +64,10 @@ def read_text_synsets(
     Raises:
         ValueError: Unknown dataset, or no synset embeddings for its text encoder.
     """
-    row = queries.fetch_one(
-        con,
-        f"SELECT encoder, parameters FROM {schema.DATASETS} WHERE dataset = ?",
-        [dataset],
-    )
-    if row is None:
+    info = queries.read_dataset_info(con, dataset)
+    if info is None:
         raise ValueError(f"no dataset {dataset!r} in the database")
-    encoder, parameters = row[0], json.loads(row[1])
+    encoder, parameters = info["encoder"], info["parameters"]
     fmt = queries.read_meta(con).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
     tried = [e for e in (parameters.get("text_encoder"), encoder) if isinstance(e, str)]
     for name in tried:

@@ -130,12 +130,10 @@ def compute_dataset_metrics(
         ValueError: Unknown dataset, or its encoder has no synset embeddings in the
             database's format.
     """
-    info = queries.fetch_one(
-        con, f"SELECT kind, encoder FROM {schema.DATASETS} WHERE dataset = ?", [dataset]
-    )
+    info = queries.read_dataset_info(con, dataset)
     if info is None:
         raise ValueError(f"no dataset {dataset!r} in the database")
-    kind, encoder = info
+    kind, encoder = info["kind"], info["encoder"]
     embedded = queries.read_embeddings(con, dataset)
     if embedded[0].empty:
         logger.info("%s has no image embeddings; no class metrics", dataset)
@@ -157,6 +155,24 @@ def compute_dataset_metrics(
             samples = queries.read_selected_samples(con, dataset, params)
         parts.append(compute_sample_metric_rows(name, embedded, samples, synsets))
     return pd.concat(parts, ignore_index=True)
+
+
+def write_dataset_metrics(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    *,
+    text_match_thresholds: Sequence[float] = (DEFAULT_TEXT_MATCH_THRESHOLD,),
+) -> pd.DataFrame:
+    """Compute, replace and log one dataset's class metrics (``compute_dataset_metrics``).
+
+    Returns:
+        The rows written (empty without image embeddings).
+    """
+    rows = compute_dataset_metrics(con, dataset, text_match_thresholds=text_match_thresholds)
+    if not rows.empty:
+        write_class_metrics(con, rows)
+        log_metric_summary(rows)
+    return rows
 
 
 def compute_database_metrics(

@@ -35,13 +35,12 @@ from laionet_core.encoders import (
 from laionet_core.storage import (
     DatasetInfo,
     open_database_for_update,
-    write_class_metrics,
     write_dataset,
     write_synset_embeddings,
 )
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 from precompute.caption_diagnostics import write_dataset_caption_diagnostics
-from precompute.class_metrics import compute_dataset_metrics, log_metric_summary
+from precompute.class_metrics import write_dataset_metrics
 from precompute.encoders import load_image_encoder, load_text_encoder
 from precompute.images import THUMBNAIL_SIZE
 from precompute.reference_datasets import (
@@ -324,10 +323,7 @@ def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
         )
         if config.layout == "imagenet-captions":
             write_dataset_caption_diagnostics(con, config.name)
-        metrics = compute_dataset_metrics(con, config.name)
-        if not metrics.empty:
-            write_class_metrics(con, metrics)
-    log_metric_summary(metrics)
+        write_dataset_metrics(con, config.name)
     logger.info(
         "added %s (%s, %d samples, %d rejected) to %s in %.1f s",
         config.name,

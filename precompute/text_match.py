@@ -8,6 +8,7 @@ turns the command line into its ``TextMatchConfig``.
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 
 from precompute.text_match_store import TextMatchConfig, build_text_matched_dataset
@@ -51,18 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Match and store."""
-    config = TextMatchConfig(
-        db=args.db,
-        queries=args.queries,
-        candidates=args.candidates,
-        corpus=args.corpus,
-        threshold=args.threshold,
-        name=args.name,
-        index=args.index,
-        nlist=args.nlist,
-        nprobe=args.nprobe,
-        recall_sample=args.recall_sample,
-        encoder=args.encoder,
+    names = {f.name for f in fields(TextMatchConfig)}
+    build_text_matched_dataset(
+        TextMatchConfig(**{k: v for k, v in vars(args).items() if k in names})
     )
-    build_text_matched_dataset(config)
     return 0

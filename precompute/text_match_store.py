@@ -28,7 +28,6 @@ Its class metrics are computed on ``text_similarity > 0.7`` under the dataset's 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +44,9 @@ from laionet_core.storage import (
     DatasetInfo,
     DatasetWriter,
     open_database_for_update,
-    write_class_metrics,
 )
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
-from precompute.class_metrics import compute_dataset_metrics, log_metric_summary
+from precompute.class_metrics import write_dataset_metrics
 from precompute.pipeline import LAION_RELEASE_ENCODER, read_corpus_info
 from precompute.text_match_sources import (
     CandidateRows,
@@ -117,21 +115,9 @@ class TextMatchConfig:
             raise ValueError(f"--corpus {self.corpus}: no such folder")
 
 
-def _dataset_row(
-    con: duckdb.DuckDBPyConnection, dataset: str
-) -> tuple[str, str, dict, bool] | None:
-    """``(kind, encoder, parameters, simulated)`` of a dataset, or None."""
-    row = queries.fetch_one(
-        con,
-        f"SELECT kind, encoder, parameters, simulated FROM {schema.DATASETS} WHERE dataset = ?",
-        [dataset],
-    )
-    return None if row is None else (row[0], row[1], json.loads(row[2]), bool(row[3]))
-
-
-def _text_encoder_name(row: tuple[str, str, dict, bool]) -> str:
+def _text_encoder_name(info: dict) -> str:
     """The canonical name of the encoder behind a dataset's caption embeddings."""
-    spec = row[2].get("text_encoder") or row[1]
+    spec = info["parameters"].get("text_encoder") or info["encoder"]
     try:
         return parse_encoder_spec(spec).name
     except ValueError:
@@ -159,7 +145,7 @@ def _search_database(
     query_emb: np.ndarray,
     query_wnids: np.ndarray,
 ) -> tuple[_Search, pd.DataFrame, CandidateRows]:
-    row = _dataset_row(con, config.candidates)
+    row = queries.read_dataset_info(con, config.candidates)
     if row is None:
         raise ValueError(f"{config.db}: no candidate dataset {config.candidates!r}")
     ids, emb = queries.read_embeddings(con, config.candidates, table=schema.TEXT_EMBEDDINGS)
@@ -177,10 +163,10 @@ def _search_database(
         index.kind,
         recall,
         len(ids),
-        row[1],
+        row["encoder"],
         _text_encoder_name(row),
         f"{config.db}:{config.candidates}",
-        row[3],
+        row["simulated"],
     )
     unique = select_unique_matches(best, sims, query_wnids)
     chosen = unique["candidate"].to_numpy()
@@ -305,12 +291,12 @@ def build_text_matched_dataset(
     """
     con = queries.connect(config.db)
     try:
-        existing = _dataset_row(con, config.name)
-        if existing is not None and existing[0] != schema.KIND_TEXT_MATCHED:
+        existing = queries.read_dataset_info(con, config.name)
+        if existing is not None and existing["kind"] != schema.KIND_TEXT_MATCHED:
             raise ValueError(
-                f"{config.db}: {config.name!r} is a {existing[0]} dataset; pick --name"
+                f"{config.db}: {config.name!r} is a {existing['kind']} dataset; pick --name"
             )
-        query_row = _dataset_row(con, config.queries)
+        query_row = queries.read_dataset_info(con, config.queries)
         qids, qemb = queries.read_embeddings(con, config.queries, table=schema.TEXT_EMBEDDINGS)
         if query_row is None or qids.empty:
             raise ValueError(
@@ -357,10 +343,7 @@ def build_text_matched_dataset(
         _write(con, info, samples, rows)
         if compute_metrics:
             thresholds = sorted({DEFAULT_TEXT_MATCH_THRESHOLD, config.threshold})
-            metrics = compute_dataset_metrics(con, config.name, text_match_thresholds=thresholds)
-            if not metrics.empty:
-                write_class_metrics(con, metrics)
-                log_metric_summary(metrics)
+            write_dataset_metrics(con, config.name, text_match_thresholds=thresholds)
     logger.info(
         "%s: %d of %d queries matched above %.3f, %d distinct candidates (%d above), "
         "%d classes above; index %s, recall@1 %.3f",

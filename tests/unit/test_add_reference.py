@@ -284,7 +284,7 @@ def test_failure_inside_the_transaction_rolls_back(checkpoint, db, tmp_path, mon
     def fail(*args, **kwargs):
         raise ValueError("metrics exploded")
 
-    monkeypatch.setattr(store, "compute_dataset_metrics", fail)
+    monkeypatch.setattr(store, "write_dataset_metrics", fail)
     assert _add_layout(db, checkpoint, "val", "imagenet-val", root) == 2
     for name, table in _table_contents(db).items():
         pd.testing.assert_frame_equal(table, before[name], obj=name)
