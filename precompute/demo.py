@@ -92,12 +92,10 @@ def add_demo_text_analyses(db: Path) -> None:
     """
     with open_database_for_update(db) as con:
         datasets = set(queries.read_datasets(con)["dataset"])
-        captioned = (
-            DEFAULT_QUERIES in datasets
-            and not queries.read_embeddings(con, DEFAULT_QUERIES, table=schema.TEXT_EMBEDDINGS)[
-                0
-            ].empty
-        )
+        captioned = DEFAULT_QUERIES in datasets
+        if captioned:
+            ids, _ = queries.read_embeddings(con, DEFAULT_QUERIES, table=schema.TEXT_EMBEDDINGS)
+            captioned = not ids.empty
         if captioned:
             write_dataset_caption_diagnostics(con, DEFAULT_QUERIES)
     if not captioned or LAIONET_DATASET not in datasets:

@@ -173,7 +173,7 @@ def _read_database(config: AddReferenceConfig, encoder_names: list[str]) -> _Dat
     """The database's classes and synset format, refusing an existing dataset name."""
     con = queries.connect(config.db)
     try:
-        if config.name in set(queries.read_datasets(con)["dataset"]) and not config.replace:
+        if queries.read_dataset_info(con, config.name) is not None and not config.replace:
             raise ValueError(
                 f"{config.db} already has a dataset {config.name!r}; pass --replace to replace it"
             )
@@ -283,7 +283,9 @@ def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
         thumbnail_size=THUMBNAIL_SIZE if config.thumbnails else None,
         where=str(config.path),
     )
-    rejected = pd.concat([built.rejected, pd.DataFrame(captionless)], ignore_index=True)
+    rejected = built.rejected
+    if captionless:
+        rejected = pd.concat([rejected, pd.DataFrame(captionless)], ignore_index=True)
     main = image_encoder or text_encoder
     parameters = {
         "layout": config.layout,
