@@ -7,7 +7,7 @@ datasets are measured on a selection: the paper's (threshold 0.82, NSFW and mult
 captions dropped) under the dataset's own name, other ``--threshold`` values under
 ``"<dataset>@<T>"``; text-matched datasets (Section 4.3) on text-to-text similarity
 > 0.7 under their own name, other ``--text-match-threshold`` values likewise (see
-``laionet_core.comparison``). ``compute_dataset_metrics`` does one dataset (used by
+``laionet_core.comparison``). ``write_dataset_metrics`` does one dataset (used by
 ``add-reference`` and ``text-match``).
 """
 
