@@ -55,14 +55,16 @@ def test_killed_build_resumes_to_the_same_database(corpus, reference_db, tmp_pat
     command = [sys.executable, "-m", "precompute", "build", "--corpus", str(corpus)]
     command += ["--db", str(db), "--workers", "1"]
     env = {**os.environ, PAUSE_ENV: str(PAUSE_S), "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE)
+    log = tmp_path / "killed.log"  # a file, not a pipe: a full pipe would block the build
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stderr=stderr)
     deadline = time.monotonic() + 60
     while not _manifests(work) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     # Shard 0 is complete; shard 1 is writing its outputs or sleeping before its manifest.
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    assert process.returncode == -signal.SIGKILL, log.read_text()
     done = _manifests(work)
     assert len(done) == 1 and not db.exists()
 
