@@ -9,10 +9,17 @@ import streamlit as st
 
 from pages._shared import render_simulated_banner, require_database
 
-st.set_page_config(page_title="LAIONet Explorer", page_icon=":material/image_search:", layout="wide")
+st.set_page_config(
+    page_title="LAIONet Explorer", page_icon=":material/image_search:", layout="wide"
+)
 
 PAGES = [
-    st.Page("pages/threshold_explorer.py", title="Threshold explorer", icon=":material/tune:", default=True),
+    st.Page(
+        "pages/threshold_explorer.py",
+        title="Threshold explorer",
+        icon=":material/tune:",
+        default=True,
+    ),
     st.Page("pages/class_browser.py", title="Class browser", icon=":material/category:"),
     st.Page("pages/compare_datasets.py", title="Compare datasets", icon=":material/compare:"),
     st.Page("pages/model_accuracy.py", title="Model accuracy", icon=":material/insights:"),

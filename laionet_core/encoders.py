@@ -126,7 +126,7 @@ class ImageEncoder(Protocol):
     ``preprocess`` (the model's own transform: PIL RGB image -> (3, H, W) tensor) is
     picklable and runs in DataLoader workers; ``encode_pixels`` runs the model on a
     stacked batch. ``encode_images`` chains both for in-memory PIL images.
-    ``precompute.images.encode_image_sources`` does it for paths and bytes.
+    ``precompute.image_batches.encode_image_sources`` does it for paths and bytes.
     """
 
     name: str

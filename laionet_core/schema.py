@@ -31,6 +31,7 @@ KIND_TEXT_SELECTED = "text-selected"  # LAIONet-like: selected by caption alone
 KIND_IMAGE_SELECTED = "image-selected"  # ImageNet-like: annotators looked at the image
 KIND_CAPTIONS = "captions"  # ImageNet-Captions-like: texts of an image-selected set
 KIND_TEXT_MATCHED = "text-matched"  # Section 4.3: nearest LAION caption to each such text
+DATASET_KINDS = (KIND_TEXT_SELECTED, KIND_IMAGE_SELECTED, KIND_CAPTIONS, KIND_TEXT_MATCHED)
 
 DDL = f"""
 CREATE TABLE {META} (

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, parse_encoder_spec
-from precompute.reference_store import DATASET_KINDS, AddReferenceConfig, add_reference_dataset
+from laionet_core.schema import DATASET_KINDS
 from precompute.references import REFERENCE_KINDS
 
 
@@ -90,6 +90,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Add the dataset."""
+    # Imported here: it loads torch, which every other command can do without.
+    from precompute.reference_store import AddReferenceConfig, add_reference_dataset
+
     config = AddReferenceConfig(
         db=args.db,
         name=args.name,

@@ -1,7 +1,7 @@
 """Turn read reference items into rows + embeddings + thumbnails, scored per class.
 
 ``precompute.references`` reads the layouts into ``ReferenceItem``s; this module encodes
-them. Images go through ``precompute.images.encode_image_sources`` (decode workers, the
+them. Images go through ``precompute.image_batches.encode_image_sources`` (decode workers, the
 model's own preprocess, thumbnails, rejections with reasons); captions through a text
 encoder. Each sample is scored against the synset text of its own class:
 
@@ -25,7 +25,8 @@ import pandas as pd
 
 from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, ImageEncoder, TextEncoder
 from laionet_core.validation import require_unit_rows
-from precompute.images import DEFAULT_MAX_IMAGE_PIXELS, THUMBNAIL_SIZE, encode_image_sources
+from precompute.image_batches import encode_image_sources
+from precompute.images import DEFAULT_MAX_IMAGE_PIXELS, THUMBNAIL_SIZE
 from precompute.references import ReferenceItem
 
 logger = logging.getLogger(__name__)

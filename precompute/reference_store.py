@@ -63,12 +63,6 @@ LAYOUT_DATASET_KINDS = {
     "webdataset": schema.KIND_TEXT_SELECTED,
     "imagenet-captions": schema.KIND_CAPTIONS,
 }
-DATASET_KINDS = (
-    schema.KIND_TEXT_SELECTED,
-    schema.KIND_IMAGE_SELECTED,
-    schema.KIND_CAPTIONS,
-    schema.KIND_TEXT_MATCHED,
-)
 # Stored synset embeddings of an encoder name must agree with the loaded model's to this
 # cosine per class (fp16 on a GPU vs fp32 on a CPU stays far above it); less means another
 # model under the same name.
@@ -118,9 +112,9 @@ class AddReferenceConfig:
     def __post_init__(self) -> None:
         if self.layout not in REFERENCE_KINDS:
             raise ValueError(f"--kind {self.layout!r}; allowed: {', '.join(REFERENCE_KINDS)}")
-        if self.dataset_kind is not None and self.dataset_kind not in DATASET_KINDS:
+        if self.dataset_kind is not None and self.dataset_kind not in schema.DATASET_KINDS:
             raise ValueError(
-                f"--dataset-kind {self.dataset_kind!r}; allowed: {', '.join(DATASET_KINDS)}"
+                f"--dataset-kind {self.dataset_kind!r}; allowed: {', '.join(schema.DATASET_KINDS)}"
             )
         if not self.name.strip():
             raise ValueError("--name must not be empty")

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from precompute.encoders import load_image_encoder
-from precompute.images import build_thumbnail, decode_image, encode_image_sources
+from precompute.image_batches import encode_image_sources
+from precompute.images import build_thumbnail, decode_image
 from tests.tiny_clip import TINY_CLIP_NAME, build_tiny_clip_checkpoint
 
 
