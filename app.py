@@ -13,16 +13,42 @@ st.set_page_config(
     page_title="LAIONet Explorer", page_icon=":material/image_search:", layout="wide"
 )
 
+# Every url_path differs from its file name on purpose: Streamlit serves the files under
+# pages/ by name (its older multipage mode) until app.py has called st.navigation once,
+# so a first request for ".../<file name>" would run that page without this frame and
+# its simulated-data banner. An unknown path runs app.py, which then routes it.
 PAGES = [
     st.Page(
         "pages/threshold_explorer.py",
         title="Threshold explorer",
         icon=":material/tune:",
+        url_path="threshold",
         default=True,
     ),
-    st.Page("pages/class_browser.py", title="Class browser", icon=":material/category:"),
-    st.Page("pages/compare_datasets.py", title="Compare datasets", icon=":material/compare:"),
-    st.Page("pages/model_accuracy.py", title="Model accuracy", icon=":material/insights:"),
+    st.Page(
+        "pages/class_browser.py",
+        title="Class browser",
+        icon=":material/category:",
+        url_path="classes",
+    ),
+    st.Page(
+        "pages/compare_datasets.py",
+        title="Compare datasets",
+        icon=":material/compare:",
+        url_path="compare",
+    ),
+    st.Page(
+        "pages/model_accuracy.py",
+        title="Model accuracy",
+        icon=":material/insights:",
+        url_path="accuracy",
+    ),
+    st.Page(
+        "pages/diagnose_imagenet.py",
+        title="Diagnose ImageNet",
+        icon=":material/troubleshoot:",
+        url_path="diagnose",
+    ),
 ]
 
 navigation = st.navigation(PAGES)

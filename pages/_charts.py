@@ -55,9 +55,14 @@ def build_curve_chart(
 
 
 def build_similarity_histogram(
-    summary: SelectionSummary, *, x_min: float, x_max: float, bin_width: float = 0.01
+    summary: SelectionSummary,
+    *,
+    x_min: float,
+    x_max: float,
+    bin_width: float = 0.01,
+    x_title: str = "caption-to-synset similarity",
 ) -> alt.LayerChart:
-    """Distribution of caption-to-synset similarities before thresholding (Figure 3a)."""
+    """Distribution of the similarities before thresholding (Figure 3a)."""
     # Bin b >= 1 holds similarities in (grid[b-1], grid[b]]; bin 0 those at or below -1.
     lower = summary.thresholds
     counts = summary.bin_counts[1:]
@@ -74,7 +79,7 @@ def build_similarity_histogram(
         .encode(
             x=alt.X(
                 "similarity:Q",
-                title="caption-to-synset similarity",
+                title=x_title,
                 bin="binned",
                 scale=alt.Scale(domain=[x_min, x_max]),
             ),
@@ -333,3 +338,63 @@ def build_model_scatter_chart(models: pd.DataFrame, *, laion: str) -> alt.LayerC
         .encode(x="imagenet:Q", y="laion:Q")
     )
     return (diagonal + points).properties(height=320)
+
+
+# --- Diagnose ImageNet page (Figures 9, 10 and 16) ---
+
+
+def build_value_histogram(
+    values: pd.Series, *, title: str, bin_width: float = 0.02, count_title: str = "captions"
+) -> alt.Chart:
+    """Histogram of one per-sample quantity (Figure 9a)."""
+    return (
+        alt.Chart(pd.DataFrame({"value": values.to_numpy()}))
+        .mark_bar(binSpacing=0)
+        .encode(
+            x=alt.X("value:Q", bin=alt.Bin(step=bin_width), title=title),
+            y=alt.Y("count():Q", title=count_title),
+            tooltip=[alt.Tooltip("count():Q", title=count_title)],
+        )
+        .properties(height=240)
+    )
+
+
+def build_caption_diagnostics_chart(bins: pd.DataFrame, *, n_classes: int) -> alt.LayerChart:
+    """Mean share of false classes more similar than the true one, per similarity bin,
+    with its 95% interval (Figure 9b).
+
+    Args:
+        bins: ``bin_caption_diagnostics`` rows (bin_low, bin_high, n, mean, ci_low, ci_high).
+        n_classes: Classes each caption was compared with, to show shares as class counts.
+    """
+    frame = bins[bins["n"] > 0].copy()
+    frame["classes"] = frame["mean"] * (n_classes - 1)
+    x = alt.X("bin_low:Q", bin="binned", title="caption's similarity to its own synset")
+    base = alt.Chart(frame).encode(x=x, x2="bin_high:Q")
+    bars = base.mark_bar(opacity=0.8, binSpacing=1).encode(
+        y=alt.Y("mean:Q", title="share of other classes more similar", axis=alt.Axis(format="%")),
+        tooltip=[
+            alt.Tooltip("bin_low:Q", title="from"),
+            alt.Tooltip("bin_high:Q", title="to"),
+            alt.Tooltip("n:Q", title="captions"),
+            alt.Tooltip("mean:Q", format=".2%", title="share"),
+            alt.Tooltip("classes:Q", format=",.0f", title="≈ classes"),
+        ],
+    )
+    middle = alt.Chart(frame.assign(mid=(frame["bin_low"] + frame["bin_high"]) / 2))
+    errors = middle.mark_rule(color="black").encode(x="mid:Q", y="ci_low:Q", y2="ci_high:Q")
+    return (bars + errors).properties(height=260)
+
+
+def build_share_sweep_chart(sweep: pd.DataFrame, *, threshold: float) -> alt.LayerChart:
+    """Shares of classes significantly lower on each side vs the threshold (Figure 16b)."""
+    base = alt.Chart(sweep).encode(
+        x=alt.X(
+            "threshold:Q", title="text-to-text similarity threshold", scale=alt.Scale(zero=False)
+        ),
+        y=alt.Y("share:Q", title="share of classes significantly lower", axis=alt.Axis(format="%")),
+        color=alt.Color("side:N", title="intra-class similarity"),
+        tooltip=["threshold", "side", alt.Tooltip("share:Q", format=".1%"), "n_classes"],
+    )
+    lines = base.mark_line() + base.mark_point(filled=True, size=50)
+    return (lines + _threshold_rule(threshold)).properties(height=260)

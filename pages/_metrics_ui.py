@@ -7,6 +7,8 @@ the rows ``python -m precompute metrics`` stored, or are computed live when ther
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -20,14 +22,16 @@ from laionet_core.comparison import (
     compute_matched_pair_counts,
     compute_sample_metric_rows,
     compute_variant_panel,
+    default_selection_for_kind,
     parse_prediction_table,
 )
-from laionet_core.metrics import sample_pairwise_similarities
+from laionet_core.metrics import bin_caption_diagnostics, sample_pairwise_similarities
 from laionet_core.selection import SelectionParams
 from laionet_core.settings import LAIONET_DATASET
-from laionet_core.stats import compare_class_means
+from laionet_core.stats import compare_class_means, compute_significance_shares
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 from pages._shared import (
+    THRESHOLDED_KINDS,
     DbKey,
     cursor,
     load_class_metrics,
@@ -35,6 +39,7 @@ from pages._shared import (
     load_embeddings,
     load_meta,
     load_synset_embeddings,
+    read_dataset_kind,
 )
 
 # The reference dataset of every comparison unless the user picks another.
@@ -43,14 +48,19 @@ IMAGENET_DATASET = "imagenet-val"
 PAIR_SEED = 0
 
 
-def is_text_selected(db: DbKey, dataset: str) -> bool:
-    """True when ``dataset`` is selected by caption similarity (selection controls apply)."""
-    kinds = load_datasets(db).set_index("dataset")["kind"]
-    return kinds.get(dataset) == schema.KIND_TEXT_SELECTED
+def is_thresholded(db: DbKey, dataset: str) -> bool:
+    """True when ``dataset`` is kept by a threshold on ``text_similarity`` (LAIONet-like
+    or text-matched), so selection controls apply to it."""
+    return read_dataset_kind(db, dataset) in THRESHOLDED_KINDS
 
 
 def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> SelectionParams | None:
-    return params if params is not None and is_text_selected(db, dataset) else None
+    """The selection of ``dataset``: ``params``, or its kind's paper default when None;
+    None for datasets used whole."""
+    kind = read_dataset_kind(db, dataset)
+    if kind not in THRESHOLDED_KINDS:
+        return None
+    return params if params is not None else default_selection_for_kind(kind)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -70,9 +80,13 @@ def load_selected_samples(db: DbKey, dataset: str, params: SelectionParams | Non
 
 @st.cache_data(show_spinner="Computing metrics…", max_entries=32)
 def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
-    """class_metrics rows of one dataset (or its selection), stored or computed live."""
+    """class_metrics rows of one dataset (or its selection), stored or computed live.
+
+    Stored rows are used for datasets taken whole and for the kind's paper selection,
+    which ``python -m precompute metrics`` stores under the dataset's plain name.
+    """
     params = _selection(db, dataset, params)
-    if params is None:
+    if params is None or _is_paper_selection(db, dataset, params):
         stored = load_class_metrics(db, dataset)
         if not stored.empty:
             return stored
@@ -82,6 +96,14 @@ def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) ->
     embedded = load_embeddings(db, dataset, schema.IMAGE_EMBEDDINGS)
     return compute_sample_metric_rows(
         dataset, embedded, load_selected_samples(db, dataset, params), synsets
+    )
+
+
+def _is_paper_selection(db: DbKey, dataset: str, params: SelectionParams) -> bool:
+    """``params`` keeps the samples of the kind's paper selection (coverage aside)."""
+    paper = default_selection_for_kind(read_dataset_kind(db, dataset))
+    return paper is not None and replace(params, min_samples_per_class=1) == replace(
+        paper, min_samples_per_class=1
     )
 
 
@@ -242,3 +264,55 @@ def relative_frequency(weights: pd.Series) -> pd.Series:
     """Class counts as shares of the total."""
     total = float(np.sum(weights.to_numpy()))
     return weights / total if total > 0 else weights.astype(np.float64)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def load_caption_diagnostics(db: DbKey, dataset: str) -> pd.DataFrame:
+    """Section 4.2 per caption: sample_id, wnid, text, similarity (to its own synset),
+    proportion_more_similar (share of the other classes more similar); empty if none."""
+    diagnostics = queries.read_caption_diagnostics(cursor(db), dataset)
+    texts = load_all_samples(db, dataset).set_index("sample_id")["text"]
+    return diagnostics.rename(
+        columns={
+            "own_similarity": "similarity",
+            "false_classes_more_similar": "proportion_more_similar",
+        }
+    ).assign(text=lambda d: texts.reindex(d["sample_id"]).to_numpy())
+
+
+def load_caption_diagnostic_bins(db: DbKey, dataset: str) -> pd.DataFrame:
+    """Figure 9b: mean share of more-similar false classes per 0.05 similarity bin."""
+    return bin_caption_diagnostics(load_caption_diagnostics(db, dataset))
+
+
+@st.cache_data(show_spinner="Comparing at each threshold…", max_entries=16)
+def load_significance_sweep(
+    db: DbKey,
+    matched: str,
+    reference: str,
+    params: SelectionParams,
+    thresholds: tuple[float, ...],
+) -> pd.DataFrame:
+    """Figure 16b: shares of classes significantly lower in intra-class similarity, on
+    each side, as the selection threshold of ``matched`` varies.
+
+    Returns:
+        Rows ``threshold``, ``side`` ("<matched> lower" or "<reference> lower"),
+        ``share``, ``n_classes``.
+    """
+    rows = []
+    for threshold in thresholds:
+        chosen = replace(params, threshold=threshold)
+        shares = compute_significance_shares(
+            load_difference(db, matched, chosen, reference, None, METRIC_INTRA)
+        )
+        for side, key in ((matched, "lower"), (reference, "higher")):
+            rows.append(
+                {
+                    "threshold": chosen.threshold,
+                    "side": f"{side} lower",
+                    "share": shares[key],
+                    "n_classes": shares["n_classes"],
+                }
+            )
+    return pd.DataFrame(rows, columns=["threshold", "side", "share", "n_classes"])

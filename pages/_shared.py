@@ -7,6 +7,7 @@ time, so a rebuilt database is picked up without restarting the app.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from laionet_core import queries
+from laionet_core import queries, schema
 from laionet_core.export import (
     build_export_manifest,
     build_export_table,
@@ -22,6 +23,7 @@ from laionet_core.export import (
 )
 from laionet_core.selection import (
     DEFAULT_MIN_SAMPLES_PER_CLASS,
+    DEFAULT_TEXT_MATCH_THRESHOLD,
     DEFAULT_THRESHOLD,
     THRESHOLD_MAX,
     THRESHOLD_MIN,
@@ -31,6 +33,46 @@ from laionet_core.selection import (
 from laionet_core.settings import DB_ENV_VAR, DEFAULT_DB_PATH, LAIONET_DATASET, resolve_db_path
 
 DbKey = tuple[str, float]  # (path, modification time): a cache key that changes on rebuild
+
+
+@dataclass(frozen=True)
+class ThresholdControl:
+    """How the slider over a dataset's ``text_similarity`` reads for one dataset kind.
+
+    Attributes:
+        label: The slider's label.
+        quantity: What the similarity compares, for axis titles.
+        default: The paper's threshold for that kind.
+        key: Widget key, named after the parameter (distinct kinds, distinct parameters).
+        help: One line on where the default comes from.
+    """
+
+    label: str
+    quantity: str
+    default: float
+    key: str
+    help: str
+
+
+CAPTION_THRESHOLD = ThresholdControl(
+    "Caption-to-synset similarity threshold (keep >)",
+    "caption-to-synset similarity",
+    DEFAULT_THRESHOLD,
+    "threshold",
+    "The paper keeps captions with CLIP similarity above 0.82 to '<name> which is <definition>'.",
+)
+# Text-matched datasets hold the similarity of each LAION caption to the ImageNet-Captions
+# text that chose it (Section 4.3), a different quantity with its own threshold.
+TEXT_MATCH_THRESHOLD = ThresholdControl(
+    "Text-to-text similarity threshold (keep >)",
+    "similarity to the ImageNet-Captions text",
+    DEFAULT_TEXT_MATCH_THRESHOLD,
+    "text_match_threshold",
+    "The paper keeps a LAION caption when its CLIP similarity to the ImageNet-Captions "
+    "text is above 0.7 (Section 4.3).",
+)
+# Kinds whose samples are kept by a threshold on text_similarity (the rest are used whole).
+THRESHOLDED_KINDS = (schema.KIND_TEXT_SELECTED, schema.KIND_TEXT_MATCHED)
 
 
 def require_database() -> DbKey:
@@ -128,22 +170,39 @@ def select_dataset(db: DbKey, *, key: str = "dataset", scored_only: bool = True)
     return st.selectbox("Dataset", names, index=default, key=key)
 
 
-def selection_controls() -> SelectionParams:
-    """The threshold slider and filters, as one frozen params object."""
+def read_dataset_kind(db: DbKey, dataset: str) -> str:
+    """``datasets.kind`` of one dataset."""
+    return str(load_datasets(db).set_index("dataset").loc[dataset, "kind"])
+
+
+def select_threshold_control(kind: str) -> ThresholdControl:
+    """The threshold slider's wording and default for a dataset kind."""
+    return TEXT_MATCH_THRESHOLD if kind == schema.KIND_TEXT_MATCHED else CAPTION_THRESHOLD
+
+
+def selection_controls(kind: str = schema.KIND_TEXT_SELECTED) -> SelectionParams:
+    """The threshold slider and filters, as one frozen params object.
+
+    Args:
+        kind: Kind of the dataset being selected; it sets the slider's label, default
+            and key (text-matched datasets are thresholded on text-to-text similarity).
+    """
+    control = select_threshold_control(kind)
     threshold = st.slider(
-        "Caption-to-synset similarity threshold (keep >)",
+        control.label,
         min_value=THRESHOLD_MIN,
         max_value=THRESHOLD_MAX,
-        value=DEFAULT_THRESHOLD,
+        value=control.default,
         step=THRESHOLD_STEP,
         format="%.3f",
-        key="threshold",
-        help="The paper keeps captions with CLIP similarity above 0.82 to "
-        "'<name> which is <definition>'.",
+        key=control.key,
+        help=control.help,
     )
     left, right, third = st.columns(3)
     drop_nsfw = left.toggle("Drop NSFW", value=True, key="drop_nsfw")
-    drop_multi = right.toggle("Drop multi-label captions", value=True, key="drop_multi_label")
+    drop_multi = True
+    if kind != schema.KIND_TEXT_MATCHED:  # text-matched rows are never multi-label
+        drop_multi = right.toggle("Drop multi-label captions", value=True, key="drop_multi_label")
     min_samples = third.number_input(
         "Min samples per class (coverage)",
         min_value=1,

@@ -6,8 +6,9 @@ sense of a lemma (PUMA the brand for the cougar); raising it brings the intended
 
 import streamlit as st
 
-from laionet_core.selection import DEFAULT_THRESHOLD, compute_band_edges
+from laionet_core.selection import compute_band_edges
 from pages._shared import (
+    THRESHOLDED_KINDS,
     load_class_counts,
     load_class_samples,
     load_classes,
@@ -15,6 +16,7 @@ from pages._shared import (
     load_samples_in_band,
     render_sample_grid,
     require_database,
+    select_threshold_control,
 )
 
 SHOWCASE_WNID = "n02125311"  # cougar: the paper's Figure 11 example ("puma")
@@ -42,22 +44,23 @@ datasets = load_datasets(db)
 dataset = st.selectbox("Dataset", datasets["dataset"].tolist(), key="dataset")
 per_band = st.slider("Samples per band", 1, 24, 6, key="per_band")
 seed = st.number_input("Sampling seed", min_value=0, value=0, step=1, key="seed")
-scored = datasets.set_index("dataset").loc[dataset, "kind"] in ("text-selected", "text-matched")
+kind = datasets.set_index("dataset").loc[dataset, "kind"]
 
-if scored:
+if kind in THRESHOLDED_KINDS:
+    control = select_threshold_control(kind)
     low, high = st.slider(
-        "Similarity range",
+        f"Range of {control.quantity}",
         0.0,
         1.0,
         (0.5, 1.0),
         step=0.01,
         key="band_range",
-        help=f"The paper keeps > {DEFAULT_THRESHOLD}.",
+        help=f"The paper keeps > {control.default}.",
     )
     n_bands = st.slider("Bands", 1, 8, 5, key="n_bands")
     for band_low, band_high in reversed(compute_band_edges(low, high, n_bands)):
         samples = load_samples_in_band(db, dataset, wnid, band_low, band_high, per_band, int(seed))
-        kept = " (kept by the paper's threshold)" if band_low >= DEFAULT_THRESHOLD else ""
+        kept = " (kept by the paper's threshold)" if band_low >= control.default else ""
         st.subheader(f"Similarity in ({band_low:.2f}, {band_high:.2f}]{kept}")
         render_sample_grid(db, samples)
 else:

@@ -1,7 +1,8 @@
 """Compare datasets: intra-class similarity, image-to-synset similarity, zero-shot recall.
 
 The paper's Figures 6, 8, 12, 13 and 15: dataset A (LAIONet, at the selection chosen
-here) against dataset B (ImageNet) class by class, with 95% intervals.
+here) against dataset B (ImageNet) class by class, with 95% intervals. B is taken at its
+kind's paper selection (LAIONet > 0.82, a text-matched set > 0.7) or whole.
 """
 
 import streamlit as st
@@ -13,23 +14,17 @@ from laionet_core.comparison import (
     METRIC_ZERO_SHOT_5,
 )
 from laionet_core.settings import LAIONET_DATASET
-from laionet_core.stats import compute_rank_correlation, compute_significance_shares
-from pages._charts import (
-    build_difference_chart,
-    build_pair_similarity_chart,
-    build_scatter_chart,
-    build_variant_panel_chart,
-)
+from laionet_core.stats import compute_rank_correlation
+from pages._charts import build_scatter_chart, build_variant_panel_chart
+from pages._comparison_ui import render_difference, render_pair_distribution
 from pages._metrics_ui import (
     IMAGENET_DATASET,
-    is_text_selected,
-    load_difference,
-    load_matched_pairs,
+    is_thresholded,
     load_metric_table,
     load_variant_panel,
     relative_frequency,
 )
-from pages._shared import load_datasets, require_database, selection_controls
+from pages._shared import load_datasets, read_dataset_kind, require_database, selection_controls
 
 db = require_database()
 st.header("Compare datasets")
@@ -47,46 +42,29 @@ b = right.selectbox(
     index=names.index(IMAGENET_DATASET) if IMAGENET_DATASET in names else 0,
     key="dataset_b",
 )
-params = selection_controls()
 if a == b:
     st.info("A and B are the same dataset; pick two to compare.")
-if not is_text_selected(db, a):
-    st.caption(f"`{a}` is not selected by caption, so the threshold controls do not apply to it.")
+params = None  # A taken whole
+if is_thresholded(db, a):
+    st.caption(f"Selection of `{a}`:")
+    params = selection_controls(read_dataset_kind(db, a))
+else:
+    st.caption(f"`{a}` is not selected by a similarity threshold, so it is used whole.")
+if is_thresholded(db, b):
+    st.caption(f"`{b}` is taken at the paper's selection for its kind.")
 
 st.subheader("Intra-class similarity (Figure 6)")
-pairs = load_matched_pairs(db, a, params, b, params)
-if pairs.empty:
-    st.info("The two datasets share no class with at least two images each.")
-else:
-    st.caption(
-        f"Pairs of images of the same class, the same number per class in both datasets "
-        f"({pairs['label'].nunique():,} shared classes, {len(pairs) // 2:,} pairs each)."
-    )
-    st.altair_chart(build_pair_similarity_chart(pairs), width="stretch")
-
-
-def render_difference(metric: str, label: str) -> None:
-    """The sorted per-class difference chart and its significance shares."""
-    diff = load_difference(db, a, params, b, params, metric)
-    shares = compute_significance_shares(diff)
-    if shares["n_classes"] == 0:
-        st.info("No shared class has an interval on both sides.")
-        return
-    cols = st.columns(3)
-    cols[0].metric(f"Classes compared ({label})", f"{shares['n_classes']:,}")
-    cols[1].metric(f"A significantly lower ({label})", f"{shares['lower']:.1%}")
-    cols[2].metric(f"A significantly higher ({label})", f"{shares['higher']:.1%}")
-    st.altair_chart(build_difference_chart(diff, y_title=f"{label}: A − B"), width="stretch")
-
-
-render_difference(METRIC_INTRA, "intra-class similarity")
+render_pair_distribution(db, a, params, b, None)
+render_difference(db, a, params, b, None, metric=METRIC_INTRA, label="intra-class similarity")
 
 st.subheader("Image-to-synset similarity (Figure 13)")
-render_difference(METRIC_IMAGE_SIMILARITY, "image-to-synset similarity")
+render_difference(
+    db, a, params, b, None, metric=METRIC_IMAGE_SIMILARITY, label="image-to-synset similarity"
+)
 
 st.subheader("CLIP zero-shot recall (Figure 12)")
-render_difference(METRIC_ZERO_SHOT_1, "zero-shot recall@1")
-render_difference(METRIC_ZERO_SHOT_5, "zero-shot recall@5")
+render_difference(db, a, params, b, None, metric=METRIC_ZERO_SHOT_1, label="zero-shot recall@1")
+render_difference(db, a, params, b, None, metric=METRIC_ZERO_SHOT_5, label="zero-shot recall@5")
 
 st.subheader("Annotator agreement and diversity: ImageNetV2 a / b / c (Figure 8)")
 panel = load_variant_panel(db, a, params)

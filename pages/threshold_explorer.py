@@ -11,6 +11,7 @@ import json
 import numpy as np
 import streamlit as st
 
+from laionet_core import schema
 from laionet_core.export import EXPORT_FORMATS
 from laionet_core.selection import THRESHOLD_MAX, THRESHOLD_MIN, summarize_selection
 from pages._charts import build_class_frequency_chart, build_curve_chart, build_similarity_histogram
@@ -18,15 +19,23 @@ from pages._shared import (
     class_names,
     load_export,
     load_histograms,
+    read_dataset_kind,
     require_database,
     select_dataset,
+    select_threshold_control,
     selection_controls,
 )
 
 db = require_database()
 st.header("Threshold explorer")
 dataset = select_dataset(db)
-params = selection_controls()
+kind = read_dataset_kind(db, dataset)
+if kind == schema.KIND_TEXT_MATCHED:
+    st.caption(
+        "Text-matched: each LAION caption's similarity to the ImageNet-Captions text that "
+        "chose it. The classes-covered curve is the paper's Figure 16a."
+    )
+params = selection_controls(kind)
 histograms = load_histograms(db, dataset)
 summary = summarize_selection(histograms.counts, params)
 n_classes = len(histograms.wnids)
@@ -61,7 +70,12 @@ left, right = st.columns(2)
 with left:
     st.subheader("Similarity histogram")
     st.altair_chart(
-        build_similarity_histogram(summary, x_min=THRESHOLD_MIN, x_max=THRESHOLD_MAX),
+        build_similarity_histogram(
+            summary,
+            x_min=THRESHOLD_MIN,
+            x_max=THRESHOLD_MAX,
+            x_title=select_threshold_control(kind).quantity,
+        ),
         width="stretch",
     )
 with right:

@@ -75,3 +75,22 @@ def test_missing_database_explains_how_to_build_it(
     assert not at.exception
     assert any("No database" in e.body for e in at.error)
     assert any("python -m precompute demo" in m.body for m in at.markdown)
+
+
+def test_text_matched_dataset_is_thresholded_on_text_to_text_similarity(
+    app: AppTest, demo_db: Path
+) -> None:
+    app.selectbox(key="dataset").set_value("text-matched").run()
+    assert not app.exception
+    slider = app.slider(key="text_match_threshold")
+    assert slider.value == pytest.approx(0.7)  # Section 4.3's threshold, not 0.82
+    assert "Text-to-text" in slider.label
+    con = queries.connect(demo_db)
+    for threshold in (0.7, 0.85):
+        slider.set_value(threshold).run()
+        n, classes = queries.count_selected(
+            con, "text-matched", SelectionParams(threshold=threshold)
+        )
+        assert _metrics(app)["Dataset size"] == f"{n:,}"
+        assert _metrics(app)["Classes covered"] == f"{classes:,} / 1,000"
+        slider = app.slider(key="text_match_threshold")

@@ -1,0 +1,58 @@
+"""Streamlit blocks shared by the pages that compare two datasets class by class.
+
+Figures 6, 10, 12 and 13 of the paper have the same two parts: the distribution of a
+quantity pooled over classes, with sizes matched per class, and the per-class
+difference with its 95% interval, sorted, with the shares significantly lower and higher.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from laionet_core.selection import SelectionParams
+from laionet_core.stats import compute_significance_shares
+from pages._charts import build_difference_chart, build_pair_similarity_chart
+from pages._metrics_ui import load_difference, load_matched_pairs
+from pages._shared import DbKey
+
+
+def render_pair_distribution(
+    db: DbKey, a: str, params_a: SelectionParams | None, b: str, params_b: SelectionParams | None
+) -> None:
+    """Within-class image pair similarities of both datasets, equal pairs per class."""
+    pairs = load_matched_pairs(db, a, params_a, b, params_b)
+    if pairs.empty:
+        st.info("The two datasets share no class with at least two images each.")
+        return
+    st.caption(
+        f"Pairs of images of the same class, the same number per class in both datasets "
+        f"({pairs['label'].nunique():,} shared classes, {len(pairs) // 2:,} pairs each)."
+    )
+    st.altair_chart(build_pair_similarity_chart(pairs), width="stretch")
+
+
+def render_difference(
+    db: DbKey,
+    a: str,
+    params_a: SelectionParams | None,
+    b: str,
+    params_b: SelectionParams | None,
+    *,
+    metric: str,
+    label: str,
+) -> None:
+    """The sorted per-class difference ``a - b`` and its significance shares.
+
+    The metrics' labels name the datasets; ``label`` (the quantity) titles the block.
+    """
+    diff = load_difference(db, a, params_a, b, params_b, metric)
+    shares = compute_significance_shares(diff)
+    st.caption(f"Per class: {label}, {a} − {b}, with 95% intervals")
+    if shares["n_classes"] == 0:
+        st.info("No shared class has an interval on both sides.")
+        return
+    cols = st.columns(3)
+    cols[0].metric("Classes compared", f"{shares['n_classes']:,}")
+    cols[1].metric(f"{a} significantly lower", f"{shares['lower']:.1%}")
+    cols[2].metric(f"{a} significantly higher", f"{shares['higher']:.1%}")
+    st.altair_chart(build_difference_chart(diff, y_title=f"{label}: {a} − {b}"), width="stretch")
