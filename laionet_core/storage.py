@@ -3,6 +3,8 @@
 A build writes a fresh database into a temporary file next to the target and swaps it
 into place only when everything succeeded, so a failed build leaves an existing
 database untouched. Adding a dataset to an existing database runs in one transaction.
+Results computed from stored datasets (class metrics, caption diagnostics) are written
+by ``storage_results``; the Arrow plumbing is in ``storage_arrow``.
 """
 
 from __future__ import annotations
@@ -385,58 +387,6 @@ def build_similarity_histograms(samples: pd.DataFrame) -> pd.DataFrame:
     counts = frame.groupby(list(frame.columns), sort=True).size().rename("n").reset_index()
     assert counts["bin"].between(0, N_BINS - 1).all()
     return counts
-
-
-def write_class_metrics(con: duckdb.DuckDBPyConnection, metrics: pd.DataFrame) -> None:
-    """Replace per-class metrics rows for the (dataset, metric) pairs in ``metrics``.
-
-    Args:
-        metrics: Columns dataset, wnid, metric, n, value, ci_low, ci_high.
-    """
-    columns = ("dataset", "wnid", "metric", "n", "value", "ci_low", "ci_high")
-    require_columns(metrics, columns, where="class metrics")
-    for dataset, metric in metrics[["dataset", "metric"]].drop_duplicates().itertuples(False):
-        con.execute(
-            f"DELETE FROM {schema.CLASS_METRICS} WHERE dataset = ? AND metric = ?",
-            [dataset, metric],
-        )
-    insert_frame(con, schema.CLASS_METRICS, metrics.loc[:, list(columns)])
-
-
-def write_caption_diagnostics(
-    con: duckdb.DuckDBPyConnection, dataset: str, diagnostics: pd.DataFrame
-) -> None:
-    """Replace the caption diagnostics (Section 4.2, Figure 9) of one dataset.
-
-    Args:
-        dataset: A dataset already in ``samples``.
-        diagnostics: One row per caption: ``sample_id``, ``own_similarity`` (cosine to
-            its own synset text) and ``false_classes_more_similar`` (share in [0, 1] of
-            the other classes whose synset text is strictly more similar).
-
-    Raises:
-        ValueError: A column is missing, a share is outside [0, 1], or a sample id
-            repeats or is not a sample of ``dataset`` (the id is named).
-    """
-    columns = ("sample_id", "own_similarity", "false_classes_more_similar")
-    require_columns(diagnostics, columns, where=f"caption diagnostics of {dataset!r}")
-    rows = diagnostics.loc[:, list(columns)].copy()
-    rows["sample_id"] = rows["sample_id"].astype(str)
-    share = rows["false_classes_more_similar"].to_numpy(np.float64)
-    bad = rows["sample_id"].duplicated() | ~((share >= 0) & (share <= 1))
-    if bad.any():
-        raise ValueError(
-            f"caption diagnostics of {dataset!r}: sample_id {rows.loc[bad, 'sample_id'].iloc[0]!r}"
-            " repeats or has a share outside [0, 1]"
-        )
-    sql = f"SELECT sample_id FROM {schema.SAMPLES} WHERE dataset = ?"
-    known = {r[0] for r in con.execute(sql, [dataset]).fetchall()}
-    unknown = rows.loc[~rows["sample_id"].isin(known), "sample_id"]
-    if len(unknown):
-        raise ValueError(f"caption diagnostics: {unknown.iloc[0]!r} is not a sample of {dataset!r}")
-    con.execute(f"DELETE FROM {schema.CAPTION_DIAGNOSTICS} WHERE dataset = ?", [dataset])
-    rows.insert(0, "dataset", dataset)
-    insert_frame(con, schema.CAPTION_DIAGNOSTICS, rows)
 
 
 def _delete_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> None:

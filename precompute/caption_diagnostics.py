@@ -18,7 +18,7 @@ import pandas as pd
 
 from laionet_core import queries, schema
 from laionet_core.metrics import bin_caption_diagnostics, compute_caption_diagnostics
-from laionet_core.storage import write_caption_diagnostics
+from laionet_core.storage_results import write_caption_diagnostics
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
 logger = logging.getLogger(__name__)

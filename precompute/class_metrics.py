@@ -37,7 +37,8 @@ from laionet_core.selection import (
     DEFAULT_THRESHOLD,
     SelectionParams,
 )
-from laionet_core.storage import open_database_for_update, write_class_metrics
+from laionet_core.storage import open_database_for_update
+from laionet_core.storage_results import write_class_metrics
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 from precompute.predictions import DEFAULT_FIT_DATASET, simulate_predictions
 
