@@ -124,7 +124,8 @@ def test_intra_class_edge_cases() -> None:
     assert out.loc["solo", "n"] == 1 and np.isnan(out.loc["solo", "mean"])
     assert np.isnan(out.loc["solo", "ci_low"])
     xp = x[[1, 2]].astype(np.float64)
-    assert out.loc["pair", "mean"] == pytest.approx(xp[0] @ xp[1], abs=1e-12)  # float16 exact
+    # float16 input is worked in float32: products exact, sums to about 1e-7.
+    assert out.loc["pair", "mean"] == pytest.approx(xp[0] @ xp[1], abs=1e-6)
     empty = compute_intra_class_similarity(np.zeros((0, 3)), np.array([], dtype=int))
     assert len(empty) == 0
     with pytest.raises(ValueError, match="embeddings"):
@@ -331,3 +332,21 @@ def test_notebook_api_from_metrics_alone_hand_checked() -> None:
     assert zero_shot.accuracy[5] == 1.0
     correct = np.array([True, True, False, True, True])
     assert metrics.compute_mean_per_class_recall(correct, labels) == pytest.approx(5 / 6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_intra_class_low_precision_input_matches_float64(dtype) -> None:
+    # float16/32 rows are widened to float32 (float16 through a lookup table), with sums
+    # in float64: the result must agree with the float64 computation on the same values.
+    rng = np.random.default_rng(7)
+    x = _unit_rows(rng, 3_000, 64, centre_weight=0.1).astype(dtype)
+    x[5, 3] = np.float16(3e-6)  # a float16 subnormal
+    labels = rng.integers(0, 7, 3_000)
+    low = compute_intra_class_similarity(x, labels)
+    exact = compute_intra_class_similarity(x.astype(np.float64), labels)
+    np.testing.assert_allclose(low["mean"], exact["mean"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(low["se"], exact["se"], rtol=1e-4)
+    bad = x.copy()
+    bad[11, 0] = np.inf
+    with pytest.raises(ValueError, match="row 11"):
+        compute_intra_class_similarity(bad, labels)
