@@ -1,0 +1,102 @@
+"""The config of a simulated corpus: every knob of the world and of the draws.
+
+See ``precompute.simulate_world`` for the model the fields parametrise and
+``docs/SIMULATION.md`` for what each default reproduces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Everything that defines a simulated corpus; the same config gives the same bytes.
+
+    Attributes:
+        n_captions: Rows of LAION-style metadata over all parts.
+        n_classes: World classes, drawn from the 1,000 ILSVRC classes (>= 100).
+        n_parts: Metadata parts (LAION-400M has 32).
+        dim: Dimension of the shared embedding space.
+        reference_per_class: Images per class in each reference set.
+        images: Write a 64x64 JPEG thumbnail per sample and reference image.
+        seed: Seed of every random draw.
+        zipf_exponent: Class frequencies fall as ``rank ** -zipf_exponent``.
+        unmatched_fraction: Captions that name no class at all.
+        multi_label_fraction: Captions that name two classes.
+        wrong_sense_share: Share of an ambiguous class's captions using the other sense.
+        shared_lemma_fraction: Captions naming a class by a lemma two classes share.
+        similarity_mean: Mean caption-to-synset cosine over classes.
+        similarity_class_sd: Spread of per-class means (drives the coverage drop).
+        similarity_sd: Spread of captions around their class mean.
+        html_fraction: Captions wrapped in raw-web HTML.
+        non_ascii_fraction: Captions with non-ASCII decoration.
+        nsfw_fraction: Rows tagged ``NSFW``.
+        unsure_fraction: Rows tagged ``UNSURE``.
+        image_spread: Mean per-sample image variation around the class prototype.
+        phrasings_per_class: Phrasing directions per concept; captions of a class
+            share one of them, so text-to-text nearest neighbours are meaningful.
+        phrasing_weight: Weight of the phrasing in a caption's part orthogonal to its
+            synset (0 = isotropic noise); two captions with the same phrasing and
+            cosine ``a`` to the synset have cosine about ``a^2 + (1 - a^2) w^2``.
+    """
+
+    n_captions: int = 40_000
+    n_classes: int = 150
+    n_parts: int = 4
+    dim: int = 128
+    reference_per_class: int = 50
+    images: bool = True
+    seed: int = 0
+    zipf_exponent: float = 1.0
+    unmatched_fraction: float = 0.35
+    multi_label_fraction: float = 0.05
+    wrong_sense_share: float = 0.4
+    shared_lemma_fraction: float = 0.005
+    similarity_mean: float = 0.745
+    similarity_class_sd: float = 0.045
+    similarity_sd: float = 0.055
+    html_fraction: float = 0.04
+    non_ascii_fraction: float = 0.05
+    nsfw_fraction: float = 0.015
+    unsure_fraction: float = 0.08
+    image_spread: float = 1.1
+    phrasings_per_class: int = 8
+    phrasing_weight: float = 0.7
+
+    def __post_init__(self) -> None:
+        checks = {
+            "n_captions": self.n_captions >= 1,
+            "n_classes": 100 <= self.n_classes <= 1000,
+            "n_parts": 1 <= self.n_parts <= self.n_captions,
+            "dim": self.dim >= 16,
+            "reference_per_class": self.reference_per_class >= 2,
+            "phrasings_per_class": self.phrasings_per_class >= 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(
+                    f"SimulationConfig.{name}={getattr(self, name)!r} is not allowed "
+                    "(n_captions >= 1, 100 <= n_classes <= 1000, 1 <= n_parts <= n_captions, "
+                    "dim >= 16, reference_per_class >= 2, phrasings_per_class >= 1)"
+                )
+        fractions = (
+            "unmatched_fraction",
+            "multi_label_fraction",
+            "wrong_sense_share",
+            "shared_lemma_fraction",
+            "html_fraction",
+            "non_ascii_fraction",
+            "nsfw_fraction",
+            "unsure_fraction",
+            "phrasing_weight",
+        )
+        for name in fractions:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"SimulationConfig.{name}={getattr(self, name)!r}; allowed [0, 1]")
+        if self.unmatched_fraction + self.multi_label_fraction + self.shared_lemma_fraction > 1:
+            raise ValueError("unmatched + multi_label + shared_lemma fractions exceed 1")
+
+    def to_dict(self) -> dict[str, object]:
+        """The config as JSON-ready values."""
+        return asdict(self)
