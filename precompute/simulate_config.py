@@ -39,6 +39,9 @@ class SimulationConfig:
         phrasing_weight: Weight of the phrasing in a caption's part orthogonal to its
             synset (0 = isotropic noise); two captions with the same phrasing and
             cosine ``a`` to the synset have cosine about ``a^2 + (1 - a^2) w^2``.
+        sibling_block: ILSVRC classes per parent (neighbouring class indices).
+        sibling_similarity: Mean cosine between the concepts of two siblings; it
+            makes siblings' synset texts confusable for CLIP zero-shot (Figure 12).
     """
 
     n_captions: int = 40_000
@@ -63,6 +66,8 @@ class SimulationConfig:
     image_spread: float = 1.1
     phrasings_per_class: int = 8
     phrasing_weight: float = 0.7
+    sibling_block: int = 20
+    sibling_similarity: float = 0.87
 
     def __post_init__(self) -> None:
         checks = {
@@ -72,13 +77,15 @@ class SimulationConfig:
             "dim": self.dim >= 16,
             "reference_per_class": self.reference_per_class >= 2,
             "phrasings_per_class": self.phrasings_per_class >= 1,
+            "sibling_block": 1 <= self.sibling_block <= 1000,
         }
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(
                     f"SimulationConfig.{name}={getattr(self, name)!r} is not allowed "
                     "(n_captions >= 1, 100 <= n_classes <= 1000, 1 <= n_parts <= n_captions, "
-                    "dim >= 16, reference_per_class >= 2, phrasings_per_class >= 1)"
+                    "dim >= 16, reference_per_class >= 2, phrasings_per_class >= 1, "
+                    "1 <= sibling_block <= 1000)"
                 )
         fractions = (
             "unmatched_fraction",
@@ -90,6 +97,7 @@ class SimulationConfig:
             "nsfw_fraction",
             "unsure_fraction",
             "phrasing_weight",
+            "sibling_similarity",
         )
         for name in fractions:
             if not 0.0 <= getattr(self, name) <= 1.0:

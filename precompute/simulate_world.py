@@ -4,7 +4,8 @@ The paper's causal story (its Figure 2) is built into one shared embedding space
 a class ``Y`` has a concept direction; its caption ``T`` and its image ``X`` are drawn
 around a text prototype and an image prototype near that concept, independently of
 each other given the class. LAION-like selection looks at ``T`` only; ImageNet-like
-selection (``precompute.simulate_references``) looks at ``X``.
+selection (``precompute.simulate_references``) looks at ``X``. Concepts of neighbouring
+ILSVRC classes share a parent, so every class has confusable siblings.
 
 All arrays are float32 until they are written; every draw takes an explicit
 ``np.random.Generator`` so the corpus is a pure function of the config.
@@ -45,6 +46,12 @@ MODALITY_JITTER = 0.5
 # so image-to-synset cosines barely depend on how stereotyped a picture is.
 IMAGE_CONCEPT_WEIGHT = 0.65
 IMAGE_CONCEPT_SLOPE = 0.03
+# ILSVRC class indices follow WordNet order, so neighbours are often related (dog breeds
+# 151-268, birds, snakes, ...; artifacts are closer to alphabetical). Concepts of each
+# block of ``sibling_block`` neighbours share a parent; the sibling cosine of a block is
+# drawn uniformly within +- SIBLING_SPREAD of ``sibling_similarity``, so some groups are
+# fine-grained (hard to tell apart) and others coarse.
+SIBLING_SPREAD = 0.06
 # Web text repeats itself: captions of a class are drawn around a few "phrasing"
 # directions, chosen with Zipf-like probabilities (rank ** -PHRASING_ZIPF).
 PHRASING_ZIPF = 1.0
@@ -133,6 +140,33 @@ def compute_at_cosine(anchor: np.ndarray, cosine: np.ndarray, toward: np.ndarray
     return _unit(a * anchor + np.sqrt(1.0 - a * a) * ortho)
 
 
+def compute_family_concepts(
+    own: np.ndarray, rng: np.random.Generator, *, block: int, sibling_similarity: float
+) -> np.ndarray:
+    """Concepts of the 1,000 ILSVRC classes with parents shared by neighbouring indices.
+
+    Class ``i`` has parent ``i // block``; its concept is ``normalise(b p + sqrt(1 - b^2)
+    o)`` with ``p`` the parent, ``o`` its own direction and ``b^2`` its block's sibling
+    cosine, drawn uniformly within ``SIBLING_SPREAD`` of ``sibling_similarity``.
+
+    Args:
+        own: (1000, D) float32 unit own directions, in class-index order.
+        rng: Random generator of the parents and the blocks' sibling cosines.
+        block: Classes per parent.
+        sibling_similarity: Mean cosine of two siblings' concepts, in [0, 1].
+
+    Returns:
+        (1000, D) float32, L2-normalised; siblings have cosine about ``b^2``.
+    """
+    n, dim = own.shape
+    n_blocks = -(-n // block)
+    parent_of = np.arange(n) // block
+    parents = compute_unit_normal(rng, n_blocks, dim)
+    spread = rng.uniform(-SIBLING_SPREAD, SIBLING_SPREAD, size=n_blocks)
+    b2 = np.clip(sibling_similarity + spread, 0.0, 0.99)[parent_of, None]
+    return _unit(np.sqrt(b2) * parents[parent_of] + np.sqrt(1.0 - b2) * own)
+
+
 def _choose_classes(vocabulary: Vocabulary, n_classes: int, rng: np.random.Generator) -> list[int]:
     lemma_dict = build_lemma_dictionary(vocabulary)
     named = set(lemma_dict.lemma_to_wnid.values())
@@ -192,6 +226,14 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
     modality = compute_unit_normal(rng, 2, dim)
     text_mod = _unit(modality[0] + MODALITY_JITTER * compute_unit_normal(rng, n_c + n_s, dim))
     image_mod = _unit(modality[1] + MODALITY_JITTER * compute_unit_normal(rng, n_c + n_s, dim))
+    # Own stream for the hierarchy and for the synset texts of the classes outside the world.
+    family_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 6]))
+    concepts[:1000] = compute_family_concepts(
+        concepts[:1000],
+        family_rng,
+        block=config.sibling_block,
+        sibling_similarity=config.sibling_similarity,
+    )
     w_mod = np.sqrt(1.0 - CONCEPT_WEIGHT**2)
     concept_rows = np.concatenate([class_indices, 1000 + np.arange(n_s)])
     text_proto = _unit(CONCEPT_WEIGHT * concepts[concept_rows] + w_mod * text_mod)
@@ -199,8 +241,10 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
     image_style = _unit(image_mod - np.sum(image_mod * g, axis=1, keepdims=True) * g)
     w_style = np.sqrt(1.0 - IMAGE_CONCEPT_WEIGHT**2)
     image_proto = _unit(IMAGE_CONCEPT_WEIGHT * g + w_style * image_style)
-    # Classes outside the world get their own random directions.
-    synset_emb = compute_unit_normal(rng, 1000, dim)
+    # Classes outside the world have synset texts built the same way; they are the
+    # distractors (often siblings) of CLIP zero-shot classification.
+    other_mod = _unit(modality[0] + MODALITY_JITTER * compute_unit_normal(family_rng, 1000, dim))
+    synset_emb = _unit(CONCEPT_WEIGHT * concepts[:1000] + w_mod * other_mod)
     synset_emb[class_indices] = text_proto[:n_c]
 
     similarity_mean = config.similarity_mean + config.similarity_class_sd * rng.standard_normal(n_c)

@@ -1,0 +1,73 @@
+"""Tests of the simulated world's geometry: class families."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from laionet_core.accuracy import compute_zero_shot_accuracy
+from laionet_core.vocabulary import load_imagenet_vocabulary
+from precompute.simulate_config import SimulationConfig
+from precompute.simulate_world import (
+    SIBLING_SPREAD,
+    build_world,
+    compute_family_concepts,
+    compute_images,
+    compute_unit_normal,
+)
+
+DEFAULT = SimulationConfig()
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(DEFAULT, load_imagenet_vocabulary())
+
+
+def test_family_concepts_share_a_parent_within_a_block() -> None:
+    rng = np.random.default_rng(0)
+    own = compute_unit_normal(rng, 40, 256)
+    concepts = compute_family_concepts(own, rng, block=10, sibling_similarity=0.8)
+    np.testing.assert_allclose(np.linalg.norm(concepts, axis=1), 1.0, atol=1e-5)
+    gram = concepts @ concepts.T
+    for i in range(40):
+        siblings = [j for j in range(40) if j // 10 == i // 10 and j != i]
+        others = [j for j in range(40) if j // 10 != i // 10]
+        assert abs(gram[i, siblings].mean() - 0.8) < SIBLING_SPREAD + 0.1
+        assert abs(gram[i, others].mean()) < 0.1
+
+
+def test_classes_outside_the_world_are_siblings_and_distractors(world) -> None:
+    syn = world.synset_emb
+    np.testing.assert_allclose(np.linalg.norm(syn, axis=1), 1.0, atol=1e-5)
+    block = DEFAULT.sibling_block
+    inside = set(world.class_indices.tolist())
+    near, far = [], []
+    for i in world.class_indices[:20]:
+        outside = [j for j in range(1000) if j not in inside]
+        near += [syn[i] @ syn[j] for j in outside if j // block == i // block]
+        far += [syn[i] @ syn[j] for j in outside if j // block != i // block]
+    # A sibling's synset text is much closer than an unrelated one's (which still
+    # shares the text modality), as for world classes among themselves.
+    assert np.mean(near) > np.mean(far) + 0.3 and 0.2 < np.mean(far) < 0.5
+
+
+def test_zero_shot_confuses_siblings_but_is_far_above_chance(world) -> None:
+    rng = np.random.default_rng(1)
+    rows = np.repeat(np.arange(world.n_classes), 40)
+    x, _ = compute_images(world, rows, rng)
+    labels = world.class_indices[rows]
+    zero = compute_zero_shot_accuracy(x, labels, world.synset_emb, np.arange(1000), k=(1, 5))
+    assert 0.4 < zero.accuracy[1] < 0.9 and zero.accuracy[5] > zero.accuracy[1] + 0.1
+    # Errors go to siblings.
+    scores = x @ world.synset_emb.T
+    wrong = scores.argmax(axis=1) != labels
+    block = DEFAULT.sibling_block
+    assert np.mean(scores.argmax(axis=1)[wrong] // block == labels[wrong] // block) > 0.9
+
+
+def test_config_rejects_bad_family_values() -> None:
+    with pytest.raises(ValueError, match="sibling_block"):
+        SimulationConfig(sibling_block=0)
+    with pytest.raises(ValueError, match="sibling_similarity"):
+        SimulationConfig(sibling_similarity=1.5)
