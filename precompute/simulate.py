@@ -129,9 +129,13 @@ def build_part_rows(
     multi = kind == KIND_MULTI
     concept[multi] = np.where(rng.random(int(multi.sum())) < 0.5, class_a[multi], class_b[multi])
 
-    # Text embeddings at a chosen cosine to the named synset.
+    # Text embeddings at a chosen cosine to the named synset; a caption is closer to it
+    # when its picture shows the class clearly (specificity, shared with the image).
+    specificity = rng.standard_normal(n, dtype=np.float32)
     anchor = world.synset_emb[world.class_indices[class_a]]
-    a = compute_caption_similarity(world, class_a, rng, config.similarity_sd)
+    a = compute_caption_similarity(
+        world, class_a, rng, config.similarity_sd, specificity=specificity
+    )
     mean, sd, lo, hi = WRONG_SENSE_SIMILARITY
     a[wrong] = np.clip(mean + sd * rng.standard_normal(int(wrong.sum())), lo, hi)
     unmatched = kind == KIND_UNMATCHED
@@ -154,7 +158,7 @@ def build_part_rows(
         b = compute_caption_similarity(world, second, rng, config.similarity_sd)
         text_b = compute_at_cosine(anchor_b, b, compute_phrased_directions(world, second, rng))
         text[two] = text[two] + text_b
-    image, _ = compute_images(world, concept, rng)
+    image, _ = compute_images(world, concept, rng, specificity=specificity)
 
     first = rng.random(n) < NAME_FIRST_LEMMA
     pick = rng.integers(0, 1 << 30, size=n)

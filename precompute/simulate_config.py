@@ -42,6 +42,12 @@ class SimulationConfig:
         sibling_block: ILSVRC classes per parent (neighbouring class indices).
         sibling_similarity: Mean cosine between the concepts of two siblings; it
             makes siblings' synset texts confusable for CLIP zero-shot (Figure 12).
+        specificity_sd: Spread across pictures of how clearly they show what sets
+            their class apart from its siblings (the weight of the concept's
+            non-family part is ``1 + specificity_sd * z``, ``z`` standard normal).
+        specificity_caption_corr: Correlation of ``z`` with the caption's own
+            standardised cosine to the synset: a picture that shows its class
+            clearly gets a caption that describes it well.
     """
 
     n_captions: int = 40_000
@@ -68,6 +74,8 @@ class SimulationConfig:
     phrasing_weight: float = 0.7
     sibling_block: int = 20
     sibling_similarity: float = 0.87
+    specificity_sd: float = 0.3
+    specificity_caption_corr: float = 0.5
 
     def __post_init__(self) -> None:
         checks = {
@@ -98,6 +106,8 @@ class SimulationConfig:
             "unsure_fraction",
             "phrasing_weight",
             "sibling_similarity",
+            "specificity_sd",
+            "specificity_caption_corr",
         )
         for name in fractions:
             if not 0.0 <= getattr(self, name) <= 1.0:

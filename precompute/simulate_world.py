@@ -3,9 +3,12 @@
 The paper's causal story (its Figure 2) is built into one shared embedding space:
 a class ``Y`` has a concept direction; its caption ``T`` and its image ``X`` are drawn
 around a text prototype and an image prototype near that concept, independently of
-each other given the class. LAION-like selection looks at ``T`` only; ImageNet-like
-selection (``precompute.simulate_references``) looks at ``X``. Concepts of neighbouring
-ILSVRC classes share a parent, so every class has confusable siblings.
+each other given the class but for one scalar: the picture's specificity (how clearly
+it shows what sets the class apart from its siblings), which also makes the caption
+describe the class better. LAION-like selection looks at ``T`` only, so it biases
+``X`` through that scalar alone; ImageNet-like selection
+(``precompute.simulate_references``) looks at ``X``. Concepts of neighbouring ILSVRC
+classes share a parent, so every class has confusable siblings.
 
 All arrays are float32 until they are written; every draw takes an explicit
 ``np.random.Generator`` so the corpus is a pure function of the config.
@@ -52,6 +55,8 @@ IMAGE_CONCEPT_SLOPE = 0.03
 # drawn uniformly within +- SIBLING_SPREAD of ``sibling_similarity``, so some groups are
 # fine-grained (hard to tell apart) and others coarse.
 SIBLING_SPREAD = 0.06
+# Bound on the change of a picture's non-family weight, so no picture loses it entirely.
+SPECIFICITY_LIMIT = 0.9
 # Web text repeats itself: captions of a class are drawn around a few "phrasing"
 # directions, chosen with Zipf-like probabilities (rank ** -PHRASING_ZIPF).
 PHRASING_ZIPF = 1.0
@@ -77,6 +82,8 @@ class World:
         text_proto: (C+S, D) float32 text prototypes (row c < C equals the synset text).
         image_proto: (C+S, D) float32 image prototypes.
         concepts: (C+S, D) float32 concept directions.
+        specific: (C+S, D) float32 part of each concept that sets it apart from its
+            siblings (zero for the other senses, which have no family).
         image_style: (C+S, D) float32 image-only direction of each concept, orthogonal to it.
         similarity_mean: (C,) mean caption-to-synset cosine per class.
         diversity: (C+S,) image variation scale per concept.
@@ -86,6 +93,8 @@ class World:
         phrasings: (C+S, K, D) float32 unit phrasing directions of each concept.
         phrasing_p: (K,) probabilities of the phrasings (Zipf-like, the first most used).
         phrasing_weight: See ``SimulationConfig.phrasing_weight``.
+        specificity_sd: See ``SimulationConfig.specificity_sd``.
+        specificity_corr: See ``SimulationConfig.specificity_caption_corr``.
     """
 
     vocabulary: Vocabulary
@@ -97,6 +106,7 @@ class World:
     text_proto: np.ndarray
     image_proto: np.ndarray
     concepts: np.ndarray
+    specific: np.ndarray
     image_style: np.ndarray
     similarity_mean: np.ndarray
     diversity: np.ndarray
@@ -106,6 +116,8 @@ class World:
     phrasings: np.ndarray
     phrasing_p: np.ndarray
     phrasing_weight: float
+    specificity_sd: float
+    specificity_corr: float
 
     @property
     def n_classes(self) -> int:
@@ -142,7 +154,7 @@ def compute_at_cosine(anchor: np.ndarray, cosine: np.ndarray, toward: np.ndarray
 
 def compute_family_concepts(
     own: np.ndarray, rng: np.random.Generator, *, block: int, sibling_similarity: float
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Concepts of the 1,000 ILSVRC classes with parents shared by neighbouring indices.
 
     Class ``i`` has parent ``i // block``; its concept is ``normalise(b p + sqrt(1 - b^2)
@@ -156,7 +168,10 @@ def compute_family_concepts(
         sibling_similarity: Mean cosine of two siblings' concepts, in [0, 1].
 
     Returns:
-        (1000, D) float32, L2-normalised; siblings have cosine about ``b^2``.
+        ``(concepts, specific)``: (1000, D) float32 L2-normalised concepts (siblings
+        have cosine about ``b^2``) and the part of each that is not its parent's,
+        ``sqrt(1 - b^2) o`` scaled like the concept, so ``concept - specific`` is the
+        family's share.
     """
     n, dim = own.shape
     n_blocks = -(-n // block)
@@ -164,7 +179,10 @@ def compute_family_concepts(
     parents = compute_unit_normal(rng, n_blocks, dim)
     spread = rng.uniform(-SIBLING_SPREAD, SIBLING_SPREAD, size=n_blocks)
     b2 = np.clip(sibling_similarity + spread, 0.0, 0.99)[parent_of, None]
-    return _unit(np.sqrt(b2) * parents[parent_of] + np.sqrt(1.0 - b2) * own)
+    specific = np.sqrt(1.0 - b2) * own
+    raw = np.sqrt(b2) * parents[parent_of] + specific
+    norm = np.linalg.norm(raw, axis=1, keepdims=True)
+    return (raw / norm).astype(np.float32), (specific / norm).astype(np.float32)
 
 
 def _choose_classes(vocabulary: Vocabulary, n_classes: int, rng: np.random.Generator) -> list[int]:
@@ -228,7 +246,7 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
     image_mod = _unit(modality[1] + MODALITY_JITTER * compute_unit_normal(rng, n_c + n_s, dim))
     # Own stream for the hierarchy and for the synset texts of the classes outside the world.
     family_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 6]))
-    concepts[:1000] = compute_family_concepts(
+    concepts[:1000], specific = compute_family_concepts(
         concepts[:1000],
         family_rng,
         block=config.sibling_block,
@@ -265,6 +283,7 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
         text_proto=text_proto,
         image_proto=image_proto,
         concepts=g,
+        specific=np.concatenate([specific[class_indices], np.zeros((n_s, dim), np.float32)]),
         image_style=image_style,
         similarity_mean=similarity_mean.astype(np.float32),
         diversity=diversity.astype(np.float32),
@@ -274,33 +293,48 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
         phrasings=phrasings,
         phrasing_p=phrasing_p / phrasing_p.sum(),
         phrasing_weight=float(config.phrasing_weight),
+        specificity_sd=float(config.specificity_sd),
+        specificity_corr=float(config.specificity_caption_corr),
     )
 
 
 def compute_images(
-    world: World, concept: np.ndarray, rng: np.random.Generator, *, spread: np.ndarray | None = None
+    world: World,
+    concept: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    spread: np.ndarray | None = None,
+    specificity: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw image embeddings around concept prototypes.
 
-    ``x = w * g + sqrt(1 - w^2) * normalise(m + r * d_c * z)`` with ``g`` the concept,
-    ``m`` its image-only style direction, ``z`` a random unit vector orthogonal to ``g``,
-    ``d_c`` the concept's diversity and ``r`` a per-sample atypicality (log-normal,
-    mean ~1): small ``r`` is a stereotypical picture, large ``r`` an unusual one. The
-    concept weight ``w`` falls only slightly with ``r``, so all images stay about as
-    close to their synset text while varying widely among themselves.
+    ``x = w * g' + sqrt(1 - w^2) * normalise(m + r * d_c * z)`` with ``g'`` the concept
+    whose non-family part is weighted ``1 + specificity_sd * s`` (``s`` the picture's
+    specificity: how clearly it shows what sets the class apart from its siblings),
+    ``m`` the concept's image-only style direction, ``z`` a random unit vector
+    orthogonal to the concept, ``d_c`` the concept's diversity and ``r`` a per-sample
+    atypicality (log-normal, mean ~1): small ``r`` is a stereotypical picture, large
+    ``r`` an unusual one. The concept weight ``w`` falls only slightly with ``r``, so
+    all images stay about as close to their synset text while varying widely among
+    themselves; specificity moves an image toward its own synset and away from its
+    siblings' without changing either much.
 
     Args:
         world: The world.
         concept: (N,) concept rows (world class or other sense).
         rng: Random generator.
         spread: Optional (N,) atypicality to use instead of drawing it.
+        specificity: Optional (N,) standard-normal specificity (drawn when None).
 
     Returns:
         ``(x, r)``: (N, D) float32 L2-normalised embeddings and (N,) atypicality.
     """
     n = concept.size
     r = rng.lognormal(-0.125, 0.5, size=n).astype(np.float32) if spread is None else spread
-    g = world.concepts[concept]
+    if specificity is None:
+        specificity = rng.standard_normal(n, dtype=np.float32)
+    scale = np.clip(world.specificity_sd * specificity, -SPECIFICITY_LIMIT, SPECIFICITY_LIMIT)
+    g = _unit(world.concepts[concept] + scale[:, None] * world.specific[concept])
     z = compute_unit_normal(rng, n, g.shape[1])
     z -= np.sum(z * g, axis=1, keepdims=True) * g
     style = _unit(world.image_style[concept] + (r * world.diversity[concept])[:, None] * _unit(z))
@@ -309,10 +343,24 @@ def compute_images(
 
 
 def compute_caption_similarity(
-    world: World, rows: np.ndarray, rng: np.random.Generator, sd: float
+    world: World,
+    rows: np.ndarray,
+    rng: np.random.Generator,
+    sd: float,
+    *,
+    specificity: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Target caption-to-synset cosines, (N,) float32, drawn around each class's mean."""
-    a = world.similarity_mean[rows] + sd * rng.standard_normal(rows.size, dtype=np.float32)
+    """Target caption-to-synset cosines, (N,) float32, drawn around each class's mean.
+
+    With ``specificity`` ((N,) standard normal, the pictures' own), a caption's
+    standardised deviation from its class mean has correlation
+    ``world.specificity_corr`` with it; the distribution of the cosines is unchanged.
+    """
+    noise = rng.standard_normal(rows.size, dtype=np.float32)
+    if specificity is not None:
+        rho = world.specificity_corr
+        noise = rho * specificity + np.sqrt(1.0 - rho * rho) * noise
+    a = world.similarity_mean[rows] + sd * noise
     return np.clip(a, 0.3, 0.985).astype(np.float32)
 
 

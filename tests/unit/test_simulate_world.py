@@ -1,4 +1,4 @@
-"""Tests of the simulated world's geometry: class families."""
+"""Tests of the simulated world's geometry: class families and specificity."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from precompute.simulate_config import SimulationConfig
 from precompute.simulate_world import (
     SIBLING_SPREAD,
     build_world,
+    compute_caption_similarity,
     compute_family_concepts,
     compute_images,
     compute_unit_normal,
@@ -27,7 +28,7 @@ def world():
 def test_family_concepts_share_a_parent_within_a_block() -> None:
     rng = np.random.default_rng(0)
     own = compute_unit_normal(rng, 40, 256)
-    concepts = compute_family_concepts(own, rng, block=10, sibling_similarity=0.8)
+    concepts, specific = compute_family_concepts(own, rng, block=10, sibling_similarity=0.8)
     np.testing.assert_allclose(np.linalg.norm(concepts, axis=1), 1.0, atol=1e-5)
     gram = concepts @ concepts.T
     for i in range(40):
@@ -35,6 +36,13 @@ def test_family_concepts_share_a_parent_within_a_block() -> None:
         others = [j for j in range(40) if j // 10 != i // 10]
         assert abs(gram[i, siblings].mean() - 0.8) < SIBLING_SPREAD + 0.1
         assert abs(gram[i, others].mean()) < 0.1
+    # What is left after the specific part is the block's parent, the same for all siblings.
+    family = concepts - specific
+    family /= np.linalg.norm(family, axis=1, keepdims=True)
+    np.testing.assert_allclose(family[:10] @ family[0], 1.0, atol=1e-5)
+    # Specific parts of siblings are the own directions, nearly orthogonal to each other.
+    unit = specific / np.linalg.norm(specific, axis=1, keepdims=True)
+    np.testing.assert_allclose(unit, own, atol=1e-5)
 
 
 def test_classes_outside_the_world_are_siblings_and_distractors(world) -> None:
@@ -66,8 +74,40 @@ def test_zero_shot_confuses_siblings_but_is_far_above_chance(world) -> None:
     assert np.mean(scores.argmax(axis=1)[wrong] // block == labels[wrong] // block) > 0.9
 
 
+def test_specificity_is_shared_by_caption_and_picture(world) -> None:
+    rng = np.random.default_rng(2)
+    n = 20_000
+    rows = rng.integers(0, world.n_classes, size=n)
+    specificity = rng.standard_normal(n).astype(np.float32)
+    a = compute_caption_similarity(world, rows, rng, 0.055, specificity=specificity)
+    deviation = (a - world.similarity_mean[rows]) / 0.055
+    assert abs(np.corrcoef(deviation, specificity)[0, 1] - world.specificity_corr) < 0.03
+    # The marginal of the cosines is what it was without specificity.
+    plain = compute_caption_similarity(world, rows, rng, 0.055)
+    assert abs(a.std() - plain.std()) < 0.003 and abs(a.mean() - plain.mean()) < 0.003
+    # A specific picture is further from its siblings' synsets, about as close to its own.
+    x_hi, _ = compute_images(world, rows, rng, specificity=np.full(n, 2.0, np.float32))
+    x_lo, _ = compute_images(world, rows, rng, specificity=np.full(n, -2.0, np.float32))
+    own = world.class_indices[rows]
+    block = DEFAULT.sibling_block
+    siblings = np.arange(1000)[None, :] // block == own[:, None] // block
+    siblings[np.arange(n), own] = False
+
+    def margin(x: np.ndarray) -> float:
+        scores = x @ world.synset_emb.T
+        best_sibling = np.where(siblings, scores, -np.inf).max(axis=1)
+        return float(np.mean(scores[np.arange(n), own] - best_sibling))
+
+    assert margin(x_hi) > margin(x_lo) + 0.02
+    to_own_hi = np.sum(x_hi * world.synset_emb[own], axis=1).mean()
+    to_own_lo = np.sum(x_lo * world.synset_emb[own], axis=1).mean()
+    assert abs(to_own_hi - to_own_lo) < 0.02
+
+
 def test_config_rejects_bad_family_values() -> None:
     with pytest.raises(ValueError, match="sibling_block"):
         SimulationConfig(sibling_block=0)
     with pytest.raises(ValueError, match="sibling_similarity"):
         SimulationConfig(sibling_similarity=1.5)
+    with pytest.raises(ValueError, match="specificity_caption_corr"):
+        SimulationConfig(specificity_caption_corr=-0.1)
