@@ -28,6 +28,10 @@ class SimulationConfig:
         shared_lemma_fraction: Captions naming a class by a lemma two classes share.
         similarity_mean: Mean caption-to-synset cosine over classes.
         similarity_class_sd: Spread of per-class means (drives the coverage drop).
+        similarity_frequency_corr: Correlation of a class's mean with minus the normal
+            score of its frequency rank: common class names are often used loosely
+            (in passing, in product listings), rare ones mostly in captions about
+            them, so the threshold does not hand the selection to a few head classes.
         similarity_sd: Spread of captions around their class mean.
         html_fraction: Captions wrapped in raw-web HTML.
         non_ascii_fraction: Captions with non-ASCII decoration.
@@ -57,13 +61,14 @@ class SimulationConfig:
     reference_per_class: int = 50
     images: bool = True
     seed: int = 0
-    zipf_exponent: float = 1.0
+    zipf_exponent: float = 0.8
     unmatched_fraction: float = 0.35
     multi_label_fraction: float = 0.05
     wrong_sense_share: float = 0.4
     shared_lemma_fraction: float = 0.005
     similarity_mean: float = 0.745
     similarity_class_sd: float = 0.045
+    similarity_frequency_corr: float = 0.8
     similarity_sd: float = 0.055
     html_fraction: float = 0.04
     non_ascii_fraction: float = 0.05
@@ -106,6 +111,7 @@ class SimulationConfig:
             "unsure_fraction",
             "phrasing_weight",
             "sibling_similarity",
+            "similarity_frequency_corr",
             "specificity_sd",
             "specificity_caption_corr",
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -265,7 +266,12 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
     synset_emb = _unit(CONCEPT_WEIGHT * concepts[:1000] + w_mod * other_mod)
     synset_emb[class_indices] = text_proto[:n_c]
 
-    similarity_mean = config.similarity_mean + config.similarity_class_sd * rng.standard_normal(n_c)
+    # Normal scores of the frequency ranks (head high), mixed into the class means.
+    head_score = np.empty(n_c)
+    head_score[ranking] = [NormalDist().inv_cdf(1.0 - (i + 0.5) / n_c) for i in range(n_c)]
+    rho = config.similarity_frequency_corr
+    spread = -rho * head_score + np.sqrt(1.0 - rho * rho) * rng.standard_normal(n_c)
+    similarity_mean = config.similarity_mean + config.similarity_class_sd * spread
     diversity = config.image_spread * rng.uniform(0.8, 1.25, size=n_c + n_s)
     # Own stream, so adding phrasings left every other draw of the world as it was.
     phrasing_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 5]))

@@ -68,6 +68,13 @@ def test_laionet_covers_at_least_100_classes_with_scored_samples(con) -> None:
     assert n_thumbs == len(samples)
 
 
+def test_no_class_dominates_the_paper_selection(con) -> None:
+    # Figure 4: relative class frequencies decay smoothly, the top class a few percent.
+    selected = queries.read_selected_samples(con, "laionet", SelectionParams())
+    shares = selected["wnid"].value_counts(normalize=True)
+    assert shares.iloc[0] <= 0.10 and shares.iloc[:10].sum() <= 0.5
+
+
 def test_text_similarity_is_the_dot_product_of_the_shipped_embeddings(
     con, demo_corpus: Path
 ) -> None:

@@ -1,6 +1,8 @@
-"""Tests of the simulated world's geometry: class families and specificity."""
+"""Tests of the simulated world's geometry: class families, specificity, frequencies."""
 
 from __future__ import annotations
+
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -102,6 +104,28 @@ def test_specificity_is_shared_by_caption_and_picture(world) -> None:
     to_own_hi = np.sum(x_hi * world.synset_emb[own], axis=1).mean()
     to_own_lo = np.sum(x_lo * world.synset_emb[own], axis=1).mean()
     assert abs(to_own_hi - to_own_lo) < 0.02
+
+
+def test_common_classes_are_captioned_more_loosely() -> None:
+    vocab = load_imagenet_vocabulary()
+    linked = build_world(DEFAULT, vocab)
+    free = build_world(SimulationConfig(similarity_frequency_corr=0.0), vocab)
+
+    def rank_correlation(w) -> float:
+        ranks = [np.argsort(np.argsort(v)) for v in (w.frequencies, w.similarity_mean)]
+        return float(np.corrcoef(*ranks)[0, 1])
+
+    assert rank_correlation(linked) < -0.6 and abs(rank_correlation(free)) < 0.25
+    # Same spread of class means either way (what Figure 3's coverage curve depends on).
+    assert abs(linked.similarity_mean.std() - free.similarity_mean.std()) < 0.01
+    # Frequent class names no longer carry the selection: expected shares above 0.82.
+    p = linked.frequencies * _pass_rate(linked.similarity_mean, 0.82, DEFAULT.similarity_sd)
+    p = np.sort(p / p.sum())[::-1]
+    assert p[0] <= 0.10 and p[:10].sum() <= 0.5
+
+
+def _pass_rate(mean: np.ndarray, threshold: float, sd: float) -> np.ndarray:
+    return np.array([1.0 - NormalDist(m, sd).cdf(threshold) for m in mean])
 
 
 def test_config_rejects_bad_family_values() -> None:
