@@ -163,13 +163,13 @@ def compute_family_concepts(
     cosine, drawn uniformly within ``SIBLING_SPREAD`` of ``sibling_similarity``.
 
     Args:
-        own: (1000, D) float32 unit own directions, in class-index order.
+        own: (N, D) float32 unit own directions in class-index order (N = 1,000).
         rng: Random generator of the parents and the blocks' sibling cosines.
         block: Classes per parent.
         sibling_similarity: Mean cosine of two siblings' concepts, in [0, 1].
 
     Returns:
-        ``(concepts, specific)``: (1000, D) float32 L2-normalised concepts (siblings
+        ``(concepts, specific)``: (N, D) float32 L2-normalised concepts (siblings
         have cosine about ``b^2``) and the part of each that is not its parent's,
         ``sqrt(1 - b^2) o`` scaled like the concept, so ``concept - specific`` is the
         family's share.
