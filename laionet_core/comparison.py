@@ -335,12 +335,13 @@ def compute_variant_panel(
     Returns:
         Rows ordered by reference then frequency: ``reference``, ``variant``,
         ``selection_frequency``, ``lower`` (which side is lower: the reference or the
-        variant), ``share``, ``n_classes``. Pairs with a missing table are left out.
+        variant), ``share``, ``n_classes``. Pairs with a missing table are left out, as
+        are a variant against itself and repeated references.
     """
     rows = []
-    for ref in references:
+    for ref in dict.fromkeys(references):
         for variant, freq in sorted(variants.items(), key=lambda kv: kv[1]):
-            if ref not in tables or variant not in tables:
+            if ref == variant or ref not in tables or variant not in tables:
                 continue
             diff = compare_class_means(tables[ref], tables[variant], value_column="value")
             shares = compute_significance_shares(diff)

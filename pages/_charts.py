@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from laionet_core.selection import SelectionSummary
+from laionet_core.selection import THRESHOLD_MAX, THRESHOLD_MIN, SelectionSummary
 
 SELECTED_COLOR = "#d62728"  # the current threshold, as the paper's dashed line
 
@@ -20,7 +20,12 @@ def _threshold_rule(threshold: float) -> alt.Chart:
 
 
 def build_curve_chart(
-    summary: SelectionSummary, *, value: str, title: str, x_min: float, x_max: float
+    summary: SelectionSummary,
+    *,
+    value: str,
+    title: str,
+    x_min: float = THRESHOLD_MIN,
+    x_max: float = THRESHOLD_MAX,
 ) -> alt.LayerChart:
     """A curve over all thresholds with a marker at the current one (Figure 3b/c).
 
@@ -28,7 +33,7 @@ def build_curve_chart(
         summary: The selection.
         value: ``"classes_covered"`` or ``"dataset_size"``.
         title: y-axis title.
-        x_min: Left end of the threshold axis.
+        x_min: Left end of the threshold axis (default: the slider's range).
         x_max: Right end of the threshold axis.
     """
     values = getattr(summary, value)
@@ -57,8 +62,8 @@ def build_curve_chart(
 def build_similarity_histogram(
     summary: SelectionSummary,
     *,
-    x_min: float,
-    x_max: float,
+    x_min: float = THRESHOLD_MIN,
+    x_max: float = THRESHOLD_MAX,
     bin_width: float = 0.01,
     x_title: str = "caption-to-synset similarity",
 ) -> alt.LayerChart:
@@ -187,12 +192,15 @@ def build_pair_similarity_chart(pairs: pd.DataFrame, *, bin_width: float = 0.02)
     )
 
 
-def build_difference_chart(diff: pd.DataFrame, *, y_title: str) -> alt.LayerChart:
+def build_difference_chart(
+    diff: pd.DataFrame, *, y_title: str, legend_title: str
+) -> alt.LayerChart:
     """Per-class difference with its 95% interval, classes sorted ascending (Figs 6b, 12, 13).
 
     Args:
         diff: ``compare_class_means`` output (index label; difference, ci_low, ci_high).
         y_title: What the difference is of, e.g. "intra-class similarity: A - B".
+        legend_title: Names the compared datasets, e.g. "laionet vs imagenet-val".
     """
     frame = diff.reset_index().rename(columns={diff.index.name or "index": "class"})
     frame["rank"] = np.arange(1, len(frame) + 1)
@@ -201,7 +209,7 @@ def build_difference_chart(diff: pd.DataFrame, *, y_title: str) -> alt.LayerChar
     )
     color = alt.Color(
         "significance:N",
-        title="A vs B",
+        title=legend_title,
         scale=alt.Scale(domain=list(SIGNIFICANCE_COLORS), range=list(SIGNIFICANCE_COLORS.values())),
     )
     x = alt.X("rank:Q", title="classes, sorted by difference")
@@ -276,7 +284,9 @@ def build_scatter_chart(
     )
 
 
-def build_accuracy_chart(summary: pd.DataFrame, *, value: str, title: str) -> alt.LayerChart:
+def build_accuracy_chart(
+    summary: pd.DataFrame, *, value: str, title: str, x_title: str
+) -> alt.LayerChart:
     """Accuracy per dataset and k with +-1.96 SE bars (Figures 1 and 5).
 
     Bars run horizontally so that long dataset names need no rotated labels.
@@ -285,6 +295,7 @@ def build_accuracy_chart(summary: pd.DataFrame, *, value: str, title: str) -> al
         summary: Rows with ``dataset``, ``k``, ``value`` and ``<value>_se``.
         value: ``"equal"`` or ``"weighted"``.
         title: Chart title.
+        x_title: Accuracy axis title (what the mean over classes is).
     """
     frame = summary.copy()
     frame["top"] = "top-" + frame["k"].astype(str)
@@ -296,9 +307,7 @@ def build_accuracy_chart(summary: pd.DataFrame, *, value: str, title: str) -> al
         color=alt.Color("top:N", title="accuracy"),
     )
     bars = base.mark_bar().encode(
-        x=alt.X(
-            f"{value}:Q", title="accuracy (mean per-class recall)", scale=alt.Scale(domain=[0, 1])
-        ),
+        x=alt.X(f"{value}:Q", title=x_title, scale=alt.Scale(domain=[0, 1])),
         tooltip=["dataset", "top", alt.Tooltip(f"{value}:Q", format=".3f")],
     )
     errors = base.mark_rule(color="black").encode(x="low:Q", x2="high:Q")

@@ -47,12 +47,14 @@ def render_difference(
     """
     diff = load_difference(db, a, params_a, b, params_b, metric)
     shares = compute_significance_shares(diff)
-    st.caption(f"Per class: {label}, {a} − {b}, with 95% intervals")
+    st.caption(f"Per class: {label}, `{a}` − `{b}`, with 95% intervals")
     if shares["n_classes"] == 0:
         st.info("No shared class has an interval on both sides.")
         return
     cols = st.columns(3)
     cols[0].metric("Classes compared", f"{shares['n_classes']:,}")
-    cols[1].metric(f"{a} significantly lower", f"{shares['lower']:.1%}")
-    cols[2].metric(f"{a} significantly higher", f"{shares['higher']:.1%}")
-    st.altair_chart(build_difference_chart(diff, y_title=f"{label}: {a} − {b}"), width="stretch")
+    # Dataset names come from the command line: code spans keep Markdown out of them.
+    cols[1].metric(f"`{a}` significantly lower", f"{shares['lower']:.1%}")
+    cols[2].metric(f"`{a}` significantly higher", f"{shares['higher']:.1%}")
+    chart = build_difference_chart(diff, y_title=f"{label}: {a} − {b}", legend_title=f"{a} vs {b}")
+    st.altair_chart(chart, width="stretch")

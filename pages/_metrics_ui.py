@@ -1,8 +1,10 @@
-"""Cached loaders of the Compare datasets and Model accuracy pages.
+"""Cached loaders of the Compare datasets, Model accuracy and Diagnose ImageNet pages.
 
-Metrics of a text-selected dataset are computed live for the user's selection with the
-closed-form functions (cached by database, dataset and selection); other datasets use
-the rows ``python -m precompute metrics`` stored, or are computed live when there are none.
+Datasets kept by a threshold (text-selected and text-matched) are taken at the user's
+selection or, when none is given, at their kind's paper selection; the others are used
+whole. Per-class metrics come from the rows ``python -m precompute metrics`` stored
+(datasets taken whole, and thresholded ones at the paper selection) and are otherwise
+computed live with the closed-form functions, cached by database, dataset and selection.
 """
 
 from __future__ import annotations
@@ -65,13 +67,14 @@ def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> Selec
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def load_all_samples(db: DbKey, dataset: str) -> pd.DataFrame:
-    """Every sample of ``dataset``, scored or not (``_shared.load_samples`` drops unscored)."""
+    """Every sample of ``dataset``, scored or not."""
     return queries.read_samples(cursor(db), dataset)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def load_selected_samples(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
-    """Samples of ``dataset`` kept by ``params`` (every sample when it is not text-selected)."""
+    """Samples of ``dataset`` kept by its selection (``_selection``); every sample of a
+    dataset used whole."""
     params = _selection(db, dataset, params)
     if params is None:
         return load_all_samples(db, dataset)
@@ -157,8 +160,9 @@ def load_matched_pairs(
     return pd.concat(frames, ignore_index=True)
 
 
-def load_variant_panel(db: DbKey, laion: str, params: SelectionParams) -> pd.DataFrame:
-    """Figure 8b/c for intra-class similarity: LAIONet and ImageNet vs ImageNetV2 a/b/c."""
+def load_variant_panel(db: DbKey, laion: str, params: SelectionParams | None) -> pd.DataFrame:
+    """Figure 8b/c for intra-class similarity: ``laion`` (at ``params``) and ImageNet vs
+    ImageNetV2 a/b/c."""
     names = set(load_datasets(db)["dataset"])
     wanted = [laion, IMAGENET_DATASET, *IMAGENETV2_SELECTION_FREQUENCY]
     tables = {
@@ -213,10 +217,17 @@ def compute_selection_weights(db: DbKey, laion: str, params: SelectionParams) ->
 def restrict_to_selection(
     db: DbKey, predictions: pd.DataFrame, laion: str, params: SelectionParams
 ) -> pd.DataFrame:
-    """Predictions with the LAION-derived dataset cut down to the user's selection."""
-    kept = set(load_selected_samples(db, laion, params)["sample_id"])
-    is_laion = predictions["dataset"] == laion
-    return predictions[~is_laion | predictions["sample_id"].isin(kept)]
+    """Predictions with each thresholded dataset cut down to its selection: ``laion`` to
+    the user's ``params``, the others (text-matched sets) to their kind's paper selection.
+    """
+    keep = pd.Series(True, index=predictions.index)
+    for dataset in predictions["dataset"].unique():
+        if not is_thresholded(db, dataset):
+            continue
+        kept = load_selected_samples(db, dataset, params if dataset == laion else None)
+        in_dataset = predictions["dataset"] == dataset
+        keep &= ~in_dataset | predictions["sample_id"].isin(kept["sample_id"])
+    return predictions[keep]
 
 
 def build_accuracy_summary(

@@ -59,7 +59,8 @@ CAPTION_THRESHOLD = ThresholdControl(
     "caption-to-synset similarity",
     DEFAULT_THRESHOLD,
     "threshold",
-    "The paper keeps captions with CLIP similarity above 0.82 to '<name> which is <definition>'.",
+    f"The paper keeps captions with CLIP similarity above {DEFAULT_THRESHOLD} to "
+    "'<name> which is <definition>'.",
 )
 # Text-matched datasets hold the similarity of each LAION caption to the ImageNet-Captions
 # text that chose it (Section 4.3), a different quantity with its own threshold.
@@ -69,7 +70,7 @@ TEXT_MATCH_THRESHOLD = ThresholdControl(
     DEFAULT_TEXT_MATCH_THRESHOLD,
     "text_match_threshold",
     "The paper keeps a LAION caption when its CLIP similarity to the ImageNet-Captions "
-    "text is above 0.7 (Section 4.3).",
+    f"text is above {DEFAULT_TEXT_MATCH_THRESHOLD} (Section 4.3).",
 )
 # Kinds whose samples are kept by a threshold on text_similarity (the rest are used whole).
 THRESHOLDED_KINDS = (schema.KIND_TEXT_SELECTED, schema.KIND_TEXT_MATCHED)
@@ -156,13 +157,10 @@ def render_simulated_banner(db: DbKey) -> None:
     st.caption(f"Database: `{Path(db[0])}`" + (" · SIMULATED" if simulated else ""))
 
 
-def select_dataset(db: DbKey, *, key: str = "dataset", scored_only: bool = True) -> str:
-    """A dataset picker; with ``scored_only``, only datasets with caption similarities."""
-    datasets = load_datasets(db)
-    names = datasets["dataset"].tolist()
-    if scored_only:
-        scored = [name for name in names if load_histograms(db, name).counts.any()]
-        names = scored or names
+def select_dataset(db: DbKey, *, key: str = "dataset") -> str:
+    """A picker over the datasets with caption similarities (all of them if none has)."""
+    names = load_datasets(db)["dataset"].tolist()
+    names = [name for name in names if load_histograms(db, name).counts.any()] or names
     if not names:
         st.info("The database holds no dataset yet.")
         st.stop()
@@ -170,9 +168,10 @@ def select_dataset(db: DbKey, *, key: str = "dataset", scored_only: bool = True)
     return st.selectbox("Dataset", names, index=default, key=key)
 
 
-def read_dataset_kind(db: DbKey, dataset: str) -> str:
-    """``datasets.kind`` of one dataset."""
-    return str(load_datasets(db).set_index("dataset").loc[dataset, "kind"])
+def read_dataset_kind(db: DbKey, dataset: str) -> str | None:
+    """``datasets.kind`` of one dataset; None when the database does not hold it."""
+    kinds = load_datasets(db).set_index("dataset")["kind"]
+    return str(kinds[dataset]) if dataset in kinds.index else None
 
 
 def select_threshold_control(kind: str) -> ThresholdControl:
@@ -235,16 +234,6 @@ def load_synset_embeddings(
 ) -> tuple[list[str], np.ndarray]:
     """Synset-text embeddings of one encoder, in class-index order."""
     return queries.read_synset_embeddings(cursor(db), encoder, synset_format)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def load_samples(db: DbKey, dataset: str) -> pd.DataFrame:
-    """Every sample of one dataset (no embeddings), for selections made in memory."""
-    return queries.read_selected_samples(
-        cursor(db),
-        dataset,
-        SelectionParams(threshold=-1.0, drop_nsfw=False, drop_multi_label=False),
-    )
 
 
 @st.cache_data(show_spinner=False)

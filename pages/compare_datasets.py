@@ -83,7 +83,9 @@ corr = compute_rank_correlation(
     y_name="intra-class similarity",
 )
 st.metric(
-    f"Spearman correlation in {a}", f"{corr.rho:.3f}", help=f"p = {corr.p_value:.3g}, n = {corr.n}"
+    f"Spearman correlation in `{a}`",
+    f"{corr.rho:.3f}",
+    help=f"p = {corr.p_value:.3g}, n = {corr.n}",
 )
 st.altair_chart(
     build_scatter_chart(

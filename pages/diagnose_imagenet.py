@@ -11,7 +11,7 @@ import streamlit as st
 
 from laionet_core import schema
 from laionet_core.comparison import METRIC_INTRA
-from laionet_core.selection import THRESHOLD_MAX, THRESHOLD_MIN, summarize_selection
+from laionet_core.selection import summarize_selection
 from pages._charts import (
     build_caption_diagnostics_chart,
     build_curve_chart,
@@ -64,7 +64,8 @@ else:
         cols[1].metric(
             f"Similarity to own synset ≤ {UNIQUE_SYNSET_SIMILARITY}",
             f"{low.mean():.1%}",
-            help="Above 0.7 a text belongs to its synset alone (the paper, Figure 9b).",
+            help=f"Above {UNIQUE_SYNSET_SIMILARITY} a text belongs to its synset alone "
+            "(the paper, Figure 9b).",
         )
         cols[2].metric(
             "Other classes more similar, for those captions",
@@ -139,13 +140,7 @@ st.caption("The choice of threshold (Figure 16)")
 left, right = st.columns(2)
 with left:
     st.altair_chart(
-        build_curve_chart(
-            summary,
-            value="classes_covered",
-            title="classes covered",
-            x_min=THRESHOLD_MIN,
-            x_max=THRESHOLD_MAX,
-        ),
+        build_curve_chart(summary, value="classes_covered", title="classes covered"),
         width="stretch",
     )
 with right:

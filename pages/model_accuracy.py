@@ -24,7 +24,7 @@ from pages._metrics_ui import (
     relative_frequency,
     restrict_to_selection,
 )
-from pages._shared import require_database, selection_controls
+from pages._shared import read_dataset_kind, require_database, selection_controls
 
 db = require_database()
 st.header("Model accuracy")
@@ -40,7 +40,8 @@ if upload is not None:
     try:
         predictions = parse_uploaded_predictions(db, raw)
     except ValueError as error:
-        st.error(f"Could not read `{upload.name}`: {error}")
+        st.error(f"Could not read `{upload.name}`:")
+        st.code(str(error), language=None)  # quotes the file's values: shown as plain text
         st.stop()
     model = upload.name
 elif models:
@@ -55,6 +56,9 @@ else:
 if model.startswith("simulated-"):
     st.caption(f"`{model}` is a SIMULATED model: nearest class mean of the reference images.")
 
+if read_dataset_kind(db, LAIONET_DATASET) is None:
+    st.info(f"The database holds no `{LAIONET_DATASET}` dataset to measure accuracy on.")
+    st.stop()
 params = selection_controls()
 weights = compute_selection_weights(db, LAIONET_DATASET, params)
 if weights.empty:
@@ -78,7 +82,12 @@ if {IMAGENET_DATASET, LAIONET_DATASET} <= set(per_dataset):
             delta=f"{100 * (on_laion - on_imagenet):+.1f} pp",
         )
 st.altair_chart(
-    build_accuracy_chart(summary, value="equal", title="classes weighted equally"),
+    build_accuracy_chart(
+        summary,
+        value="equal",
+        title="classes weighted equally",
+        x_title="accuracy (mean per-class recall)",
+    ),
     width="stretch",
 )
 if upload is None and models:
@@ -96,28 +105,36 @@ st.dataframe(
     width="stretch",
 )
 st.altair_chart(
-    build_accuracy_chart(summary, value="weighted", title="classes weighted by LAIONet frequency"),
+    build_accuracy_chart(
+        summary,
+        value="weighted",
+        title="classes weighted by LAIONet frequency",
+        x_title="accuracy (per-class recall weighted by LAIONet frequency)",
+    ),
     width="stretch",
 )
 
 if LAIONET_DATASET in per_dataset:
     recall = per_dataset[LAIONET_DATASET].per_class[1]["recall"]
     st.subheader("Recall vs intra-class similarity gap (Figure 7)")
-    diff = load_difference(db, LAIONET_DATASET, params, IMAGENET_DATASET, None, METRIC_INTRA)
-    gap = compute_rank_correlation(
-        diff["difference"], recall, x_name="similarity gap", y_name="top-1 recall"
-    )
-    st.metric("Spearman: recall vs gap", f"{gap.rho:.3f}", help=f"n = {gap.n}")
-    st.altair_chart(
-        build_scatter_chart(
-            gap.table,
-            x="similarity gap",
-            y="top-1 recall",
-            x_title="intra-class similarity: LAIONet − ImageNet",
-            y_title="top-1 recall on LAIONet",
-        ),
-        width="stretch",
-    )
+    if read_dataset_kind(db, IMAGENET_DATASET) is None:
+        st.info(f"The database holds no `{IMAGENET_DATASET}` to measure the gap against.")
+    else:
+        diff = load_difference(db, LAIONET_DATASET, params, IMAGENET_DATASET, None, METRIC_INTRA)
+        gap = compute_rank_correlation(
+            diff["difference"], recall, x_name="similarity gap", y_name="top-1 recall"
+        )
+        st.metric("Spearman: recall vs gap", f"{gap.rho:.3f}", help=f"n = {gap.n}")
+        st.altair_chart(
+            build_scatter_chart(
+                gap.table,
+                x="similarity gap",
+                y="top-1 recall",
+                x_title="intra-class similarity: LAIONet − ImageNet",
+                y_title="top-1 recall on LAIONet",
+            ),
+            width="stretch",
+        )
     st.subheader("Recall vs class frequency (Figure 14)")
     freq = compute_rank_correlation(
         relative_frequency(weights), recall, x_name="relative frequency", y_name="top-1 recall"

@@ -41,7 +41,7 @@ def _intra_shares(con, a: str, b: str, params: SelectionParams) -> dict[str, flo
     tables = []
     for name in (a, b):
         ids, emb = queries.read_embeddings(con, name)
-        if name == "laionet":
+        if name == a:
             kept = queries.read_selected_samples(con, name, params)["sample_id"]
             keep = ids["sample_id"].isin(kept).to_numpy()
             ids, emb = ids[keep], emb[keep]
@@ -57,7 +57,7 @@ def test_compare_page_shows_the_pure_functions_numbers(
     shares = _intra_shares(con, "laionet", "imagenet-val", SelectionParams())
     shown = _metrics(at)
     assert shown["Classes compared"] == f"{shares['n_classes']:,}"
-    assert shown["laionet significantly lower"] == f"{shares['lower']:.1%}"
+    assert shown["`laionet` significantly lower"] == f"{shares['lower']:.1%}"
     assert len(at.get("vega_lite_chart")) >= 7
 
     at.slider(key="threshold").set_value(0.75).run()
@@ -65,12 +65,12 @@ def test_compare_page_shows_the_pure_functions_numbers(
     shares = _intra_shares(con, "laionet", "imagenet-val", SelectionParams(threshold=0.75))
     shown = _metrics(at)
     assert shown["Classes compared"] == f"{shares['n_classes']:,}"
-    assert shown["laionet significantly lower"] == f"{shares['lower']:.1%}"
+    assert shown["`laionet` significantly lower"] == f"{shares['lower']:.1%}"
 
     at.selectbox(key="dataset_b").set_value("imagenetv2-b").run()
     assert not at.exception
     shares = _intra_shares(con, "laionet", "imagenetv2-b", SelectionParams(threshold=0.75))
-    assert _metrics(at)["laionet significantly higher"] == f"{shares['higher']:.1%}"
+    assert _metrics(at)["`laionet` significantly higher"] == f"{shares['higher']:.1%}"
 
 
 def test_compare_page_with_a_reference_as_a(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,7 +85,7 @@ def test_compare_page_with_a_reference_as_a(demo_db: Path, monkeypatch: pytest.M
         value_column="value",
     )
     shares = compute_significance_shares(diff)
-    assert _metrics(at)["imagenetv2-c significantly lower"] == f"{shares['lower']:.1%}"
+    assert _metrics(at)["`imagenetv2-c` significantly lower"] == f"{shares['lower']:.1%}"
 
 
 def _accuracy(con, params: SelectionParams) -> dict:
@@ -158,4 +158,13 @@ def test_compare_page_thresholds_a_text_matched_a_on_its_own_scale(
     at.selectbox(key="dataset_a").set_value("text-matched").run()
     assert not at.exception
     assert at.slider(key="text_match_threshold").value == pytest.approx(0.7)
-    assert "text-matched significantly lower" in _metrics(at)
+    con = queries.connect(demo_db)
+    for threshold in (0.7, 0.8):
+        if threshold != 0.7:
+            at.slider(key="text_match_threshold").set_value(threshold).run()
+            assert not at.exception
+        params = SelectionParams(threshold=threshold)
+        shares = _intra_shares(con, "text-matched", "imagenet-val", params)
+        shown = _metrics(at)
+        assert shown["Classes compared"] == f"{shares['n_classes']:,}"
+        assert shown["`text-matched` significantly lower"] == f"{shares['lower']:.1%}"

@@ -29,8 +29,9 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def _intra_lower_share(con, threshold: float) -> float:
-    """Share of classes where the text-matched selection is significantly less similar."""
+def _intra_shares(con, threshold: float) -> dict[str, float]:
+    """Shares of classes where the text-matched selection is significantly less / more
+    similar than imagenet-val, from the embeddings."""
     tables = []
     for name in ("text-matched", "imagenet-val"):
         ids, emb = queries.read_embeddings(con, name)
@@ -39,7 +40,7 @@ def _intra_lower_share(con, threshold: float) -> float:
             keep = ids["sample_id"].isin(kept["sample_id"]).to_numpy()
             ids, emb = ids[keep], emb[keep]
         tables.append(compute_intra_class_similarity(emb, ids["wnid"].to_numpy()))
-    return compute_significance_shares(compare_class_means(*tables))["lower"]
+    return compute_significance_shares(compare_class_means(*tables))
 
 
 def test_caption_diagnostics_numbers(page: AppTest, demo_db: Path) -> None:
@@ -65,5 +66,22 @@ def test_text_matched_comparison_follows_its_threshold(page: AppTest, demo_db: P
         shown = _metrics(page)
         assert shown["LAION samples kept"] == f"{n:,}"
         assert shown["Classes covered"] == f"{classes:,}"
-        lower = _intra_lower_share(con, threshold)
-        assert shown["text-matched significantly lower"] == f"{lower:.1%}"
+        lower = _intra_shares(con, threshold)["lower"]
+        assert shown["`text-matched` significantly lower"] == f"{lower:.1%}"
+
+
+def test_significance_sweep_names_the_lower_side(demo_db: Path) -> None:
+    from pages._metrics_ui import load_significance_sweep
+
+    db = (str(demo_db), demo_db.stat().st_mtime)
+    sweep = load_significance_sweep(
+        db, "text-matched", "imagenet-val", SelectionParams(threshold=0.7), (0.6, 0.8)
+    )
+    con = queries.connect(demo_db)
+    for threshold in (0.6, 0.8):
+        shares = _intra_shares(con, threshold)
+        at = sweep[sweep["threshold"] == threshold].set_index("side")["share"]
+        assert at["text-matched lower"] == pytest.approx(shares["lower"])
+        assert at["imagenet-val lower"] == pytest.approx(shares["higher"])
+    # The two sides differ here, so swapping them could not pass unseen.
+    assert sweep["share"].nunique() > 1

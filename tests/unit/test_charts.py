@@ -42,10 +42,12 @@ def test_accuracy_bars_clip_intervals_and_grow_with_datasets() -> None:
             "equal_se": [0.01, 0.02, 0.01, 0.01, 0.2, 0.01],
         }
     )
-    chart = build_accuracy_chart(summary, value="equal", title="t")
+    chart = build_accuracy_chart(summary, value="equal", title="t", x_title="x")
     frame = _layer_data(chart)[0]
     assert frame["high"].max() == 1.0 and frame["low"].min() == 0.0  # clipped to [0, 1]
-    two = build_accuracy_chart(summary[summary["dataset"] != "c"], value="equal", title="t")
+    two = build_accuracy_chart(
+        summary[summary["dataset"] != "c"], value="equal", title="t", x_title="x"
+    )
     assert chart.height > two.height
 
 

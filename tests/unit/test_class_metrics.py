@@ -222,6 +222,13 @@ def test_variant_panel_orders_by_selection_frequency() -> None:
     assert panel["variant"].tolist() == ["v-low", "v-low", "v-high", "v-high"]
     assert panel["share"].tolist() == [0.25, 0.5, 0.75, 0.0]
     assert panel["lower"].tolist() == ["ref", "v-low", "ref", "v-high"]
+    # A variant chosen as reference (dataset A on the Compare page) is not compared with
+    # itself, and a reference named twice counts once.
+    again = compute_variant_panel(
+        tables, references=["v-low", "ref", "v-low"], variants={"v-high": 0.9, "v-low": 0.7}
+    )
+    pairs = list(dict.fromkeys(zip(again["reference"], again["variant"], strict=True)))
+    assert pairs == [("v-low", "v-high"), ("ref", "v-low"), ("ref", "v-high")]
 
 
 def test_accuracy_by_dataset_matches_a_naive_mean_of_recalls() -> None:
