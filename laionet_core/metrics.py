@@ -30,8 +30,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -69,7 +70,8 @@ logger = logging.getLogger(__name__)
 ZETA2_ROWS = 64
 # Classes are spread over threads (numpy releases the GIL); the target box has 2 cores.
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
-# Rows gathered and widened at once: 65,536 x 512 x 8 bytes = 256 MiB at most.
+# Rows gathered and widened at once, into one buffer per thread (the calling thread
+# included): 65,536 x 512 x (4 + 2) bytes = 192 MiB each for float16 input.
 CHUNK_ROWS = 65_536
 # Figure 9b bins text-to-synset similarity; 0.05 wide bins over [0, 1].
 DEFAULT_CAPTION_BINS = np.round(np.linspace(0.0, 1.0, 21), 2)
@@ -110,6 +112,39 @@ class _RowBuffers(threading.local):
             return np.take(x, rows, axis=0, out=self.wide[:m], mode="clip")
         self.wide[:m] = x[rows]
         return self.wide[:m]
+
+
+class _SharedBlasLimit:
+    """One BLAS thread while any caller needs it, shared by overlapping callers.
+
+    threadpoolctl's limit is process-wide. App sessions run in threads, so two overlapping
+    ``threadpool_limits`` blocks could restore in the wrong order and leave BLAS on one
+    thread for good (A saves N, B saves 1, A restores N, B restores 1). Here the first
+    caller in sets the limit and the last one out restores it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limiter: threadpool_limits | None = None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self._limiter = threadpool_limits(limits=1, user_api="blas")
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0 and self._limiter is not None:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
+
+
+_ONE_BLAS_THREAD = _SharedBlasLimit()
 
 
 def _pair_moments(g: np.ndarray) -> tuple[float, float]:
@@ -211,7 +246,7 @@ def compute_intra_class_similarity(
 
     # One BLAS thread: the per-class products are small, and BLAS threads on top of ours
     # oversubscribe the cores (measured: two workers ran 30% slower than one without this).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _ONE_BLAS_THREAD.hold():
         if workers > 1 and todo.size > 1:
             with ThreadPoolExecutor(max_workers=int(workers)) as pool:
                 results = list(pool.map(run, todo))

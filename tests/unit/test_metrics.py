@@ -350,3 +350,26 @@ def test_intra_class_low_precision_input_matches_float64(dtype) -> None:
     bad[11, 0] = np.inf
     with pytest.raises(ValueError, match="row 11"):
         compute_intra_class_similarity(bad, labels)
+
+
+def test_overlapping_callers_leave_blas_threads_as_they_found_them() -> None:
+    # App sessions are threads: A enters, B enters, A leaves, B leaves. Plain nested
+    # threadpool_limits blocks would leave one BLAS thread behind for good.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from laionet_core.metrics import _SharedBlasLimit
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == {2}
+        shared = _SharedBlasLimit()
+        a, b = shared.hold(), shared.hold()
+        a.__enter__()
+        b.__enter__()
+        assert blas_threads() == {1}
+        a.__exit__(None, None, None)
+        assert blas_threads() == {1}  # B still needs one thread
+        b.__exit__(None, None, None)
+        assert blas_threads() == {2}
