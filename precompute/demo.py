@@ -19,8 +19,8 @@ from laionet_core.storage import open_database_for_update
 from precompute.build import add_build_arguments, config_from_args
 from precompute.caption_diagnostics import write_dataset_caption_diagnostics
 from precompute.class_metrics import add_demo_metrics
-from precompute.pipeline import CORPUS_INFO_FILE, build_database
-from precompute.simulate import SimulationConfig, generate_corpus
+from precompute.pipeline import build_database, read_corpus_info
+from precompute.simulate import SIMULATOR_VERSION, SimulationConfig, generate_corpus
 from precompute.text_match_store import DEFAULT_QUERIES, TextMatchConfig, build_text_matched_dataset
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--regenerate", action="store_true", help="generate the corpus again even if it exists"
     )
     parser.add_argument(
-        "--if-missing", action="store_true", help="do nothing when the database already exists"
+        "--if-missing",
+        action="store_true",
+        help="do nothing when the database exists and its corpus is the current simulator's",
     )
     add_build_arguments(parser)
     parser.set_defaults(func=run)
@@ -65,22 +67,49 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate (when needed) and build."""
-    if args.if_missing and args.db.is_file():
-        logger.info("%s exists; nothing to do", args.db)
-        return 0
     if args.captions < 1 or args.parts < 1:
         raise ValueError(
             f"--captions and --parts must be positive, got {args.captions}, {args.parts}"
         )
-    if args.regenerate or not (args.corpus / CORPUS_INFO_FILE).is_file():
-        config = SimulationConfig(n_captions=args.captions, n_parts=args.parts, seed=args.seed)
-        logger.info("generating a SIMULATED corpus in %s", args.corpus)
+    config = SimulationConfig(n_captions=args.captions, n_parts=args.parts, seed=args.seed)
+    stale = find_stale_corpus(args.corpus, config, any_size=args.if_missing)
+    if args.if_missing and args.db.is_file() and stale is None:
+        logger.info("%s exists; nothing to do", args.db)
+        return 0
+    if args.regenerate or stale is not None:
+        logger.info(
+            "generating a SIMULATED corpus in %s (%s)",
+            args.corpus,
+            "--regenerate" if args.regenerate else stale,
+        )
         generate_corpus(config, args.corpus)
     build_database(config_from_args(args, args.corpus))
     add_demo_text_analyses(args.db)
     add_demo_metrics(args.db)
     logger.info("demo database (SIMULATED data) ready: %s", args.db)
     return 0
+
+
+def find_stale_corpus(corpus: Path, config: SimulationConfig, *, any_size: bool) -> str | None:
+    """Why the simulated corpus in ``corpus`` must be generated again, or None.
+
+    Args:
+        corpus: The corpus folder.
+        config: What the user asked for.
+        any_size: Accept a corpus of another size or seed (``--if-missing``: an existing
+            demo, perhaps made larger on purpose, is kept unless the simulator changed).
+    """
+    info = read_corpus_info(corpus)
+    if not info:
+        return "no corpus yet"
+    if info.get("version") != SIMULATOR_VERSION:
+        return f"made by simulator version {info.get('version', 1)}, now {SIMULATOR_VERSION}"
+    made = info.get("config", {})
+    asked = config.to_dict()
+    differ = [key for key in ("n_captions", "n_parts", "seed") if made.get(key) != asked[key]]
+    if differ and not any_size:
+        return "made with other " + ", ".join(differ)
+    return None
 
 
 def add_demo_text_analyses(db: Path) -> None:
@@ -98,7 +127,10 @@ def add_demo_text_analyses(db: Path) -> None:
             captioned = not ids.empty
         if captioned:
             write_dataset_caption_diagnostics(con, DEFAULT_QUERIES)
-    if not captioned or LAIONET_DATASET not in datasets:
+    if not captioned:
         logger.info("no %s captions in %s: no text-matched dataset", DEFAULT_QUERIES, db)
+        return
+    if LAIONET_DATASET not in datasets:
+        logger.info("no %s dataset in %s: no text-matched dataset", LAIONET_DATASET, db)
         return
     build_text_matched_dataset(TextMatchConfig(db=db), compute_metrics=False)

@@ -51,6 +51,9 @@ __all__ = ["SimulationConfig", "generate_corpus", "build_part_rows", "PartRows"]
 logger = logging.getLogger(__name__)
 
 GENERATOR = "laionet-explorer simulate"
+# Bump when a change to the simulated world changes what a config generates: the demo
+# then regenerates corpora (and rebuilds databases) made by an older version.
+SIMULATOR_VERSION = 2
 CHUNK_ROWS = 100_000  # rows generated at once; bounds memory at ~100 MB for dim 128
 SAMPLE_ID_BASE = 3_000_000_000  # SAMPLE_IDs look like LAION's large ints; unique across parts
 URL_PREFIX = "https://img.simulated-laion.invalid"  # reserved TLD: never resolves
@@ -304,6 +307,7 @@ def _write_notes(world: World, config: SimulationConfig, root: Path) -> None:
     info = {
         "simulated": True,
         "generator": GENERATOR,
+        "version": SIMULATOR_VERSION,
         "config": config.to_dict(),
         "encoder": f"simulated-clip-d{config.dim}",
         "dim": config.dim,

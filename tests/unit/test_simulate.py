@@ -316,3 +316,21 @@ def test_config_rejects_bad_values() -> None:
         SimulationConfig(n_classes=50)
     with pytest.raises(ValueError, match="html_fraction"):
         SimulationConfig(html_fraction=1.5)
+
+
+def test_demo_regenerates_a_corpus_of_an_older_simulator(tiny: Path, tmp_path: Path) -> None:
+    from precompute.demo import find_stale_corpus
+
+    info = json.loads((tiny / "corpus.json").read_text(encoding="utf-8"))
+    made = SimulationConfig(**{k: info["config"][k] for k in ("n_captions", "n_parts", "seed")})
+    assert find_stale_corpus(tiny, made, any_size=False) is None
+    bigger = SimulationConfig(n_captions=made.n_captions * 2, n_parts=made.n_parts)
+    assert "n_captions" in find_stale_corpus(tiny, bigger, any_size=False)
+    assert find_stale_corpus(tiny, bigger, any_size=True) is None  # make app keeps it
+
+    old = tmp_path / "old"
+    old.mkdir()
+    del info["version"]  # what the first simulator wrote
+    (old / "corpus.json").write_text(json.dumps(info), encoding="utf-8")
+    assert "version 1" in find_stale_corpus(old, made, any_size=True)
+    assert find_stale_corpus(tmp_path / "none", made, any_size=True) == "no corpus yet"
