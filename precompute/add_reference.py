@@ -12,8 +12,7 @@ import argparse
 from pathlib import Path
 
 from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, parse_encoder_spec
-from laionet_core.schema import DATASET_KINDS
-from precompute.references import REFERENCE_KINDS
+from precompute.references import REFERENCE_DATASET_KINDS, REFERENCE_KINDS
 
 
 def build_encoder_spec(
@@ -25,10 +24,17 @@ def build_encoder_spec(
     be ``local-dir:PATH``.
 
     Raises:
-        ValueError: Both or neither of model and encoder given, or a malformed spec.
+        ValueError: Neither or both of model and encoder given (one message each), or a
+            malformed spec.
     """
-    if (model is None) == (encoder is None):
-        raise ValueError("give --model (with --pretrained) or a full --encoder spec, not both")
+    if model is None and encoder is None:
+        raise ValueError(
+            "no image model: give --model (with --pretrained) or a full --encoder spec"
+        )
+    if model is not None and encoder is not None:
+        raise ValueError(
+            f"--model {model!r} and --encoder {encoder!r} both name the image model; give one"
+        )
     if encoder is not None:
         if pretrained is not None:
             raise ValueError("--pretrained goes with --model, not with --encoder")
@@ -70,9 +76,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--dataset-kind",
-        choices=DATASET_KINDS,
+        choices=REFERENCE_DATASET_KINDS,
         help="datasets.kind (default: image-selected; captions for imagenet-captions; "
-        "text-selected for webdataset)",
+        "text-selected for webdataset); text-matched is text-match's output only",
     )
     parser.add_argument("--ground-truth", type=Path, help="devkit ground truth (flat val)")
     parser.add_argument("--id-to-wnid", type=Path, help="devkit meta.mat or id->wnid file")

@@ -49,7 +49,12 @@ from precompute.reference_datasets import (
     build_reference_dataset,
     encode_synsets,
 )
-from precompute.references import REFERENCE_KINDS, ReferenceItem, list_reference_items
+from precompute.references import (
+    REFERENCE_DATASET_KINDS,
+    REFERENCE_KINDS,
+    ReferenceItem,
+    list_reference_items,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +117,16 @@ class AddReferenceConfig:
     def __post_init__(self) -> None:
         if self.layout not in REFERENCE_KINDS:
             raise ValueError(f"--kind {self.layout!r}; allowed: {', '.join(REFERENCE_KINDS)}")
-        if self.dataset_kind is not None and self.dataset_kind not in schema.DATASET_KINDS:
+        if self.dataset_kind == schema.KIND_TEXT_MATCHED:
             raise ValueError(
-                f"--dataset-kind {self.dataset_kind!r}; allowed: {', '.join(schema.DATASET_KINDS)}"
+                f"--dataset-kind {self.dataset_kind}: only text-match builds that kind (its "
+                "text_similarity is caption-to-caption with the 0.7 rule; a reference layout's "
+                f"is caption-to-synset); allowed: {', '.join(REFERENCE_DATASET_KINDS)}"
+            )
+        if self.dataset_kind is not None and self.dataset_kind not in REFERENCE_DATASET_KINDS:
+            raise ValueError(
+                f"--dataset-kind {self.dataset_kind!r}; allowed: "
+                f"{', '.join(REFERENCE_DATASET_KINDS)}"
             )
         if not self.name.strip():
             raise ValueError("--name must not be empty")
@@ -220,12 +232,18 @@ def _split_captionless(
 def _load_encoders(
     config: AddReferenceConfig, with_text: bool
 ) -> tuple[ImageEncoder | None, TextEncoder | None]:
+    """The image model, and the caption model: the image model itself when the names agree.
+
+    A ``--text-encoder`` naming the image model is the same model; loading it twice
+    would also store its synset embeddings twice under one name.
+    """
     image = None if config.text_only else load_image_encoder(config.encoder, device=config.device)
     if not with_text:
         return image, None
-    if config.text_encoder is None and image is not None:
+    text_spec = config.text_encoder or config.encoder
+    if image is not None and parse_encoder_spec(text_spec).name == image.name:
         return image, image
-    return image, load_text_encoder(config.text_encoder or config.encoder, device=config.device)
+    return image, load_text_encoder(text_spec, device=config.device)
 
 
 def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
@@ -261,9 +279,10 @@ def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
             if text_encoder is image_encoder
             else encode_synsets(text_encoder, database.wnids, database.synset_texts)
         )
+    # One set of synset embeddings per encoder name: the name is the table's key.
     to_store = [
         s
-        for s in {id(s): s for s in (image_synsets, text_synsets) if s is not None}.values()
+        for s in {s.encoder: s for s in (image_synsets, text_synsets) if s is not None}.values()
         if _check_stored_synsets(s, database.stored_synsets, config.db)
     ]
     built = build_reference_dataset(

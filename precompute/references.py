@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from laionet_core import schema
 from laionet_core.vocabulary import load_imagenet_vocabulary
 from precompute.images import FileSlice, ImageSource
 
@@ -43,6 +44,9 @@ REFERENCE_KINDS = (
     "webdataset",
     "imagenet-captions",
 )
+# datasets.kind a reference layout may take: not text-matched, whose text_similarity is
+# caption-to-caption (the 0.7 rule), while a layout's is caption-to-synset.
+REFERENCE_DATASET_KINDS = tuple(k for k in schema.DATASET_KINDS if k != schema.KIND_TEXT_MATCHED)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")  # what we try to decode
 WNID_PATTERN = re.compile(r"^n\d{8}$")  # WordNet noun id
 FLAT_VAL_PATTERN = re.compile(r"^ILSVRC2012_val_(\d{8})\.JPEG$", re.IGNORECASE)  # 1-based index

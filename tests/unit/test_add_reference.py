@@ -307,3 +307,53 @@ def test_stored_synsets_of_another_model_under_the_same_name_are_refused(
         assert "differ from this model's" in capsys.readouterr().err
     finally:
         torch.save(state, checkpoint)
+
+
+def test_text_encoder_naming_the_image_model_reuses_it(checkpoint, db, tmp_path, monkeypatch):
+    import precompute.reference_store as store
+
+    def second_copy(*args, **kwargs):
+        raise AssertionError("the image model was loaded a second time as the text encoder")
+
+    monkeypatch.setattr(store, "load_text_encoder", second_copy)
+    shard = tmp_path / "00000.tar"
+    meta = {"key": "000", "url": "http://a/0", "caption": "a tench", "wnid": WNIDS[0]}
+    write_shard(shard, [("000", meta, make_jpeg(0))])
+    same = f"open_clip:{TINY_CLIP_NAME}:{checkpoint}"
+    assert _add_layout(db, checkpoint, "sub", "webdataset", shard, "--text-encoder", same) == 0
+    con = queries.connect(db)
+    info = queries.read_datasets(con).set_index("dataset").loc["sub"]
+    per_encoder = con.sql("SELECT encoder, count(*) AS n FROM synset_embeddings GROUP BY 1").df()
+    con.close()
+    # one set of synset embeddings under the one name, so the metrics step could run
+    assert per_encoder.set_index("encoder")["n"].to_dict() == {info["encoder"]: 1000}
+    assert info["parameters"]["text_encoder"] == info["encoder"]
+
+
+def test_model_and_encoder_errors_say_which_is_wrong() -> None:
+    from precompute.add_reference import build_encoder_spec
+
+    with pytest.raises(ValueError, match="no image model: give --model") as neither:
+        build_encoder_spec(model=None)
+    assert "both" not in str(neither.value)
+    with pytest.raises(ValueError, match="'ViT-B-32' and --encoder 'open_clip:RN50' both"):
+        build_encoder_spec(model="ViT-B-32", encoder="open_clip:RN50")
+    assert build_encoder_spec(model="ViT-B-32", pretrained="x") == "open_clip:ViT-B-32:x"
+
+
+def test_text_matched_dataset_kind_is_refused_for_a_layout(checkpoint, db, tmp_path, capsys):
+    from precompute.reference_store import AddReferenceConfig
+
+    root = write_class_tree(tmp_path / "val", [WNIDS[0]])
+    with pytest.raises(ValueError, match="--dataset-kind text-matched: only text-match"):
+        AddReferenceConfig(
+            db=db,
+            name="x",
+            layout="folder",
+            path=root,
+            encoder=f"open_clip:{TINY_CLIP_NAME}:{checkpoint}",
+            dataset_kind=schema.KIND_TEXT_MATCHED,
+        )
+    with pytest.raises(SystemExit):
+        _add_layout(db, checkpoint, "x", "folder", root, "--dataset-kind", "text-matched")
+    assert "invalid choice: 'text-matched'" in capsys.readouterr().err
