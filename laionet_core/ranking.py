@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from laionet_core.stats import _as_embeddings, _check_length
+from laionet_core.stats import _check_length
+from laionet_core.validation import check_embeddings
 
 # Queries scored against all class texts at once: 8,192 x 1,000 x 8 bytes = 64 MiB.
 BATCH_ROWS = 8_192
@@ -53,8 +54,8 @@ def compute_true_class_ranks(
     Raises:
         ValueError: shapes disagree, class labels repeat, or a label is not a class.
     """
-    q = _as_embeddings(queries, name=query_name)
-    t = _as_embeddings(class_embeddings, name="class_text_embeddings")
+    q = check_embeddings(queries, name=query_name)
+    t = check_embeddings(class_embeddings, name="class_text_embeddings")
     lab = np.asarray(labels)
     cl = np.asarray(class_labels)
     _check_length(lab.reshape(-1), q.shape[0], name="labels", other=query_name)

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from laionet_core.validation import check_embeddings
+
 logger = logging.getLogger(__name__)
 
 # The paper reports 95% intervals everywhere.
@@ -65,13 +67,8 @@ def _as_label_array(labels: object, *, name: str = "labels") -> np.ndarray:
     return arr
 
 
-def _as_embeddings(embeddings: object, *, name: str = "embeddings") -> np.ndarray:
-    arr = np.asarray(embeddings)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N, D), got shape {arr.shape}")
-    if arr.dtype.kind != "f":
-        raise TypeError(f"{name} must be float16/32/64, got {arr.dtype}")
-    return arr
+# Old private name, still imported by laionet_core.metrics: use check_embeddings instead.
+_as_embeddings = check_embeddings
 
 
 def _check_length(arr: np.ndarray, n: int, *, name: str, other: str = "labels") -> None:

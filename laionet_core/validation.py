@@ -62,6 +62,31 @@ def require_embedding_matrix(
     return array
 
 
+def check_embeddings(embeddings: object, *, name: str = "embeddings") -> np.ndarray:
+    """An (N, D) float embedding matrix as an array, checked for shape and dtype only.
+
+    Cheaper than ``require_embedding_matrix`` (no scan for NaN), for the pure-math
+    functions that take any float precision.
+
+    Args:
+        embeddings: Array-like (N, D) of float16, float32 or float64.
+        name: The argument it came from, for messages.
+
+    Returns:
+        ``np.asarray(embeddings)``, no copy when already an array.
+
+    Raises:
+        ValueError: Not 2-D.
+        TypeError: Not a float dtype.
+    """
+    arr = np.asarray(embeddings)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (N, D), got shape {arr.shape}")
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{name} must be float16/32/64, got {arr.dtype}")
+    return arr
+
+
 def require_unit_rows(array: np.ndarray, *, name: str) -> np.ndarray:
     """Check that every row is L2-normalised (within float16 precision).
 
