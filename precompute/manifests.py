@@ -12,7 +12,8 @@
 
 ``verify_shard`` accepts a shard when the parameters are equal, every output is present
 with its recorded size and checksum, and every input has its recorded size and mtime
-(and, with ``verify_inputs``, its recorded checksum).
+(and, with ``verify_inputs``, its recorded checksum; the thumbnail folder's listing
+checksum and file count are always compared, as they cost only a directory scan).
 """
 
 from __future__ import annotations
@@ -150,6 +151,18 @@ def describe_inputs(part: LaionPart, params: ShardParams, *, checksum: bool) -> 
 
     Caption embeddings count only when they are used (no encoder); the thumbnail
     folder only when thumbnails are kept.
+
+    Args:
+        part: The shard's input part.
+        params: The run's shard parameters (whether captions are encoded, thumbnails kept).
+        checksum: Hash every input file (reads it whole); the thumbnail folder's
+            listing is hashed either way.
+
+    Returns:
+        One record per input, in a fixed order: ``role`` (metadata, text_emb, img_emb,
+        images), absolute ``path``, ``size`` (bytes), ``mtime_ns`` and ``blake2b`` (None
+        for a file without ``checksum``); the images record also has ``files``, and its
+        size, mtime and blake2b are the sum, the newest and a checksum of the listing.
     """
     files = [("metadata", part.metadata)]
     if part.text_emb is not None and not params.encodes_captions:
@@ -196,6 +209,14 @@ def write_manifest(
     rows: dict[str, int],
 ) -> Path:
     """Write ``folder/manifest.json`` atomically (the last file of a shard).
+
+    Args:
+        folder: The shard's folder (``shard_folder``); the manifest is named for it.
+        part: The shard's input part.
+        params: The parameters the shard was built with.
+        inputs: From ``describe_inputs`` (with checksums).
+        outputs: From ``describe_outputs``.
+        rows: Counts ``in``, ``matched``, ``rejected`` and ``candidates``.
 
     Returns:
         The manifest path.
@@ -245,26 +266,71 @@ def verify_shard(
     manifest = read_manifest(folder)
     if manifest is None:
         return None, "no manifest"
-    recorded, expected = manifest.get("parameters", {}), asdict(context.params)
+    malformed = _find_malformed_part(manifest)
+    if malformed:
+        return None, f"malformed manifest {folder / MANIFEST_FILE} ({malformed})"
+    recorded, expected = manifest["parameters"], asdict(context.params)
     for key in sorted(set(recorded) | set(expected)):
         if recorded.get(key) != expected.get(key):
             return None, f"parameter {key} changed ({recorded.get(key)!r} -> {expected.get(key)!r})"
     current = describe_inputs(part, context.params, checksum=verify_inputs)
-    old = manifest.get("inputs", [])
+    old = manifest["inputs"]
     if [(r["role"], r["path"]) for r in old] != [(r["role"], r["path"]) for r in current]:
-        return None, "input files changed"
+        return None, f"input files changed ({_describe_input_changes(old, current)})"
     for was, now in zip(old, current, strict=True):
-        fields = ("size", "mtime_ns", "blake2b") if verify_inputs else ("size", "mtime_ns")
+        if now["role"] == "images":  # a listing checksum: cheap, so always compared
+            fields = ("size", "mtime_ns", "files", "blake2b")
+        else:
+            fields = ("size", "mtime_ns", "blake2b") if verify_inputs else ("size", "mtime_ns")
         changed = [f for f in fields if was.get(f) != now.get(f)]
         if changed:
             return None, f"input {now['path']} changed ({', '.join(changed)})"
-    for output in manifest.get("outputs", []):
+    for output in manifest["outputs"]:
         path = folder / output["name"]
         if not path.is_file():
             return None, f"output {path} is missing"
         if path.stat().st_size != output["size"] or hash_file(path) != output["blake2b"]:
             return None, f"output {path} does not match its checksum"
     return manifest, ""
+
+
+# The manifest's shape that verification and assembly rely on: key -> (type, item keys).
+MANIFEST_SHAPE: dict[str, tuple[type, tuple[str, ...]]] = {
+    "parameters": (dict, ()),
+    "inputs": (list, ("role", "path")),
+    "outputs": (list, ("name", "size", "blake2b")),
+    "rows": (dict, ()),
+}
+ROW_COUNTS = ("in", "matched", "rejected", "candidates")
+
+
+def _find_malformed_part(manifest: object) -> str:
+    """What makes a parsed manifest unusable (wrong type, missing key), or ""."""
+    if not isinstance(manifest, dict):
+        return f"a JSON {type(manifest).__name__}, expected an object"
+    for key, (kind, item_keys) in MANIFEST_SHAPE.items():
+        value = manifest.get(key)
+        if not isinstance(value, kind):
+            return f"{key!r} is missing or not a {kind.__name__}"
+        for item in value if kind is list else ():
+            if not isinstance(item, dict) or not all(k in item for k in item_keys):
+                return f"an entry of {key!r} lacks {', '.join(item_keys)}"
+    missing = [k for k in ROW_COUNTS if not isinstance(manifest["rows"].get(k), int)]
+    return f"'rows' lacks {', '.join(missing)}" if missing else ""
+
+
+def _describe_input_changes(old: list[dict], current: list[dict]) -> str:
+    """Which inputs (role and path) were added, removed or moved to another path."""
+    was = {r["role"]: r["path"] for r in old}
+    now = {r["role"]: r["path"] for r in current}
+    changes = [f"added {role} {path}" for role, path in now.items() if role not in was]
+    changes += [f"removed {role} {path}" for role, path in was.items() if role not in now]
+    changes += [
+        f"{role} {was[role]} -> {path}"
+        for role, path in now.items()
+        if role in was and was[role] != path
+    ]
+    return "; ".join(changes) or "same inputs in another order"
 
 
 def clean_work_dir(work_dir: Path) -> int:

@@ -161,3 +161,33 @@ def test_database_holds_one_dataset_row_with_the_counts(reference_db) -> None:
     con.close()
     assert f'"rows_in": {PARTS * ROWS}' in parameters[0]
     assert f'"rows_rejected": {PARTS * ROWS // 10 * UNUSABLE}' in parameters[0]
+
+
+def _thumbnails(db: Path) -> dict[str, bytes]:
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(
+        "SELECT s.sample_id, t.data FROM samples s JOIN thumbnails t USING (thumbnail_id)"
+    ).fetchall()
+    con.close()
+    return dict(rows)
+
+
+def test_swapped_thumbnails_rebuild_the_shard(tmp_path, caplog) -> None:
+    corpus = write_laion_corpus(tmp_path / "corpus", parts=2)
+    images = corpus / "images" / "00000"
+    images.mkdir(parents=True)
+    pictures = {"1000": b"picture of a puma", "1001": b"picture of sneakers, larger"}
+    for sample_id, data in pictures.items():
+        (images / f"{sample_id}.jpg").write_bytes(data)
+    db = tmp_path / "db.duckdb"
+    assert _build(corpus, db, "--workers", "1") == 0
+    assert _thumbnails(db) == pictures
+    # mv keeps every file's mtime: the folder's size sum and newest mtime do not change.
+    os.rename(images / "1000.jpg", images / "swap.jpg")
+    os.rename(images / "1001.jpg", images / "1000.jpg")
+    os.rename(images / "swap.jpg", images / "1001.jpg")
+    with caplog.at_level("INFO"):
+        assert _build(corpus, db, "--workers", "1") == 0
+    assert f"part-00000: rebuilt (input {images.resolve()} changed (blake2b))" in caplog.text
+    assert "1 of 2 shards verified and reused, 1 to build" in caplog.text
+    assert _thumbnails(db) == {"1000": pictures["1001"], "1001": pictures["1000"]}

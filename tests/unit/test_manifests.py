@@ -163,3 +163,79 @@ def test_stale_files_are_cleaned_and_the_shard_rebuilt(built, tmp_path: Path) ->
     manifest = work / "part-00000" / MANIFEST_FILE
     assert manifest.stat().st_mtime_ns == before[manifest]  # reused
     assert (work / "part-00001" / MANIFEST_FILE).is_file()  # rebuilt
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        ([], "a JSON list, expected an object"),
+        ({}, "'parameters' is missing or not a dict"),
+        ("drop inputs", "'inputs' is missing or not a list"),
+        ("drop an output name", "an entry of 'outputs' lacks name, size, blake2b"),
+        ("drop rows.candidates", "'rows' lacks candidates"),
+    ],
+)
+def test_a_malformed_manifest_asks_for_a_rebuild(built, manifest, expected) -> None:
+    corpus, work = built
+    parts, context = _context(corpus, work)
+    path = work / "part-00000" / MANIFEST_FILE
+    recorded = json.loads(path.read_text())
+    if manifest == "drop inputs":
+        manifest = {k: v for k, v in recorded.items() if k != "inputs"}
+    elif manifest == "drop an output name":
+        manifest = {**recorded, "outputs": [{"size": 1, "blake2b": "0"}]}
+    elif manifest == "drop rows.candidates":
+        manifest = {**recorded, "rows": {"in": 1, "matched": 1, "rejected": 0}}
+    path.write_text(json.dumps(manifest))
+    assert verify_shard(parts[0], context) == (None, f"malformed manifest {path} ({expected})")
+
+
+def test_a_malformed_manifest_is_rebuilt_by_the_next_build(built, tmp_path: Path) -> None:
+    corpus, work = built
+    path = work / "part-00001" / MANIFEST_FILE
+    path.write_text("[]")
+    assert (
+        precompute_main(["build", "--corpus", str(corpus), "--db", str(tmp_path / "db.duckdb")])
+        == 0
+    )
+    assert json.loads(path.read_text())["shard"] == "part-00001"
+
+
+def test_changed_input_files_are_named_with_their_role(built) -> None:
+    corpus, work = built
+    images = corpus / "images" / "00000"
+    images.mkdir(parents=True)
+    (images / "1000.jpg").write_bytes(b"jpeg")
+    (corpus / "img_emb" / "img_emb_1.npy").unlink()
+    parts, context = _context(corpus, work)
+    assert verify_shard(parts[0], context)[1] == (
+        f"input files changed (added images {images.resolve()})"
+    )
+    removed = (corpus / "img_emb" / "img_emb_1.npy").resolve()
+    assert verify_shard(parts[1], context)[1] == (
+        f"input files changed (removed img_emb {removed})"
+    )
+
+
+def test_a_reordered_thumbnail_folder_fails_verification_without_verify_inputs(
+    built, tmp_path: Path
+) -> None:
+    corpus, work = built
+    images = corpus / "images" / "00000"
+    images.mkdir(parents=True)
+    for name, data in (("1000.jpg", b"a" * 10), ("1001.jpg", b"b" * 20)):
+        (images / name).write_bytes(data)
+    db = tmp_path / "db.duckdb"
+    assert precompute_main(["build", "--corpus", str(corpus), "--db", str(db)]) == 0
+    parts, context = _context(corpus, work)
+    assert verify_shard(parts[0], context)[1] == ""
+    # Swap the two files: the folder's size sum and newest mtime stay the same.
+    os.rename(images / "1000.jpg", images / "tmp.jpg")
+    os.rename(images / "1001.jpg", images / "1000.jpg")
+    os.rename(images / "tmp.jpg", images / "1001.jpg")
+    assert verify_shard(parts[0], context)[1] == f"input {images.resolve()} changed (blake2b)"
+    (images / "1002.jpg").write_bytes(b"")
+    os.utime(images / "1002.jpg", ns=(0, 0))  # an empty, old file: size and mtime unchanged
+    assert (
+        verify_shard(parts[0], context)[1] == f"input {images.resolve()} changed (files, blake2b)"
+    )
