@@ -31,7 +31,9 @@ from laionet_core.encoders import DEFAULT_TEXT_BATCH_SIZE
 from laionet_core.matching import LemmaMatcher
 from laionet_core.vocabulary import load_vocabulary
 from precompute.manifests import (
+    MANIFEST_FILE,
     ShardContext,
+    compute_vocabulary_digest,
     describe_inputs,
     describe_outputs,
     open_atomically,
@@ -78,7 +80,9 @@ REJECTED_SCHEMA = pa.schema(
 )
 THUMBNAILS_SCHEMA = pa.schema([("mime", pa.string()), ("data", pa.binary())])
 
-_matchers: dict[tuple[str | None, str], LemmaMatcher] = {}  # one per worker process
+# One matcher per (vocabulary digest, match mode) in each worker process: keyed by the
+# vocabulary's content, so a wnid file rewritten at the same path gets a new matcher.
+_matchers: dict[tuple[str, str], LemmaMatcher] = {}
 
 
 @dataclass
@@ -144,9 +148,14 @@ def read_peak_rss_mib() -> float | None:
 
 
 def _get_matcher(context: ShardContext) -> LemmaMatcher:
-    key = (str(context.vocab_file) if context.vocab_file else None, context.params.match_mode)
+    key = (context.params.vocabulary_digest, context.params.match_mode)
     if key not in _matchers:
-        _matchers[key] = LemmaMatcher(load_vocabulary(context.vocab_file), mode=key[1])
+        vocabulary = load_vocabulary(context.vocab_file)
+        if compute_vocabulary_digest(vocabulary) != key[0]:
+            raise ValueError(
+                f"{context.vocab_file or 'imagenet-1k'}: the vocabulary changed during the build"
+            )
+        _matchers[key] = LemmaMatcher(vocabulary, mode=key[1])
     return _matchers[key]
 
 
@@ -325,7 +334,8 @@ def write_shard(matched: MatchedShard, text_emb: np.ndarray, context: ShardConte
     samples, candidates = score_matches(matched, text_emb, context)
     folder = shard_folder(context.work_dir, part)
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.iterdir():  # the manifest goes first: the shard is now unverified
+    (folder / MANIFEST_FILE).unlink(missing_ok=True)  # first: the shard is now unverified
+    for stale in folder.iterdir():
         stale.unlink()
     _write_parquet(folder, SAMPLES_FILE, samples, SAMPLES_SCHEMA)
     _write_parquet(folder, CANDIDATES_FILE, candidates, CANDIDATES_SCHEMA)

@@ -191,3 +191,14 @@ def test_swapped_thumbnails_rebuild_the_shard(tmp_path, caplog) -> None:
     assert f"part-00000: rebuilt (input {images.resolve()} changed (blake2b))" in caplog.text
     assert "1 of 2 shards verified and reused, 1 to build" in caplog.text
     assert _thumbnails(db) == {"1000": pictures["1001"], "1001": pictures["1000"]}
+
+
+def test_a_wnid_file_rewritten_in_place_is_matched_anew(tmp_path) -> None:
+    corpus = write_laion_corpus(tmp_path / "corpus", parts=1)
+    vocab, db = tmp_path / "wnids.txt", tmp_path / "db.duckdb"
+    labels = {}
+    for wnid in ("n02125311", "n01440764"):  # cougar (puma), then tench: same path
+        vocab.write_text(wnid + "\n", encoding="utf-8")
+        assert _build(corpus, db, "--workers", "1", "--vocab", str(vocab)) == 0
+        labels[wnid] = set(read_database_content(db)["samples"]["wnid"])
+    assert labels == {"n02125311": {"n02125311"}, "n01440764": {"n01440764"}}
