@@ -78,12 +78,15 @@ class DatasetInfo:
 def open_new_database(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """Create a database at ``path`` atomically.
 
-    Yields a connection to a fresh database in a temporary sibling file with the schema
-    already created. When the block finishes, the file replaces ``path``; when it
-    raises, the temporary file is removed and ``path`` is left as it was.
+    Yields a connection to a fresh database in a temporary sibling file
+    (``.<name>.tmp-<pid>``) with the schema already created. When the block finishes,
+    the file replaces ``path``; when it raises, the temporary file is removed and
+    ``path`` is left as it was. Temporary files of killed builds (their process is no
+    longer running) are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_orphaned_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     _remove_database_files(tmp)
     con = duckdb.connect(str(tmp))
@@ -106,6 +109,22 @@ def _remove_database_files(path: Path) -> None:
         candidate.unlink(missing_ok=True)
 
 
+def _remove_orphaned_temporaries(path: Path) -> None:
+    """Remove ``.<name>.tmp-<pid>`` (and its ``.wal``) left by processes no longer running."""
+    prefix = f".{path.name}.tmp-"
+    for tmp in path.parent.glob(f"{prefix}*"):
+        pid = tmp.name.removeprefix(prefix).removesuffix(".wal")
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            logger.info("%s: removed, left by a killed build (process %s)", tmp, pid)
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # running, as another user
+
+
 @contextmanager
 def open_database_for_update(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open an existing database and run the block in one transaction.
@@ -121,11 +140,12 @@ def open_database_for_update(path: str | Path) -> Iterator[duckdb.DuckDBPyConnec
     try:
         check_schema_version(con, path)
         con.execute("BEGIN TRANSACTION")
-        yield con
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     finally:
         con.close()
 
@@ -408,3 +428,7 @@ def _delete_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
         schema.DATASETS,
     ):
         con.execute(f"DELETE FROM {table} WHERE dataset = ?", [dataset])
+    # Selections at other thresholds: "<dataset>@<T>" (comparison.name_selection_dataset).
+    con.execute(
+        f"DELETE FROM {schema.CLASS_METRICS} WHERE starts_with(dataset, ?)", [dataset + "@"]
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -18,6 +21,7 @@ from laionet_core.storage import (
     write_classes,
     write_dataset,
 )
+from laionet_core.storage_results import write_class_metrics
 from laionet_core.vocabulary import load_imagenet_vocabulary
 
 INFO = DatasetInfo("laionet", schema.KIND_TEXT_SELECTED, "test", "test-encoder", True, {"a": 1})
@@ -141,3 +145,50 @@ def test_connect_refuses_foreign_files(tmp_path: Path) -> None:
     duckdb.connect(str(foreign)).close()
     with pytest.raises(ValueError, match="not a LAIONet Explorer database"):
         queries.connect(foreign)
+
+
+def test_update_of_a_foreign_file_names_the_real_error(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.duckdb"
+    duckdb.connect(str(foreign)).close()
+    match = "not a LAIONet Explorer database"
+    with pytest.raises(ValueError, match=match), open_database_for_update(foreign):
+        pass
+
+
+def test_temporary_files_of_killed_builds_are_removed(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is no longer running
+    killed = [tmp_path / f".db.duckdb.tmp-{dead.pid}", tmp_path / f".db.duckdb.tmp-{dead.pid}.wal"]
+    running = [tmp_path / f".db.duckdb.tmp-{os.getppid()}", tmp_path / ".db.duckdb.tmp-x"]
+    others = [tmp_path / f".other.duckdb.tmp-{dead.pid}"]
+    for leftover in killed + running + others:
+        leftover.write_bytes(b"partial")
+    _build(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in [path, *running, *others]
+    )
+
+
+def test_replacing_a_dataset_drops_its_selections_at_other_thresholds(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    samples, _ = _build(path)
+    names = ["laionet", "laionet@0.750", "laionet@0.900", "laionet2@0.750", "other"]
+    metrics = pd.DataFrame(
+        {
+            "dataset": names,
+            "wnid": "n01440764",
+            "metric": "intra_class_similarity",
+            "n": 5,
+            "value": 0.5,
+            "ci_low": 0.4,
+            "ci_high": 0.6,
+        }
+    )
+    with open_database_for_update(path) as con:
+        write_class_metrics(con, metrics)
+    with open_database_for_update(path) as con:
+        write_dataset(con, INFO, samples)
+    con = duckdb.connect(str(path), read_only=True)
+    kept = con.execute("SELECT dataset FROM class_metrics ORDER BY dataset").fetchall()
+    assert [row[0] for row in kept] == ["laionet2@0.750", "other"]
