@@ -14,8 +14,11 @@ which yields a ``ShardSummary`` per shard as shards finish (in any order).
   the project travels as the job's ``working_dir`` (the corpus and the work folder
   must then be on a file system every node sees).
 
-At most ``IN_FLIGHT_PER_WORKER`` shards per worker are queued at a time, so finished
-but unconsumed shards cannot pile up in memory.
+At most ``IN_FLIGHT_PER_WORKER`` shards per worker are in flight (submitted and not
+yet consumed) at a time, so finished but unconsumed shards cannot pile up in memory. A
+worker is a process, a CPU of the Ray cluster, or, with an encoder, an encoder actor
+(the bottleneck then). The shard context (with the (C, D) synset embeddings) travels
+once per worker: a pool ``initializer`` locally, ``ray.put`` on Ray.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ logger = logging.getLogger(__name__)
 EXECUTORS = ("local", "ray")
 DEFAULT_EXECUTOR = "local"
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)  # the shared 2-core machine; raise on a big one
-IN_FLIGHT_PER_WORKER = 2  # one shard running and one queued keeps a worker busy
+IN_FLIGHT_PER_WORKER = 2  # one shard running and one waiting keeps a worker busy
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Left out of the Ray job's working_dir upload: environments, data, history, caches.
 RAY_EXCLUDES = [".venv", "data", ".git", "**/__pycache__", "*.duckdb", "*.npy", "*.parquet"]
@@ -75,6 +78,21 @@ def _hidden_main_module() -> Iterator[None]:
         sys.modules["__main__"] = main
 
 
+_worker_context: ShardContext | None = None  # set once in each pool process
+
+
+def _set_worker_context(context: ShardContext) -> None:
+    """Pool initializer: keep the shard context for every shard of this process."""
+    global _worker_context
+    _worker_context = context
+
+
+def _run_with_worker_context(fn: Callable[[LaionPart, ShardContext], Any], part: LaionPart) -> Any:
+    """Run a shard function in a pool process with the context its initializer kept."""
+    assert _worker_context is not None, "the pool was started without a shard context"
+    return fn(part, _worker_context)
+
+
 class LocalExecutor:
     """Shards in a local process pool; the caption encoder in this process.
 
@@ -87,6 +105,7 @@ class LocalExecutor:
         self.workers = workers
         self._encoder = ShardEncoder(encoder_spec) if encoder_spec else None
         self._pool: ProcessPoolExecutor | None = None  # started by the first shard
+        self._pool_context: ShardContext | None = None  # what its processes were given
 
     def describe_encoder(self) -> dict[str, Any]:
         """Name, dimension and precision of the caption encoder."""
@@ -101,40 +120,57 @@ class LocalExecutor:
     def run_shards(self, parts: list[LaionPart], context: ShardContext) -> Iterator[ShardSummary]:
         """Build every part's shard; yields summaries as shards finish."""
         if self._encoder is None:
-            yield from self._map(partial(build_shard, context=context), parts)
+            yield from self._map(build_shard, parts, context)
             return
-        for matched in self._map(partial(match_shard, context=context), parts):
+        for matched in self._map(match_shard, parts, context):
             yield self._encoder.finish_shard(matched, context)
 
-    def _map(self, fn: Callable[[LaionPart], Any], parts: list[LaionPart]) -> Iterator[Any]:
+    def _map(
+        self,
+        fn: Callable[[LaionPart, ShardContext], Any],
+        parts: list[LaionPart],
+        context: ShardContext,
+    ) -> Iterator[Any]:
         if self.workers == 1 or not parts:
-            yield from map(fn, parts)
+            yield from (fn(part, context) for part in parts)
             return
-        pool = self._start_pool()
+        pool = self._start_pool(context)
+        call = partial(_run_with_worker_context, fn)  # pickled per shard: names only
         todo = iter(parts)
-        running: set[Future] = {pool.submit(fn, p) for p in islice(todo, self._limit)}
+        running: set[Future] = {pool.submit(call, p) for p in islice(todo, self.max_in_flight)}
         while running:
             done, running = wait(running, return_when=FIRST_COMPLETED)
-            running |= {pool.submit(fn, p) for p in islice(todo, len(done))}
+            running |= {pool.submit(call, p) for p in islice(todo, len(done))}
             for future in done:
                 yield future.result()
 
-    def _start_pool(self) -> ProcessPoolExecutor:
+    def _start_pool(self, context: ShardContext) -> ProcessPoolExecutor:
+        """The process pool, its processes started with ``context`` (restarted for another)."""
+        if self._pool is not None and self._pool_context is not context:
+            self.close()
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_set_worker_context,
+                initargs=(context,),
+            )
+            self._pool_context = context
             with _hidden_main_module():  # start every worker now, without our __main__
                 for started in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
                     started.result()
         return self._pool
 
     @property
-    def _limit(self) -> int:
+    def max_in_flight(self) -> int:
+        """Shards submitted to the pool and not yet consumed, at most."""
         return self.workers * IN_FLIGHT_PER_WORKER
 
     def close(self) -> None:
         """Stop the worker processes (queued shards are cancelled)."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+            self._pool = self._pool_context = None
 
 
 def init_ray(*, address: str | None = None, num_cpus: int | None = None) -> bool:
@@ -184,18 +220,25 @@ class RayExecutor:
 
         self._ray = ray
         self._owns_ray = init_ray(address=address, num_cpus=workers)
-        resources = ray.cluster_resources()
-        cpus = max(1, int(resources.get("CPU", 1)))
-        self._limit = cpus * IN_FLIGHT_PER_WORKER
         self._actors: list[Any] = []
-        if encoder_spec:
-            gpus = int(resources.get("GPU", 0))
-            # An actor holds a CPU for its lifetime; on a 1-CPU Ray it would starve matching.
-            options = {"num_cpus": 1 if cpus > 1 else 0} | ({"num_gpus": 1} if gpus else {})
-            actor_class = ray.remote(**options)(ShardEncoder)
-            self._actors = [actor_class.remote(encoder_spec) for _ in range(max(gpus, 1))]
-            logger.info("%d encoder actor(s) on %s", len(self._actors), "GPU" if gpus else "CPU")
-        self._pool = ActorPool(self._actors) if self._actors else None
+        try:
+            resources = ray.cluster_resources()
+            cpus = max(1, int(resources.get("CPU", 1)))
+            if encoder_spec:
+                gpus = int(resources.get("GPU", 0))
+                # An actor holds a CPU for its lifetime; on a 1-CPU Ray it would starve matching.
+                options = {"num_cpus": 1 if cpus > 1 else 0} | ({"num_gpus": 1} if gpus else {})
+                actor_class = ray.remote(**options)(ShardEncoder)
+                self._actors = [actor_class.remote(encoder_spec) for _ in range(max(gpus, 1))]
+                where = "GPU" if gpus else "CPU"
+                logger.info("%d encoder actor(s) on %s", len(self._actors), where)
+            self._pool = ActorPool(self._actors) if self._actors else None
+        except BaseException:
+            self.close()  # a Ray this build started does not outlive it
+            raise
+        # The encoder actors are the bottleneck when there are any: more shards in flight
+        # would only wait, matched, in the object store.
+        self.max_in_flight = (len(self._actors) or cpus) * IN_FLIGHT_PER_WORKER
 
     def _get(self, call: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking Ray call; a task's ValueError/TypeError/OSError is re-raised as is."""
@@ -222,7 +265,7 @@ class RayExecutor:
         todo = iter(parts)
         if self._pool is None:
             task = ray.remote(build_shard)
-            running = [task.remote(p, shared) for p in islice(todo, self._limit)]
+            running = [task.remote(p, shared) for p in islice(todo, self.max_in_flight)]
             while running:
                 done, running = ray.wait(running, num_returns=1)
                 running += [task.remote(p, shared) for p in islice(todo, 1)]
@@ -236,7 +279,7 @@ class RayExecutor:
                 matched = match.remote(part, shared)
                 pool.submit(lambda actor, ref: actor.finish_shard.remote(ref, shared), matched)
 
-        submit(islice(todo, self._limit))
+        submit(islice(todo, self.max_in_flight))
         while pool.has_next():
             summary = self._get(pool.get_next_unordered)
             submit(islice(todo, 1))
@@ -255,13 +298,17 @@ def open_executor(
 ) -> LocalExecutor | RayExecutor:
     """The executor named ``kind`` (one of ``EXECUTORS``); call ``close`` when done.
 
+    Args:
+        kind: ``local`` or ``ray``.
+        workers: Processes, or CPUs of a local Ray; >= 1 (checked by ``BuildConfig``).
+        address: Ray cluster address (``ray`` only).
+        encoder_spec: Caption encoder, or None when the parts ship caption embeddings.
+
     Raises:
-        ValueError: Unknown kind, ``workers`` < 1, or an address with the local executor.
+        ValueError: Unknown kind, or an address with the local executor.
     """
     if kind not in EXECUTORS:
         raise ValueError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}")
-    if workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {workers}")
     if kind == "local":
         if address:
             raise ValueError("--ray-address needs --executor ray")

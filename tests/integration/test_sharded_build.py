@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -15,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from precompute import executors
 from precompute.cli import main as precompute_main
 from precompute.manifests import MANIFEST_FILE, TEMP_MARKER
 from precompute.shards import PAUSE_ENV
@@ -202,3 +205,22 @@ def test_a_wnid_file_rewritten_in_place_is_matched_anew(tmp_path) -> None:
         assert _build(corpus, db, "--workers", "1", "--vocab", str(vocab)) == 0
         labels[wnid] = set(read_database_content(db)["samples"]["wnid"])
     assert labels == {"n02125311": {"n02125311"}, "n01440764": {"n01440764"}}
+
+
+def test_pool_processes_get_the_synset_embeddings_once(
+    corpus, reference_db, tmp_path, monkeypatch
+) -> None:
+    submitted: list[int] = []  # pickled bytes of each task sent to the pool
+
+    class RecordingPool(ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            submitted.append(len(pickle.dumps((fn, args, kwargs))))
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(executors, "ProcessPoolExecutor", RecordingPool)
+    db = tmp_path / "db.duckdb"
+    assert _build(corpus, db, "--workers", "2") == 0
+    synsets = np.load(corpus / "synsets" / "name_def_emb.npy").astype(np.float32)
+    assert len(submitted) == 2 + PARTS  # a start-up call per process, then the shards
+    assert max(submitted) < synsets.nbytes / 8  # the (1000, 8) matrix is not among them
+    assert_same_content(db, reference_db)
