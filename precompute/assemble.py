@@ -71,15 +71,15 @@ def read_shard_outputs(folder: Path, manifest: dict) -> ShardOutputs:
     """Read a verified shard's outputs.
 
     Raises:
-        ValueError: A file disagrees with the manifest's row counts, or a sample_id
-            repeats within the shard (the file and the id are named).
+        ValueError: The samples, candidates or rejected file disagrees with the
+            manifest's row counts, the embeddings or thumbnails do not have one row per
+            sample, or a sample_id repeats within the shard (the file and the id are named).
     """
     names = _output_names(manifest)
     path = folder / SAMPLES_FILE
-    samples = pq.read_table(path).to_pandas()
-    expected = manifest["rows"]["matched"]
-    if len(samples) != expected:
-        raise ValueError(f"{path}: {len(samples)} rows, its manifest says {expected}")
+    samples = _read_counted_table(path, manifest["rows"]["matched"])
+    candidates = _read_counted_table(folder / CANDIDATES_FILE, manifest["rows"]["candidates"])
+    rejected = _read_counted_table(folder / REJECTED_FILE, manifest["rows"]["rejected"])
     repeated = samples["sample_id"][samples["sample_id"].duplicated()]
     if len(repeated):
         raise ValueError(f"{path}: sample_id {repeated.iloc[0]!r} appears more than once")
@@ -95,14 +95,15 @@ def read_shard_outputs(folder: Path, manifest: dict) -> ShardOutputs:
         ]
         if len(thumbnails) != n:
             raise ValueError(f"{folder / THUMBNAILS_FILE}: {len(thumbnails)} rows for {n} samples")
-    return ShardOutputs(
-        samples,
-        pq.read_table(folder / CANDIDATES_FILE).to_pandas(),
-        pq.read_table(folder / REJECTED_FILE).to_pandas(),
-        text_emb,
-        img_emb,
-        thumbnails,
-    )
+    return ShardOutputs(samples, candidates, rejected, text_emb, img_emb, thumbnails)
+
+
+def _read_counted_table(path: Path, expected: int) -> pd.DataFrame:
+    """A shard's parquet file as a frame, which must have the ``expected`` rows."""
+    frame = pq.read_table(path).to_pandas()
+    if len(frame) != expected:
+        raise ValueError(f"{path}: {len(frame)} rows, its manifest says {expected}")
+    return frame
 
 
 def _find_earlier_shard(sample_id: str, shards: list[tuple[Path, dict]]) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 
 from laionet_core.vocabulary import load_imagenet_vocabulary
+from precompute.assemble import read_shard_outputs
 from precompute.cli import main as precompute_main
 from precompute.manifests import (
     MANIFEST_FILE,
@@ -239,3 +241,23 @@ def test_a_reordered_thumbnail_folder_fails_verification_without_verify_inputs(
     assert (
         verify_shard(parts[0], context)[1] == f"input {images.resolve()} changed (files, blake2b)"
     )
+
+
+@pytest.mark.parametrize(
+    ("count", "file"),
+    [
+        ("matched", "samples.parquet"),
+        ("candidates", "candidates.parquet"),
+        ("rejected", "rejected.parquet"),
+    ],
+)
+def test_assembly_checks_each_file_against_the_manifest_counts(built, count, file) -> None:
+    _, work = built
+    folder = work / "part-00000"
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    assert len(read_shard_outputs(folder, manifest).candidates) == manifest["rows"]["candidates"]
+    rows = manifest["rows"][count]
+    manifest["rows"][count] = rows + 1
+    message = f"{folder / file}: {rows} rows, its manifest says {rows + 1}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_shard_outputs(folder, manifest)
