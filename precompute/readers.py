@@ -43,6 +43,9 @@ EMBEDDING_DTYPES = (np.float16, np.float32)  # the release ships float16; accept
 # Rows checked for NaN/inf at a time, so a 1M-row part needs no second full copy in memory.
 FINITE_CHECK_ROWS = 262_144
 
+# Parts of a sample id that would make folder / f"{id}.jpg" leave the folder.
+UNSAFE_ID_PARTS = ("/", "\\", "..", "\0")
+
 _PART_NUMBER = re.compile(r"(\d+)(?=\D*$)")
 
 
@@ -193,10 +196,33 @@ def load_part_embeddings(path: Path, *, rows: int, dim: int | None = None) -> np
     return array
 
 
+def check_file_stem(sample_id: str, *, folder: Path) -> str:
+    """``sample_id`` if it can name a file directly inside ``folder``.
+
+    Ids come from corpus metadata, so one holding a path separator, ``..`` or NUL could
+    reach files outside the folder.
+
+    Raises:
+        ValueError: The id holds ``/``, ``\\``, ``..`` or NUL (folder and id named).
+    """
+    bad = next((part for part in UNSAFE_ID_PARTS if part in sample_id), None)
+    if bad is not None:
+        raise ValueError(
+            f"{folder}: sample_id {sample_id!r} contains {bad!r}, so it cannot name a "
+            "thumbnail file"
+        )
+    return sample_id
+
+
 def read_thumbnail_file(folder: Path | None, sample_id: str) -> tuple[str, bytes] | None:
-    """``(mime, bytes)`` of ``folder/<sample_id>.jpg`` (or .webp/.png), or None if absent."""
+    """``(mime, bytes)`` of ``folder/<sample_id>.jpg`` (or .webp/.png), or None if absent.
+
+    Raises:
+        ValueError: ``sample_id`` cannot name a file inside ``folder`` (``check_file_stem``).
+    """
     if folder is None:
         return None
+    check_file_stem(sample_id, folder=folder)
     for suffix, mime in ((".jpg", "image/jpeg"), (".webp", "image/webp"), (".png", "image/png")):
         path = folder / f"{sample_id}{suffix}"
         if path.is_file():
