@@ -36,6 +36,7 @@ from laionet_core.selection import (
     DEFAULT_TEXT_MATCH_THRESHOLD,
     DEFAULT_THRESHOLD,
     SelectionParams,
+    snap_threshold,
 )
 from laionet_core.storage import open_database_for_update
 from laionet_core.storage_results import write_class_metrics
@@ -95,18 +96,33 @@ def list_metric_selections(
 
     Text-selected datasets at ``thresholds`` (the paper's 0.82 under the plain name),
     text-matched ones at ``text_match_thresholds`` (0.7 under the plain name), any other
-    dataset whole (selection None).
+    dataset whole (selection None). Thresholds are snapped to the grid first, so
+    repeated or near-equal ones (0.7 and 0.701) give one selection, in first-given order.
+
+    Raises:
+        ValueError: A threshold off the grid's range or not finite (the option is named).
     """
     base = default_selection_for_kind(kind)
     if base is None:
         return [(dataset, None)]
-    chosen = thresholds if kind == schema.KIND_TEXT_SELECTED else text_match_thresholds
+    if kind == schema.KIND_TEXT_SELECTED:
+        option, chosen = "--threshold", thresholds
+    else:
+        option, chosen = "--text-match-threshold", text_match_thresholds
+    snapped: dict[float, None] = {}
+    for t in chosen:
+        try:
+            snapped[snap_threshold(t)] = None
+        except ValueError as error:
+            raise ValueError(f"{option} {t!r}: {error}") from error
+    if len(snapped) < len(chosen):
+        logger.info("%s %s: %d distinct on the grid", option, list(chosen), len(snapped))
     return [
         (
             name_selection_dataset(dataset, t, default=base.threshold),
             replace(base, threshold=t),
         )
-        for t in chosen
+        for t in snapped
     ]
 
 

@@ -24,6 +24,8 @@ from laionet_core.comparison import (
     name_selection_dataset,
     parse_prediction_table,
 )
+from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
+from precompute.class_metrics import list_metric_selections
 
 WNIDS = ["n01", "n02", "n03", "n04", "n05", "n06"]
 
@@ -264,3 +266,16 @@ def test_pair_sampling_accepts_a_series_covering_every_class() -> None:
     )
     assert pairs["label"].value_counts().to_dict() == {"a": 7, "b": 3}
     assert pairs["similarity"].between(-1, 1).all()
+
+
+def test_repeated_or_near_equal_thresholds_give_one_selection_each() -> None:
+    text = list_metric_selections(
+        "laionet", KIND_TEXT_SELECTED, thresholds=[0.75, 0.82, 0.75, 0.8201, 0.751]
+    )
+    assert [(n, p.threshold) for n, p in text] == [("laionet@0.750", 0.75), ("laionet", 0.82)]
+    matched = list_metric_selections("tm", KIND_TEXT_MATCHED, text_match_thresholds=[0.7, 0.701])
+    assert [(n, p.threshold) for n, p in matched] == [("tm", 0.7)]
+    with pytest.raises(ValueError, match="--text-match-threshold 1.5: threshold 1.5 is outside"):
+        list_metric_selections("tm", KIND_TEXT_MATCHED, text_match_thresholds=[0.7, 1.5])
+    with pytest.raises(ValueError, match="--threshold nan: threshold must be a finite number"):
+        list_metric_selections("laionet", KIND_TEXT_SELECTED, thresholds=[float("nan")])
