@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from laionet_core.encoders import OPEN_CLIP_SCHEMAS, parse_encoder_spec
 from laionet_core.matching import DEFAULT_MATCH_MODE, MATCH_MODES
 from laionet_core.settings import DEFAULT_DB_PATH, LAIONET_DATASET
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, SYNSET_TEXT_FORMATS
@@ -138,8 +139,41 @@ def config_from_args(args: argparse.Namespace, corpus: Path) -> BuildConfig:
     )
 
 
+def looks_like_recorded_name(value: str) -> bool:
+    """True when ``value`` reads as a recorded model name rather than an encoder spec.
+
+    ``--encoder`` once took the name now given with ``--embedding-model``: a name that is
+    no spec (``laion-release:ViT-B-32``), or the ``open_clip:MODEL/PRETRAINED`` form that
+    ``datasets.encoder`` records.
+    """
+    try:
+        spec = parse_encoder_spec(value)
+    except ValueError:
+        return True
+    return (
+        spec.family == "open_clip"
+        and spec.pretrained is None
+        and "/" in spec.model
+        and not spec.model.startswith(OPEN_CLIP_SCHEMAS)
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    """Build the database."""
-    path = build_database(config_from_args(args, args.corpus))
+    """Build the database.
+
+    Raises:
+        ValueError: Bad input; when ``--encoder`` fails to load a value that looks like a
+            recorded model name, the message suggests ``--embedding-model``.
+    """
+    try:
+        path = build_database(config_from_args(args, args.corpus))
+    except ValueError as error:
+        value = args.encoder
+        if value and value in str(error) and looks_like_recorded_name(value):
+            raise ValueError(
+                f"{error}\n--encoder SPEC encodes the captions with a model; to name the model "
+                f"behind the corpus's embeddings, use --embedding-model {value}"
+            ) from error
+        raise
     logger.info("database ready: %s", path)
     return 0

@@ -224,3 +224,20 @@ def test_pool_processes_get_the_synset_embeddings_once(
     assert len(submitted) == 2 + PARTS  # a start-up call per process, then the shards
     assert max(submitted) < synsets.nbytes / 8  # the (1000, 8) matrix is not among them
     assert_same_content(db, reference_db)
+
+
+@pytest.mark.parametrize(
+    "name", ["laion-release:ViT-B-32", "simulated-clip-d8", "open_clip:ViT-B-32/laion400m_e32"]
+)
+def test_a_recorded_model_name_given_to_encoder_suggests_embedding_model(
+    corpus, tmp_path, capsys, name
+) -> None:
+    assert _build(corpus, tmp_path / "db.duckdb", "--encoder", name) == 2
+    error = capsys.readouterr().err
+    assert f"use --embedding-model {name}" in error and not (tmp_path / "db.duckdb").exists()
+
+
+def test_a_spec_that_fails_to_load_gets_no_embedding_model_hint(corpus, tmp_path, capsys) -> None:
+    assert _build(corpus, tmp_path / "db.duckdb", "--encoder", "open_clip:No-Such-Model") == 2
+    error = capsys.readouterr().err
+    assert "No-Such-Model" in error and "--embedding-model" not in error
