@@ -28,11 +28,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--queries", default=defaults.queries, help="query dataset (%(default)s)")
     parser.add_argument(
         "--candidates",
-        default=defaults.candidates,
-        help="database dataset whose captions are searched (default: %(default)s)",
+        help=f"database dataset whose captions are searched (default: {defaults.candidates})",
     )
     parser.add_argument(
-        "--corpus", type=Path, help="search ALL captions of this LAION-layout corpus instead"
+        "--corpus",
+        type=Path,
+        help="search ALL captions of this LAION-layout corpus instead (not with --candidates)",
     )
     parser.add_argument(
         "--threshold",
@@ -43,10 +44,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--name", default=defaults.name, help="dataset name (%(default)s)")
     parser.add_argument("--index", choices=INDEX_KINDS, default=defaults.index)
-    parser.add_argument("--nlist", type=int, help="IVF lists (default: 4 sqrt(candidates))")
-    parser.add_argument("--nprobe", type=int, default=defaults.nprobe, help="IVF lists visited")
-    parser.add_argument("--recall-sample", type=int, default=defaults.recall_sample)
-    parser.add_argument("--encoder", help="name of the model behind the corpus's embeddings")
+    parser.add_argument(
+        "--nlist",
+        type=int,
+        help="IVF lists, >= 1 (default: 4 sqrt(candidates), at most candidates / 39)",
+    )
+    parser.add_argument(
+        "--nprobe", type=int, default=defaults.nprobe, help="IVF lists visited (%(default)s)"
+    )
+    parser.add_argument(
+        "--recall-sample",
+        type=int,
+        default=defaults.recall_sample,
+        help="queries whose IVF-PQ match is checked against exact search, >= 1 (%(default)s)",
+    )
+    parser.add_argument(
+        "--encoder", help="name of the model behind the corpus's embeddings (with --corpus only)"
+    )
     parser.set_defaults(func=run)
 
 

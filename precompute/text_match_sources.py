@@ -46,6 +46,9 @@ class CandidateRows:
             or None when no candidate has one.
         has_image: (M,) bool, which rows of ``image_embeddings`` are real.
         thumbnails: M ``(mime, bytes)`` or None.
+        kept: Which of the requested rows these M are (None: all of them).
+        rejected: Requested rows that cannot be stored (``source``, ``sample_id``,
+            ``reason``); None when there are none.
     """
 
     samples: pd.DataFrame
@@ -53,19 +56,20 @@ class CandidateRows:
     image_embeddings: np.ndarray | None
     has_image: np.ndarray
     thumbnails: list[tuple[str, bytes] | None]
+    kept: np.ndarray | None = None
+    rejected: pd.DataFrame | None = None
 
 
-def _align_images(
-    sample_ids: list[str], found: dict[str, np.ndarray]
-) -> tuple[np.ndarray | None, np.ndarray]:
-    has = np.array([s in found for s in sample_ids], dtype=bool)
+def _align_images(keys: list, found: dict) -> tuple[np.ndarray | None, np.ndarray]:
+    """(M, D) image embeddings of ``keys`` (zero rows where ``found`` lacks one) and a mask."""
+    has = np.array([k in found for k in keys], dtype=bool)
     if not has.any():
         return None, has
     dim = len(next(iter(found.values())))
-    out = np.zeros((len(sample_ids), dim), dtype=np.float32)
-    for i, s in enumerate(sample_ids):
+    out = np.zeros((len(keys), dim), dtype=np.float32)
+    for i, k in enumerate(keys):
         if has[i]:
-            out[i] = found[s]
+            out[i] = found[k]
     return out, has
 
 
@@ -156,39 +160,77 @@ def open_corpus_texts(corpus: Path) -> CorpusTexts:
 def read_corpus_candidates(texts: CorpusTexts, rows: np.ndarray) -> CandidateRows:
     """Metadata, caption and image embeddings and thumbnails of chosen corpus rows.
 
+    Rows that cannot be stored become ``rejected`` rows instead of stopping the run
+    after its search: a row whose sample_id an earlier chosen row (in corpus order)
+    already has (``DatasetWriter`` needs distinct ids), and a row whose id cannot name
+    a thumbnail file (``readers.check_file_stem``).
+
     Args:
         texts: From ``open_corpus_texts``.
-        rows: (M,) global caption rows, in any order.
+        rows: (M,) distinct global caption rows, in any order.
 
     Returns:
-        The rows in the order of ``rows``.
+        The kept rows in the order of ``rows`` (``kept`` says which), and the rejected.
     """
     rows = np.asarray(rows, dtype=np.int64)
     part_of = np.searchsorted(texts.offsets, rows, side="right") - 1
-    frames, text_parts, image_found, thumbs = [], [], {}, {}
-    order = []
-    for p in np.unique(part_of):
+    kept = np.zeros(len(rows), dtype=bool)
+    frames, text_parts, order, rejected = [], [], [], []
+    image_found: dict[int, np.ndarray] = {}  # keyed by input position: ids may repeat
+    thumbs: dict[int, tuple[str, bytes] | None] = {}
+    first_row: dict[str, int] = {}  # sample_id -> the global row kept under it
+    for p in np.unique(part_of):  # ascending: corpus order decides which repeat is kept
         part = texts.parts[p]
-        local = rows[part_of == p] - texts.offsets[p]
-        order.append(np.flatnonzero(part_of == p))
-        n = int(texts.offsets[p + 1] - texts.offsets[p])
+        which = np.flatnonzero(part_of == p)
+        which = which[np.argsort(rows[which], kind="stable")]
+        local = rows[which] - texts.offsets[p]
         meta = read_part_metadata(part).iloc[local]
+        ok = np.zeros(len(which), dtype=bool)
+        for j, (i, sample_id) in enumerate(zip(which, meta["sample_id"], strict=True)):
+            reason = None
+            if sample_id in first_row:
+                reason = (
+                    f"sample_id {sample_id!r} repeats corpus row {first_row[sample_id]} "
+                    f"(row {rows[i]} is dropped)"
+                )
+            else:
+                try:
+                    thumbs[i] = read_thumbnail_file(part.images, sample_id)
+                except ValueError as error:
+                    reason = str(error)
+            if reason is not None:
+                rejected.append(
+                    {"source": str(part.metadata), "sample_id": sample_id, "reason": reason}
+                )
+                continue
+            first_row[sample_id], ok[j] = int(rows[i]), True
+        if not ok.any():
+            continue
+        which, local, meta = which[ok], local[ok], meta[ok]
+        kept[which] = True
+        order.append(which)
+        n = int(texts.offsets[p + 1] - texts.offsets[p])
         frames.append(meta.loc[:, ["sample_id", "url", "text", "nsfw"]])
         emb = load_part_embeddings(part.text_emb, rows=n, dim=texts.dim)
         text_parts.append(np.asarray(emb[local], dtype=np.float32))
         if part.img_emb is not None:
             images = np.asarray(load_part_embeddings(part.img_emb, rows=n)[local], np.float32)
-            image_found.update(zip(meta["sample_id"], images, strict=True))
-        for sample_id in meta["sample_id"]:
-            thumbs[sample_id] = read_thumbnail_file(part.images, sample_id)
-    back = np.argsort(np.concatenate(order), kind="stable")
+            image_found.update(zip(which.tolist(), images, strict=True))
+    if rejected:
+        logger.warning("%d chosen corpus rows rejected, e.g. %s", len(rejected), rejected[0])
+    if not order:
+        raise ValueError(f"every chosen corpus row was rejected, e.g. {rejected[0]['reason']}")
+    positions = np.concatenate(order)
+    back = np.argsort(positions, kind="stable")
+    positions = positions[back]  # kept input positions, in input order
     samples = pd.concat(frames, ignore_index=True).iloc[back].reset_index(drop=True)
-    sample_ids = samples["sample_id"].tolist()
-    image_emb, has = _align_images(sample_ids, image_found)
+    image_emb, has = _align_images(positions.tolist(), image_found)
     return CandidateRows(
         samples,
         np.concatenate(text_parts)[back],
         image_emb,
         has,
-        [thumbs[s] for s in sample_ids],
+        [thumbs[i] for i in positions.tolist()],
+        kept=kept,
+        rejected=pd.DataFrame(rejected, columns=["source", "sample_id", "reason"]),
     )

@@ -81,20 +81,21 @@ class TextMatchConfig:
     Attributes:
         db: An existing database holding the query dataset's caption embeddings.
         queries: The query dataset (ImageNet-Captions).
-        candidates: Database dataset whose captions are searched (without ``corpus``).
+        candidates: Database dataset whose captions are searched (without ``corpus``;
+            ``laionet`` if None). Refused together with ``corpus``.
         corpus: LAION-layout corpus whose captions are all searched instead.
         threshold: Text-to-text threshold of the selection (rows below it are kept too).
         name: The stored dataset's name.
         index: ``auto``, ``exact`` or ``ivfpq``.
-        nlist, nprobe, rerank_k: IVF-PQ options (``precompute.text_search``).
-        recall_sample: Queries checked against exact search to measure recall@1.
-        encoder: Model behind the corpus's embeddings (corpus path); default its
-            ``corpus.json`` encoder, else LAION's release.
+        nlist, nprobe, rerank_k: IVF-PQ options (``precompute.text_search``), each >= 1.
+        recall_sample: Queries checked against exact search to measure recall@1 (>= 1).
+        encoder: Model behind the corpus's embeddings (only with ``corpus``); default
+            its ``corpus.json`` encoder, else LAION's release.
     """
 
     db: Path
     queries: str = DEFAULT_QUERIES
-    candidates: str = LAIONET_DATASET
+    candidates: str | None = None
     corpus: Path | None = None
     threshold: float = DEFAULT_TEXT_MATCH_THRESHOLD
     name: str = DEFAULT_TEXT_MATCHED
@@ -109,10 +110,35 @@ class TextMatchConfig:
         if self.index not in INDEX_KINDS:
             raise ValueError(f"--index {self.index!r}; allowed: {', '.join(INDEX_KINDS)}")
         object.__setattr__(self, "threshold", snap_threshold(self.threshold))
+        counts = {
+            "--nlist": self.nlist,
+            "--nprobe": self.nprobe,
+            "--recall-sample": self.recall_sample,
+            "rerank_k": self.rerank_k,
+        }
+        for option, value in counts.items():
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(f"{option} must be an integer >= 1, got {value!r}")
+        if self.corpus is None:
+            if self.encoder is not None:
+                raise ValueError(
+                    f"--encoder {self.encoder!r} names the model of a --corpus's embeddings; "
+                    "without --corpus the candidates' dataset records its own encoder"
+                )
+            if self.candidates is None:
+                object.__setattr__(self, "candidates", LAIONET_DATASET)
+        else:
+            if self.candidates is not None:
+                raise ValueError(
+                    f"--candidates {self.candidates!r} and --corpus {self.corpus} both name "
+                    "the captions to search; give one"
+                )
+            if not self.corpus.is_dir():
+                raise ValueError(f"--corpus {self.corpus}: no such folder")
         if self.name in (self.queries, self.candidates):
             raise ValueError(f"--name {self.name!r} would replace an input dataset")
-        if self.corpus is not None and not self.corpus.is_dir():
-            raise ValueError(f"--corpus {self.corpus}: no such folder")
 
 
 def _text_encoder_name(info: dict) -> str:
@@ -133,10 +159,16 @@ class _Search:
     index_kind: str
     recall_at_1: float
     n_candidates: int
+    n_samples: int
     encoder: str
     text_encoder: str
     source: str
     simulated: bool
+
+
+def _count_samples(con: duckdb.DuckDBPyConnection, dataset: str) -> int:
+    datasets = queries.read_datasets(con).set_index("dataset")
+    return int(datasets.loc[dataset, "n_samples"])
 
 
 def _search_database(
@@ -154,15 +186,28 @@ def _search_database(
             f"{config.db}: dataset {config.candidates!r} has {len(ids)} caption embeddings of "
             f"width {emb.shape[1]}; the queries have width {query_emb.shape[1]}"
         )
+    n_samples = _count_samples(con, config.candidates)
+    if len(ids) < n_samples:
+        floor = row["parameters"].get("embedding_floor")
+        logger.warning(
+            "%s: only %d of %d samples have caption embeddings%s, so the text match "
+            "searches %.1f%% of it; --corpus searches every caption",
+            config.candidates,
+            len(ids),
+            n_samples,
+            f" (built with --embedding-floor {floor})" if floor not in (None, "None") else "",
+            100 * len(ids) / n_samples,
+        )
     index = build_text_index(emb, kind=config.index, nlist=config.nlist, nprobe=config.nprobe)
     best, sims = search_text_index(index, query_emb, rerank_k=config.rerank_k)
-    recall = compute_recall_at_1(index, query_emb, sample=config.recall_sample)
+    recall = compute_recall_at_1(index, query_emb, sims, sample=config.recall_sample)
     search = _Search(
         best,
         sims,
         index.kind,
         recall,
         len(ids),
+        n_samples,
         row["encoder"],
         _text_encoder_name(row),
         f"{config.db}:{config.candidates}",
@@ -202,13 +247,15 @@ def _search_corpus(
         result.index_kind,
         result.recall_at_1,
         result.n_candidates,
+        texts.n_total,
         encoder,
         encoder,
         str(config.corpus.resolve()),
         bool(info.get("simulated", False)),
     )
     unique = select_unique_matches(result.best_index, result.similarity, query_wnids)
-    return search, unique, read_corpus_candidates(texts, unique["candidate"].to_numpy())
+    rows = read_corpus_candidates(texts, unique["candidate"].to_numpy())
+    return search, unique[rows.kept].reset_index(drop=True), rows
 
 
 def _summarise(search: _Search, unique: pd.DataFrame, threshold: float) -> dict:
@@ -218,6 +265,8 @@ def _summarise(search: _Search, unique: pd.DataFrame, threshold: float) -> dict:
         "index": search.index_kind,
         "recall_at_1": round(search.recall_at_1, 6),
         "n_candidates_searched": search.n_candidates,
+        "candidate_samples": search.n_samples,
+        "candidate_coverage": round(search.n_candidates / max(search.n_samples, 1), 6),
         "n_queries_matched": int((search.best >= 0).sum()),
         "queries_above_threshold": int((search.similarity > threshold).sum()),
         "samples_above_threshold": int(above.sum()),
@@ -258,6 +307,7 @@ def _write(
 ) -> None:
     """Rows with an image embedding in one batch, rows without in another."""
     writer = DatasetWriter(con, info)
+    rejected = rows.rejected
     for with_image in (True, False):
         keep = rows.has_image == with_image
         if not keep.any():
@@ -267,7 +317,9 @@ def _write(
             image_embeddings=rows.image_embeddings[keep] if with_image else None,
             text_embeddings=rows.text_embeddings[keep],
             thumbnails=[t for t, k in zip(rows.thumbnails, keep, strict=True) if k],
+            rejected=rejected,
         )
+        rejected = None  # once, with the first batch
     writer.finish()
 
 
@@ -330,6 +382,7 @@ def build_text_matched_dataset(
         "query_text_encoder": _text_encoder_name(query_row),
         "candidate_text_encoder": search.text_encoder,
         **_summarise(search, unique, config.threshold),
+        "candidates_rejected": 0 if rows.rejected is None else len(rows.rejected),
     }
     info = DatasetInfo(
         config.name,

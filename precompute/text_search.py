@@ -16,8 +16,6 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from laionet_core.selection import DEFAULT_TEXT_MATCH_THRESHOLD
-
 logger = logging.getLogger(__name__)
 
 INDEX_KINDS = ("auto", "exact", "ivfpq")
@@ -27,6 +25,11 @@ RECALL_TOLERANCE = 1e-6  # a found candidate as similar as the exact best counts
 DEFAULT_NPROBE = 32  # IVF lists visited per query: recall ~0.95+ at nlist ~ 4 sqrt(N)
 DEFAULT_RERANK_K = 16  # approximate hits re-scored exactly per query
 SEARCH_CHUNK = 4_096  # queries per exact-rescoring chunk (bounds memory)
+EXACT_CHUNK = 16_384  # candidates per block of the recall check: 1,000 queries x 64 MiB
+DEFAULT_TRAIN_SIZE = 200_000  # rows sampled to train IVF-PQ, at least 39 per list
+MIN_TRAIN_PER_LIST = 39  # faiss's k-means warns below 39 training rows per centroid
+MIN_PER_LIST = 4  # fewer candidates per IVF list than this: use exact search
+PQ_CENTROIDS = 256  # PQ8 trains 256 centroids per sub-quantizer on the same rows
 
 
 @dataclass(frozen=True)
@@ -42,27 +45,6 @@ class TextIndex:
     index: faiss.Index
     kind: str
     candidates: np.ndarray
-
-
-@dataclass(frozen=True)
-class TextMatchResult:
-    """Result of ``select_text_matched``.
-
-    Attributes:
-        best_index: (Q,) int64 best candidate per query (-1 if none).
-        similarity: (Q,) float32 exact cosine similarity to that candidate.
-        kept: (Q,) bool, ``similarity > threshold``.
-        labels: (Q,) the query labels (the label a kept candidate inherits).
-        index_kind: ``"exact"`` or ``"ivfpq"``.
-        recall_at_1: Measured recall@1 of the approximate index (1.0 for exact).
-    """
-
-    best_index: np.ndarray
-    similarity: np.ndarray
-    kept: np.ndarray
-    labels: np.ndarray
-    index_kind: str
-    recall_at_1: float
 
 
 def _as_float32_matrix(array: np.ndarray, what: str) -> np.ndarray:
@@ -87,7 +69,7 @@ def build_text_index(
     nlist: int | None = None,
     pq_m: int | None = None,
     nprobe: int = DEFAULT_NPROBE,
-    train_size: int = 200_000,
+    train_size: int = DEFAULT_TRAIN_SIZE,
     seed: int = 0,
 ) -> TextIndex:
     """Build an inner-product index over candidate embeddings.
@@ -95,17 +77,17 @@ def build_text_index(
     Args:
         candidates: (M, D) L2-normalised embeddings.
         kind: ``"exact"``, ``"ivfpq"`` or ``"auto"`` (exact up to ``AUTO_EXACT_MAX``).
-        nlist: IVF lists; ``4 * sqrt(M)`` if omitted.
+        nlist: IVF lists; ``4 * sqrt(M)`` if omitted (``resolve_ivf_layout``).
         pq_m: PQ sub-quantizers (must divide D); chosen from D if omitted.
         nprobe: Lists visited per query.
-        train_size: Candidates sampled to train IVF-PQ.
+        train_size: Candidates sampled to train IVF-PQ, raised to 39 per list.
         seed: Seed for the training sample.
 
     Returns:
         The index with its kind.
 
     Raises:
-        ValueError: Unknown kind, bad shapes, or too few candidates to train IVF-PQ.
+        ValueError: Unknown kind, bad shapes, or too few candidates for ``nlist``.
     """
     if kind not in INDEX_KINDS:
         raise ValueError(f"index kind {kind!r}; allowed: {', '.join(INDEX_KINDS)}")
@@ -117,44 +99,94 @@ def build_text_index(
         index = faiss.IndexFlatIP(dim)
         index.add(candidates)
         return TextIndex(index, "exact", candidates)
+    nlist, train_rows = resolve_ivf_layout(m, nlist=nlist, train_size=train_size)
     index = create_ivfpq_index(m, dim, nlist=nlist, pq_m=pq_m, nprobe=nprobe)
     rng = np.random.default_rng(seed)
-    train = candidates[np.sort(rng.choice(m, size=min(m, train_size), replace=False))]
-    index.train(train)
+    index.train(candidates[np.sort(rng.choice(m, size=train_rows, replace=False))])
     index.add(candidates)
     return TextIndex(index, "ivfpq", candidates)
+
+
+def resolve_ivf_layout(
+    n_candidates: int, *, nlist: int | None = None, train_size: int = DEFAULT_TRAIN_SIZE
+) -> tuple[int, int]:
+    """The IVF list count and how many rows train it.
+
+    k-means wants ``MIN_TRAIN_PER_LIST`` rows per list, so the training sample is
+    ``min(M, max(train_size, 39 * nlist))`` rows: the default nlist of 400M captions
+    (80,000) trains on 3.12M rows (6.4 GB as float32 at D=512), not 200,000. A default
+    nlist that M cannot train is lowered to ``M // 39`` (logged).
+
+    Args:
+        n_candidates: M.
+        nlist: IVF lists (the CLI's ``--nlist``); ``4 * sqrt(M)`` if None.
+        train_size: Rows sampled at least.
+
+    Returns:
+        ``(nlist, training rows)``.
+
+    Raises:
+        ValueError: ``nlist`` < 1, or fewer candidates than ``MIN_PER_LIST`` per list
+            (or than PQ's 256 centroids need); the message names ``--nlist``.
+    """
+    if nlist is not None and (isinstance(nlist, bool) or not isinstance(nlist, int) or nlist < 1):
+        raise ValueError(f"--nlist must be an integer >= 1, got {nlist!r}")
+    if nlist is None:
+        nlist = max(1, int(4 * math.sqrt(n_candidates)))
+        trainable = max(1, n_candidates // MIN_TRAIN_PER_LIST)
+        if nlist > trainable:
+            logger.info(
+                "nlist %d lowered to %d: %d candidates train at most %d lists with %d rows each",
+                nlist,
+                trainable,
+                n_candidates,
+                trainable,
+                MIN_TRAIN_PER_LIST,
+            )
+            nlist = trainable
+    needed = max(PQ_CENTROIDS, nlist) * MIN_PER_LIST
+    if n_candidates < needed:
+        raise ValueError(
+            f"--nlist {nlist}: IVF-PQ needs at least {needed} candidates, got {n_candidates}; "
+            "lower --nlist or use --index exact"
+        )
+    train_rows = min(n_candidates, max(train_size, MIN_TRAIN_PER_LIST * nlist))
+    if train_rows < MIN_TRAIN_PER_LIST * nlist:
+        logger.warning(
+            "--nlist %d: %d training rows, fewer than %d per list; lists may be poorly placed",
+            nlist,
+            train_rows,
+            MIN_TRAIN_PER_LIST,
+        )
+    return nlist, train_rows
 
 
 def create_ivfpq_index(
     n_candidates: int,
     dim: int,
     *,
-    nlist: int | None = None,
+    nlist: int,
     pq_m: int | None = None,
     nprobe: int = DEFAULT_NPROBE,
 ) -> faiss.Index:
     """An untrained ``IVF{nlist},PQ{pq_m}`` inner-product index sized for the candidates.
 
     Args:
-        n_candidates: M, the candidates it will hold.
+        n_candidates: M, the candidates it will hold (for the log).
         dim: Embedding width D.
-        nlist: IVF lists; ``4 * sqrt(M)`` if omitted.
+        nlist: IVF lists, from ``resolve_ivf_layout``.
         pq_m: PQ sub-quantizers (must divide D); chosen from D if omitted. Memory is
             M x (pq_m + 8) bytes (codes and ids).
         nprobe: Lists visited per query.
 
     Raises:
-        ValueError: ``pq_m`` does not divide D, or too few candidates to train.
+        ValueError: ``pq_m`` does not divide D, or ``nprobe`` < 1.
     """
-    nlist = nlist or max(1, int(4 * math.sqrt(n_candidates)))
     pq_m = pq_m or _pq_subquantizers(dim)
     if dim % pq_m:
         raise ValueError(f"pq_m={pq_m} must divide the embedding width {dim}")
-    if n_candidates < max(256, nlist) * 4:
-        raise ValueError(
-            f"IVF-PQ needs at least {max(256, nlist) * 4} candidates for nlist={nlist}, "
-            f"got {n_candidates}; use kind='exact'"
-        )
+    if nprobe < 1:
+        raise ValueError(f"--nprobe must be >= 1, got {nprobe}")
     index = faiss.index_factory(dim, f"IVF{nlist},PQ{pq_m}", faiss.METRIC_INNER_PRODUCT)
     ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
     ivf.nprobe = min(nprobe, nlist)
@@ -204,26 +236,58 @@ def search_text_index(
 
 
 def compute_recall_at_1(
-    index: TextIndex, queries: np.ndarray, *, sample: int = RECALL_SAMPLE, seed: int = 0
+    index: TextIndex,
+    queries: np.ndarray,
+    found: np.ndarray,
+    *,
+    sample: int = RECALL_SAMPLE,
+    seed: int = 0,
 ) -> float:
-    """Fraction of sampled queries whose best candidate equals exact search's.
+    """Share of sampled queries whose found candidate is as similar as exact search's best.
 
-    Ties are counted as hits when the found candidate's similarity equals the exact
-    maximum (within ``RECALL_TOLERANCE``).
+    ``found`` is what the search already returned (with its own ``rerank_k``), so the
+    search is not run again; the exact best is computed over ``index.candidates`` in
+    blocks of ``EXACT_CHUNK`` rows, with no second index (no copy of the candidates).
+    Ties count as hits (``compute_recall``).
+
+    Args:
+        index: The searched index.
+        queries: (Q, D) the searched queries.
+        found: (Q,) similarity of each query's returned candidate (``search_text_index``).
+        sample: Queries checked (all when fewer).
+        seed: Seed of the sample.
 
     Returns:
         recall@1 in [0, 1] (1.0 for an exact index or no queries).
+
+    Raises:
+        ValueError: ``found`` is not (Q,), or ``sample`` < 1.
     """
     queries = _as_float32_matrix(queries, "query embeddings")
+    found = np.asarray(found, dtype=np.float32)
+    if found.shape != (len(queries),):
+        raise ValueError(f"found similarities have shape {found.shape}, queries {len(queries)}")
+    if sample < 1:
+        raise ValueError(f"--recall-sample must be >= 1, got {sample}")
     if index.kind == "exact" or len(queries) == 0:
         return 1.0
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(queries), size=min(sample, len(queries)), replace=False)
-    _, sims = search_text_index(index, queries[pick])
-    exact = faiss.IndexFlatIP(index.candidates.shape[1])
-    exact.add(index.candidates)
-    true_sims, _ = exact.search(queries[pick], 1)
-    return compute_recall(sims, true_sims[:, 0])
+    pick = np.sort(rng.choice(len(queries), size=min(sample, len(queries)), replace=False))
+    return compute_recall(found[pick], compute_exact_best(queries[pick], index.candidates))
+
+
+def compute_exact_best(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """(Q,) float32 highest inner product of each query over all candidates, blockwise.
+
+    Args:
+        queries: (Q, D) float32.
+        candidates: (M, D) float32; read ``EXACT_CHUNK`` rows at a time, never copied whole.
+    """
+    best = np.full(len(queries), -np.inf, dtype=np.float32)
+    for start in range(0, len(candidates), EXACT_CHUNK):
+        block = queries @ candidates[start : start + EXACT_CHUNK].T
+        np.maximum(best, block.max(axis=1), out=best)
+    return best
 
 
 def compute_recall(found: np.ndarray, exact: np.ndarray) -> float:
@@ -234,50 +298,6 @@ def compute_recall(found: np.ndarray, exact: np.ndarray) -> float:
         exact: (Q,) similarity of the exact best candidate.
     """
     return float(np.mean(np.asarray(found) >= np.asarray(exact) - RECALL_TOLERANCE))
-
-
-def select_text_matched(
-    query_embeddings: np.ndarray,
-    query_labels: np.ndarray,
-    candidate_embeddings: np.ndarray,
-    *,
-    threshold: float = DEFAULT_TEXT_MATCH_THRESHOLD,
-    index_kind: str = "auto",
-    index: TextIndex | None = None,
-) -> TextMatchResult:
-    """For each query text, the most similar candidate, kept above ``threshold``.
-
-    Args:
-        query_embeddings: (Q, D) L2-normalised query captions (ImageNet-Captions).
-        query_labels: (Q,) the queries' labels (wnids), passed through.
-        candidate_embeddings: (M, D) L2-normalised candidate captions (LAION).
-        threshold: Keep matches with cosine similarity strictly above this.
-        index_kind: ``"auto"``, ``"exact"`` or ``"ivfpq"``.
-        index: A prebuilt index over ``candidate_embeddings`` (then ``index_kind`` is ignored).
-
-    Returns:
-        Per-query best candidate, similarity, kept mask, labels and measured recall@1.
-
-    Raises:
-        ValueError: Lengths or widths disagree.
-    """
-    query_embeddings = _as_float32_matrix(query_embeddings, "query embeddings")
-    labels = np.asarray(query_labels)
-    if len(labels) != len(query_embeddings):
-        raise ValueError(f"{len(labels)} query labels for {len(query_embeddings)} queries")
-    index = index or build_text_index(candidate_embeddings, kind=index_kind)
-    best, sims = search_text_index(index, query_embeddings)
-    recall = compute_recall_at_1(index, query_embeddings)
-    if index.kind != "exact":
-        logger.info("IVF-PQ recall@1 on %d sampled queries: %.3f", RECALL_SAMPLE, recall)
-    return TextMatchResult(
-        best_index=best,
-        similarity=sims,
-        kept=(best >= 0) & (sims > threshold),
-        labels=labels,
-        index_kind=index.kind,
-        recall_at_1=recall,
-    )
 
 
 def select_unique_matches(

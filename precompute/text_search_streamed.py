@@ -2,11 +2,12 @@
 
 LAION-400M's caption embeddings do not fit in memory as float32 (400M x 512 x 4 bytes =
 800 GB), so this path never holds them all. Up to ``AUTO_EXACT_MAX`` candidates are
-searched exactly, chunk by chunk. Above that an IVF-PQ index is trained on a sample and
-filled chunk by chunk (only its codes stay: M x (pq_m + 8) bytes), each query takes
-``rerank_k`` approximate hits, and a second pass over the chunks re-scores the hits
-exactly, so every returned similarity is exact. Recall@1 of the approximate search is
-measured on a sample of queries against a streamed exact search.
+searched exactly, chunk by chunk. Above that an IVF-PQ index is trained on a sample (at
+least 39 rows per IVF list) and filled chunk by chunk (only its codes stay: M x (pq_m +
+8) bytes), each query takes ``rerank_k`` approximate hits, and a second pass over the
+chunks re-scores the hits exactly, so every returned similarity is exact. Recall@1 of
+the approximate search is measured on a sample of queries against a streamed exact
+search.
 
 Chunks come from a ``ChunkSource``: a callable that starts a new pass and yields
 ``(first row, (n, D) embeddings)`` in row order, so the source can be read several times.
@@ -25,16 +26,17 @@ from precompute.text_search import (
     AUTO_EXACT_MAX,
     DEFAULT_NPROBE,
     DEFAULT_RERANK_K,
+    DEFAULT_TRAIN_SIZE,
     INDEX_KINDS,
     RECALL_SAMPLE,
     compute_recall,
     create_ivfpq_index,
+    resolve_ivf_layout,
 )
 
 logger = logging.getLogger(__name__)
 
 ChunkSource = Callable[[], Iterator[tuple[int, np.ndarray]]]
-DEFAULT_TRAIN_SIZE = 200_000  # rows sampled to train IVF-PQ (faiss wants >= 39 per list)
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,13 @@ def build_ivfpq_streamed(
 ) -> faiss.Index:
     """Train IVF-PQ on a random sample of rows, then add every chunk (ids = global rows).
 
-    Two passes over ``chunks``; see ``text_search.create_ivfpq_index`` for the options.
+    Two passes over ``chunks``. The sample has ``min(n_total, max(train_size, 39 *
+    nlist))`` rows (``text_search.resolve_ivf_layout``, which also says when ``nlist``
+    is refused); see ``text_search.create_ivfpq_index`` for the other options.
     """
+    nlist, train_rows = resolve_ivf_layout(n_total, nlist=nlist, train_size=train_size)
     index = create_ivfpq_index(n_total, dim, nlist=nlist, pq_m=pq_m, nprobe=nprobe)
-    index.train(_sample_training_rows(chunks, n_total, train_size, seed))
+    index.train(_sample_training_rows(chunks, n_total, train_rows, seed))
     for offset, chunk in chunks():
         index.add_with_ids(_float32(chunk), np.arange(offset, offset + len(chunk), dtype=np.int64))
     return index
@@ -180,10 +185,15 @@ def search_text_streamed(
         The best candidates with their exact similarities and the measured recall@1.
 
     Raises:
-        ValueError: Unknown kind, or too few candidates for IVF-PQ.
+        ValueError: Unknown kind, ``recall_sample`` or ``rerank_k`` < 1, or too few
+            candidates for IVF-PQ's ``nlist``.
     """
     if kind not in INDEX_KINDS:
         raise ValueError(f"index kind {kind!r}; allowed: {', '.join(INDEX_KINDS)}")
+    if recall_sample < 1 or rerank_k < 1:
+        raise ValueError(
+            f"--recall-sample and rerank_k must be >= 1, got {recall_sample}, {rerank_k}"
+        )
     queries = _float32(queries)
     if kind == "auto":
         kind = "exact" if n_total <= AUTO_EXACT_MAX else "ivfpq"

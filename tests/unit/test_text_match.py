@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import precompute.text_search as text_search
+import precompute.text_search_streamed as streamed
 from laionet_core import queries, schema
 from laionet_core.comparison import METRIC_INTRA, compute_sample_metric_rows, text_match_selection
 from laionet_core.storage import (
@@ -25,8 +27,16 @@ from laionet_core.storage import (
 from laionet_core.vocabulary import load_imagenet_vocabulary
 from precompute.class_metrics import list_metric_selections
 from precompute.cli import main as precompute_main
-from precompute.text_search import select_unique_matches
+from precompute.text_match_store import TextMatchConfig
+from precompute.text_search import (
+    build_text_index,
+    compute_recall_at_1,
+    resolve_ivf_layout,
+    search_text_index,
+    select_unique_matches,
+)
 from precompute.text_search_streamed import (
+    build_ivfpq_streamed,
     rescore_hits_streamed,
     search_exact_streamed,
     search_text_streamed,
@@ -208,6 +218,9 @@ def test_text_match_command_against_the_argmax_oracle(tmp_path: Path) -> None:
     assert info["kind"] == schema.KIND_TEXT_MATCHED and info["encoder"] == ENCODER
     assert len(samples) == len(set(best)) and info["parameters"]["index"] == "exact"
     assert sum(n * k for k, n in info["parameters"]["queries_per_candidate"]) == 25
+    encoders_doc = (Path(__file__).parents[2] / "docs" / "ENCODERS.md").read_text()
+    undocumented = [k for k in info["parameters"] if f"`{k}`" not in encoders_doc]
+    assert not undocumented, f"stored parameters missing from docs/ENCODERS.md: {undocumented}"
     for candidate in set(best):
         chooser = np.flatnonzero(best == candidate)
         q = chooser[np.argmax(full[chooser, candidate])]
@@ -256,3 +269,158 @@ def test_text_match_errors_are_named(tmp_path: Path, capsys) -> None:
     assert "would replace an input dataset" in capsys.readouterr().err
     assert precompute_main(["text-match", "--db", str(tmp_path / "no.duckdb")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(100, dim))
+    return _unit(centres[rng.integers(0, 100, n)] + 0.35 * rng.normal(size=(n, dim)))
+
+
+def test_ivf_training_rows_grow_with_nlist_and_bad_nlist_is_named(caplog) -> None:
+    # 400M captions: nlist 4 sqrt(M) = 80,000 lists need 39 x 80,000 training rows
+    assert resolve_ivf_layout(400_000_000) == (80_000, 3_120_000)
+    assert resolve_ivf_layout(10_000_000) == (12_649, 493_311)
+    assert resolve_ivf_layout(600_000) == (3_098, 200_000)  # train_size suffices
+    with caplog.at_level("INFO", logger="precompute.text_search"):
+        assert resolve_ivf_layout(12_000) == (307, 12_000)  # 4 sqrt(M) = 438 lowered
+    assert "nlist 438 lowered to 307" in caplog.text
+    assert resolve_ivf_layout(12_000, nlist=64) == (64, 12_000)
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match=f"--nlist must be an integer >= 1, got {bad}"):
+            resolve_ivf_layout(12_000, nlist=bad)
+    with pytest.raises(ValueError, match="--nlist 5000: IVF-PQ needs at least 20000 candidates"):
+        resolve_ivf_layout(12_000, nlist=5_000)
+
+
+def test_streamed_ivfpq_trains_on_39_rows_per_list(monkeypatch) -> None:
+    candidates = _clustered(12_000, 32, seed=6)
+    sizes = []
+    original = streamed._sample_training_rows
+
+    def spy(chunks, n_total, size, seed):
+        sizes.append(size)
+        return original(chunks, n_total, size, seed)
+
+    monkeypatch.setattr(streamed, "_sample_training_rows", spy)
+    # train_size 100 alone would leave 64 lists (and PQ's 256 centroids) untrainable
+    index = build_ivfpq_streamed(
+        _chunks(candidates, [5_000, 7_000]), n_total=12_000, dim=32, nlist=64, train_size=100
+    )
+    assert sizes == [64 * 39] and index.is_trained and index.ntotal == 12_000
+    in_memory = build_text_index(candidates, kind="ivfpq", nlist=64, train_size=100)
+    assert in_memory.index.is_trained
+
+
+def test_recall_uses_the_search_s_own_similarities_without_a_second_index(monkeypatch) -> None:
+    rng = np.random.default_rng(7)
+    candidates = _clustered(12_000, 32, seed=7)
+    queries_ = _unit(candidates[rng.choice(12_000, 400)] + 0.3 * rng.normal(size=(400, 32)))
+    index = build_text_index(candidates, kind="ivfpq", nlist=64, nprobe=1)
+    exact = (queries_ @ candidates.T).max(axis=1)
+
+    def no_flat_index(*args):
+        raise AssertionError("a second (M, D) index was built for the recall check")
+
+    monkeypatch.setattr(text_search.faiss, "IndexFlatIP", no_flat_index)
+    recalls = []
+    for rerank_k in (1, 64):
+        _, sims = search_text_index(index, queries_, rerank_k=rerank_k)
+        recall = compute_recall_at_1(index, queries_, sims, sample=400)
+        assert recall == pytest.approx(np.mean(sims >= exact - 1e-6))  # all 400 sampled
+        recalls.append(recall)
+    assert recalls[0] < recalls[1]  # rerank_k reaches the measured recall
+    with pytest.raises(ValueError, match="--recall-sample must be >= 1, got 0"):
+        compute_recall_at_1(index, queries_, sims, sample=0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--recall-sample", "0"], "--recall-sample must be an integer >= 1, got 0"),
+        (["--nlist", "0"], "--nlist must be an integer >= 1, got 0"),
+        (["--nlist", "-5"], "--nlist must be an integer >= 1, got -5"),
+        (["--nprobe", "-1"], "--nprobe must be an integer >= 1, got -1"),
+        (["--encoder", "x"], "--encoder 'x' names the model of a --corpus's embeddings"),
+        (["--candidates", "laionet", "--corpus", "."], "both name the captions to search"),
+    ],
+)
+def test_text_match_options_are_checked_before_any_work(tmp_path, capsys, args, message) -> None:
+    assert precompute_main(["text-match", "--db", str(tmp_path / "no.duckdb"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert TextMatchConfig(db=tmp_path).candidates == "laionet"
+    assert TextMatchConfig(db=tmp_path, corpus=tmp_path).candidates is None
+
+
+def test_partial_caption_embeddings_are_warned_about_and_recorded(tmp_path, caplog) -> None:
+    from laionet_core.storage import open_database_for_update
+
+    db = tmp_path / "toy.duckdb"
+    _toy_database(db, np.random.default_rng(8))
+    with open_database_for_update(db) as con:  # as --embedding-floor leaves it
+        con.execute("DELETE FROM text_embeddings WHERE dataset = 'laionet' AND sample_id >= '3045'")
+    with caplog.at_level("WARNING", logger="precompute.text_match_store"):
+        assert precompute_main(["text-match", "--db", str(db)]) == 0
+    assert "only 45 of 60 samples have caption embeddings" in caplog.text
+    con = queries.connect(db)
+    params = queries.read_dataset_info(con, "text-matched")["parameters"]
+    samples = queries.read_samples(con, "text-matched")
+    con.close()
+    assert params["n_candidates_searched"] == 45 and params["candidate_samples"] == 60
+    assert params["candidate_coverage"] == pytest.approx(0.75)
+    assert samples["sample_id"].astype(int).max() < 3045
+
+
+def _write_corpus(root: Path, ids: list[str], text: np.ndarray, image: np.ndarray) -> Path:
+    (root / "metadata").mkdir(parents=True)
+    (root / "text_emb").mkdir()
+    (root / "img_emb").mkdir()
+    (root / "images" / "00000").mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "SAMPLE_ID": ids,
+            "URL": [f"https://x.invalid/{i}" for i in range(len(ids))],
+            "TEXT": [f"corpus caption {i}" for i in range(len(ids))],
+            "NSFW": "UNLIKELY",
+        }
+    ).to_parquet(root / "metadata" / "metadata_0.parquet")
+    np.save(root / "text_emb" / "text_emb_0.npy", text.astype(np.float16))
+    np.save(root / "img_emb" / "img_emb_0.npy", image.astype(np.float16))
+    for i, sample_id in enumerate(ids):
+        path = root / "images" / "00000" / f"{sample_id}.jpg"
+        if "/" not in sample_id and not path.exists():  # a repeated id has one file
+            path.write_bytes(f"jpeg {i}".encode())
+    return root
+
+
+def test_repeated_and_unsafe_corpus_ids_become_rejected_rows(tmp_path) -> None:
+    db = tmp_path / "toy.duckdb"
+    toy = _toy_database(db, np.random.default_rng(9))
+    rng = np.random.default_rng(10)
+    text = np.concatenate([toy["query_text"][:4], _unit(rng.normal(size=(6, 8)))])
+    image = _unit(rng.normal(size=(10, 8)))
+    # rows 0 and 2 share an id; row 3's id would leave the thumbnail folder
+    ids = ["a", "b", "a", "../c", "e", "f", "g", "h", "i", "j"]
+    corpus = _write_corpus(tmp_path / "corpus", ids, text, image)
+    args = ["text-match", "--db", str(db), "--corpus", str(corpus), "--encoder", ENCODER]
+    assert precompute_main(args) == 0
+    con = queries.connect(db)
+    info = queries.read_dataset_info(con, "text-matched")
+    samples = queries.read_samples(con, "text-matched").set_index("sample_id")
+    image_ids, images = queries.read_embeddings(con, "text-matched")
+    rejected = con.sql("SELECT * FROM rejected WHERE dataset = 'text-matched'").df()
+    thumb = con.execute(
+        "SELECT t.data FROM samples s JOIN thumbnails t USING (thumbnail_id) "
+        "WHERE s.dataset = 'text-matched' AND s.sample_id = 'a'"
+    ).fetchone()[0]
+    con.close()
+    assert {"a", "b"} <= set(samples.index) and "../c" not in samples.index
+    # the kept "a" is corpus row 0 throughout: text, image embedding, thumbnail
+    assert samples.loc["a", "text"] == "corpus caption 0" and bytes(thumb) == b"jpeg 0"
+    row_a = image_ids["sample_id"].tolist().index("a")
+    np.testing.assert_allclose(images[row_a], image[0], atol=2e-3)
+    reasons = dict(zip(rejected["sample_id"], rejected["reason"], strict=True))
+    assert reasons["a"] == "sample_id 'a' repeats corpus row 0 (row 2 is dropped)"
+    assert "sample_id '../c' contains '/'" in reasons["../c"]
+    assert set(rejected["source"]) == {str(corpus / "metadata" / "metadata_0.parquet")}
+    assert info["parameters"]["candidates_rejected"] == 2 == len(rejected)

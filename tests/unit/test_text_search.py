@@ -9,7 +9,6 @@ from precompute.text_search import (
     build_text_index,
     compute_recall_at_1,
     search_text_index,
-    select_text_matched,
 )
 
 
@@ -33,24 +32,9 @@ def test_exact_search_equals_numpy_argmax():
     np.testing.assert_allclose(sims, oracle.max(axis=1), atol=1e-6)
 
 
-def test_select_text_matched_threshold_and_labels_hand_checkable():
-    candidates = _unit(np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], float))
-    queries = _unit(np.array([[1, 0.1, 0, 0], [0, 0, 0, 1], [0.5, 1, 1, 0]], float))
-    result = select_text_matched(queries, ["n1", "n2", "n3"], candidates, threshold=0.7)
-    assert result.best_index[0] == 0 and result.best_index[2] in (1, 2)
-    assert result.kept.tolist() == [True, False, False]  # 0.995 kept; 0.0 and 0.667 not
-    assert result.labels.tolist() == ["n1", "n2", "n3"]
-    assert result.index_kind == "exact" and result.recall_at_1 == 1.0
-    strict = select_text_matched(queries, ["n1", "n2", "n3"], candidates, threshold=0.999)
-    assert not strict.kept.any()
-
-
-def test_select_text_matched_validates_lengths():
-    x = _unit(np.ones((3, 4)))
-    with pytest.raises(ValueError, match="2 query labels for 3 queries"):
-        select_text_matched(x, ["a", "b"], x)
+def test_unknown_index_kind_is_refused():
     with pytest.raises(ValueError, match="allowed: auto, exact, ivfpq"):
-        build_text_index(x, kind="hnsw")
+        build_text_index(_unit(np.ones((3, 4))), kind="hnsw")
 
 
 def test_ivfpq_recall_on_clustered_set_and_exact_similarities():
@@ -59,17 +43,15 @@ def test_ivfpq_recall_on_clustered_set_and_exact_similarities():
     queries = _unit(candidates[rng.choice(len(candidates), 500)] + 0.2 * rng.normal(size=(500, 32)))
     index = build_text_index(candidates, kind="ivfpq", nlist=128, nprobe=16)
     assert index.kind == "ivfpq"
-    recall = compute_recall_at_1(index, queries, sample=500)
+    best, sims = search_text_index(index, queries)
+    recall = compute_recall_at_1(index, queries, sims, sample=500)
     print(f"IVF-PQ recall@1 = {recall:.3f}")
     assert recall >= 0.9
-    best, sims = search_text_index(index, queries)
     np.testing.assert_allclose(sims, np.einsum("qd,qd->q", queries, candidates[best]), atol=1e-5)
     oracle = queries @ candidates.T
     assert np.mean(best == oracle.argmax(axis=1)) == pytest.approx(recall, abs=0.05)
-    result = select_text_matched(queries, np.arange(500), candidates, index=index)
-    assert result.index_kind == "ivfpq" and result.recall_at_1 == pytest.approx(recall)
 
 
 def test_ivfpq_refuses_too_few_candidates():
-    with pytest.raises(ValueError, match="use kind='exact'"):
+    with pytest.raises(ValueError, match="lower --nlist or use --index exact"):
         build_text_index(_clustered(300, 16, 4, 0.1, 0), kind="ivfpq")
