@@ -42,7 +42,6 @@ from laionet_core.accuracy import compute_mean_per_class_recall, compute_zero_sh
 from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.stats import (
     DEFAULT_CONFIDENCE,
-    _as_embeddings,
     _check_confidence,
     _check_length,
     compute_class_means,
@@ -50,6 +49,7 @@ from laionet_core.stats import (
     compute_label_codes,
     compute_normal_quantile,
 )
+from laionet_core.validation import check_embeddings
 
 # The paper's measures in one import for notebooks: intra-class similarity is here;
 # mean per-class recall and zero-shot accuracy live in ``accuracy`` and are re-exported.
@@ -227,7 +227,7 @@ def compute_intra_class_similarity(
         TypeError: ``embeddings`` is not floating point.
     """
     z = compute_normal_quantile(_check_confidence(confidence))
-    x = _as_embeddings(embeddings)
+    x = check_embeddings(embeddings)
     classes, codes = compute_label_codes(labels)
     _check_length(x, codes.size, name="embeddings")
     if int(zeta2_rows) < 2:
@@ -283,7 +283,7 @@ def sample_pairwise_similarities(
     Returns:
         DataFrame with columns ``label`` and ``similarity`` (float64), grouped by class.
     """
-    x = _as_embeddings(embeddings)
+    x = check_embeddings(embeddings)
     classes, codes = compute_label_codes(labels)
     _check_length(x, codes.size, name="embeddings")
     order, starts = compute_class_slices(codes, classes.size)

@@ -30,8 +30,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from laionet_core.validation import check_embeddings
-
 logger = logging.getLogger(__name__)
 
 # The paper reports 95% intervals everywhere.
@@ -65,10 +63,6 @@ def _as_label_array(labels: object, *, name: str = "labels") -> np.ndarray:
             f"{name} contains a missing value at position {int(np.argmax(pd.isna(arr)))}"
         )
     return arr
-
-
-# Old private name, still imported by laionet_core.metrics: use check_embeddings instead.
-_as_embeddings = check_embeddings
 
 
 def _check_length(arr: np.ndarray, n: int, *, name: str, other: str = "labels") -> None:

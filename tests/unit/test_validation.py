@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from laionet_core import stats
+from laionet_core.metrics import compute_intra_class_similarity
 from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.validation import check_embeddings
 
@@ -19,7 +19,8 @@ def test_check_embeddings_names_the_argument_and_keeps_the_array() -> None:
         check_embeddings(np.ones((2, 2), dtype=np.int64))
 
 
-def test_ranking_uses_it_and_the_old_private_name_still_works() -> None:
+def test_ranking_and_metrics_use_it() -> None:
     with pytest.raises(TypeError, match="class_text_embeddings must be float16/32/64"):
         compute_true_class_ranks(np.eye(2), ["a", "b"], np.eye(2, dtype=int), ["a", "b"])
-    assert stats._as_embeddings is check_embeddings  # laionet_core.metrics imports it
+    with pytest.raises(TypeError, match="embeddings must be float16/32/64"):
+        compute_intra_class_similarity(np.eye(2, dtype=int), ["a", "b"])
