@@ -287,7 +287,8 @@ class RankCorrelation:
 
     Attributes:
         table: Indexed by label (classes with both values finite), the two named columns.
-        rho: Spearman's rank correlation coefficient (NaN with fewer than 3 classes).
+        rho: Spearman's rank correlation coefficient (NaN with fewer than 3 classes, or
+            when either side is constant, e.g. class sizes of a reference with 50 per class).
         p_value: Two-sided p-value of ``rho = 0`` (scipy's t approximation).
         n: Number of classes used.
     """
@@ -319,7 +320,7 @@ def compute_rank_correlation(
     table = pd.concat({x_name: x.astype(np.float64), y_name: y.astype(np.float64)}, axis=1)
     table = table.replace([np.inf, -np.inf], np.nan).dropna().sort_index()
     n = len(table)
-    if n < 3:
+    if n < 3 or table[x_name].nunique() < 2 or table[y_name].nunique() < 2:
         return RankCorrelation(table, float("nan"), float("nan"), n)
     res = sps.spearmanr(table[x_name], table[y_name])
     return RankCorrelation(table, float(res.statistic), float(res.pvalue), n)

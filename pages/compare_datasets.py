@@ -24,7 +24,13 @@ from pages._metrics_ui import (
     load_variant_panel,
     relative_frequency,
 )
-from pages._shared import load_datasets, read_dataset_kind, require_database, selection_controls
+from pages._shared import (
+    format_correlation,
+    load_datasets,
+    read_dataset_kind,
+    require_database,
+    selection_controls,
+)
 
 db = require_database()
 st.header("Compare datasets")
@@ -84,7 +90,7 @@ corr = compute_rank_correlation(
 )
 st.metric(
     f"Spearman correlation in `{a}`",
-    f"{corr.rho:.3f}",
+    format_correlation(corr.rho),
     help=f"p = {corr.p_value:.3g}, n = {corr.n}",
 )
 st.altair_chart(

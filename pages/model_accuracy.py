@@ -24,7 +24,12 @@ from pages._metrics_ui import (
     relative_frequency,
     restrict_to_selection,
 )
-from pages._shared import read_dataset_kind, require_database, selection_controls
+from pages._shared import (
+    format_correlation,
+    read_dataset_kind,
+    require_database,
+    selection_controls,
+)
 
 db = require_database()
 st.header("Model accuracy")
@@ -124,7 +129,7 @@ if LAIONET_DATASET in per_dataset:
         gap = compute_rank_correlation(
             diff["difference"], recall, x_name="similarity gap", y_name="top-1 recall"
         )
-        st.metric("Spearman: recall vs gap", f"{gap.rho:.3f}", help=f"n = {gap.n}")
+        st.metric("Spearman: recall vs gap", format_correlation(gap.rho), help=f"n = {gap.n}")
         st.altair_chart(
             build_scatter_chart(
                 gap.table,
@@ -139,7 +144,7 @@ if LAIONET_DATASET in per_dataset:
     freq = compute_rank_correlation(
         relative_frequency(weights), recall, x_name="relative frequency", y_name="top-1 recall"
     )
-    st.metric("Spearman: recall vs frequency", f"{freq.rho:.3f}", help=f"n = {freq.n}")
+    st.metric("Spearman: recall vs frequency", format_correlation(freq.rho), help=f"n = {freq.n}")
     st.altair_chart(
         build_scatter_chart(
             freq.table,

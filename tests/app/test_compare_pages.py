@@ -86,6 +86,9 @@ def test_compare_page_with_a_reference_as_a(demo_db: Path, monkeypatch: pytest.M
     )
     shares = compute_significance_shares(diff)
     assert _metrics(at)["`imagenetv2-c` significantly lower"] == f"{shares['lower']:.1%}"
+    # Every class of the reference has the same size, so Figure 15 has no correlation.
+    assert rows[rows["dataset"] == "imagenetv2-c"].groupby("wnid")["n"].first().nunique() == 1
+    assert _metrics(at)["Spearman correlation in `imagenetv2-c`"] == "undefined"
 
 
 def _accuracy(con, params: SelectionParams) -> dict:

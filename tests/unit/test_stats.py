@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,6 +90,16 @@ def test_rank_correlation_aligns_on_labels() -> None:
     expected = sps.spearmanr([1, 2, 4, 5], [50, 40, 20, 10])
     assert res.p_value == pytest.approx(expected.pvalue)
     assert np.isnan(compute_rank_correlation(x[:2], y[:2]).rho)
+
+
+def test_rank_correlation_of_a_constant_side_is_nan_without_a_warning() -> None:
+    # A reference with 50 images in every class has one relative frequency (Figure 15).
+    sizes = pd.Series(0.25, index=list("abcd"))
+    values = pd.Series([0.1, 0.4, 0.2, 0.3], index=list("abcd"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = compute_rank_correlation(sizes, values)
+    assert np.isnan(res.rho) and np.isnan(res.p_value) and res.n == 4
 
 
 def test_select_matched_sample_counts() -> None:
