@@ -9,6 +9,7 @@ import pandas as pd
 from laionet_core.selection import THRESHOLD_MAX, THRESHOLD_MIN, SelectionSummary
 
 SELECTED_COLOR = "#d62728"  # the current threshold, as the paper's dashed line
+_THRESHOLD_AXIS = alt.Scale(domain=[THRESHOLD_MIN, THRESHOLD_MAX])  # the slider's range
 
 
 def _threshold_rule(threshold: float) -> alt.Chart:
@@ -24,22 +25,18 @@ def build_curve_chart(
     *,
     value: str,
     title: str,
-    x_min: float = THRESHOLD_MIN,
-    x_max: float = THRESHOLD_MAX,
 ) -> alt.LayerChart:
-    """A curve over all thresholds with a marker at the current one (Figure 3b/c).
+    """A curve over the slider's thresholds with a marker at the current one (Fig 3b/c).
 
     Args:
         summary: The selection.
         value: ``"classes_covered"`` or ``"dataset_size"``.
         title: y-axis title.
-        x_min: Left end of the threshold axis (default: the slider's range).
-        x_max: Right end of the threshold axis.
     """
     values = getattr(summary, value)
-    shown = (summary.thresholds >= x_min) & (summary.thresholds <= x_max)
+    shown = (summary.thresholds >= THRESHOLD_MIN) & (summary.thresholds <= THRESHOLD_MAX)
     frame = pd.DataFrame({"threshold": summary.thresholds[shown], title: values[shown]})
-    x = alt.X("threshold:Q", title="similarity threshold", scale=alt.Scale(domain=[x_min, x_max]))
+    x = alt.X("threshold:Q", title="similarity threshold", scale=_THRESHOLD_AXIS)
     line = (
         alt.Chart(frame)
         .mark_line()
@@ -62,12 +59,11 @@ def build_curve_chart(
 def build_similarity_histogram(
     summary: SelectionSummary,
     *,
-    x_min: float = THRESHOLD_MIN,
-    x_max: float = THRESHOLD_MAX,
     bin_width: float = 0.01,
     x_title: str = "caption-to-synset similarity",
 ) -> alt.LayerChart:
-    """Distribution of the similarities before thresholding (Figure 3a)."""
+    """Distribution of the similarities before thresholding, over the slider's range
+    (Figure 3a)."""
     # Bin b >= 1 holds similarities in (grid[b-1], grid[b]]; bin 0 those at or below -1.
     lower = summary.thresholds
     counts = summary.bin_counts[1:]
@@ -77,7 +73,7 @@ def build_similarity_histogram(
         .groupby("similarity", as_index=False)["samples"]
         .sum()
     )
-    frame = frame[(frame["similarity"] >= x_min) & (frame["similarity"] <= x_max)]
+    frame = frame[(frame["similarity"] >= THRESHOLD_MIN) & (frame["similarity"] <= THRESHOLD_MAX)]
     bars = (
         alt.Chart(frame)
         .mark_bar(width={"band": 1})
@@ -86,7 +82,7 @@ def build_similarity_histogram(
                 "similarity:Q",
                 title=x_title,
                 bin="binned",
-                scale=alt.Scale(domain=[x_min, x_max]),
+                scale=_THRESHOLD_AXIS,
             ),
             x2=alt.X2("similarity_end:Q"),
             y=alt.Y("samples:Q", title="samples"),

@@ -3,15 +3,17 @@
 Figures 6, 10, 12 and 13 of the paper have the same two parts: the distribution of a
 quantity pooled over classes, with sizes matched per class, and the per-class
 difference with its 95% interval, sorted, with the shares significantly lower and higher.
+Figures 7, 14 and 15 are a Spearman correlation over classes with its scatter plot.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from laionet_core.selection import SelectionParams
-from laionet_core.stats import compute_significance_shares
-from pages._charts import build_difference_chart, build_pair_similarity_chart
+from laionet_core.stats import RankCorrelation, compute_significance_shares
+from pages._charts import build_difference_chart, build_pair_similarity_chart, build_scatter_chart
 from pages._metrics_ui import load_difference, load_matched_pairs
 from pages._shared import DbKey
 
@@ -57,4 +59,24 @@ def render_difference(
     cols[1].metric(f"`{a}` significantly lower", f"{shares['lower']:.1%}")
     cols[2].metric(f"`{a}` significantly higher", f"{shares['higher']:.1%}")
     chart = build_difference_chart(diff, y_title=f"{label}: {a} − {b}", legend_title=f"{a} vs {b}")
+    st.altair_chart(chart, width="stretch")
+
+
+def render_rank_correlation(
+    corr: RankCorrelation, *, label: str, x_title: str, y_title: str, log_x: bool = False
+) -> None:
+    """Spearman's rho as a metric (p and n in its help) over the per-class scatter plot.
+
+    Args:
+        corr: ``compute_rank_correlation``'s result; its two table columns are x and y.
+        label: The metric's label.
+        x_title: x-axis title.
+        y_title: y-axis title.
+        log_x: Logarithmic x axis (class frequencies).
+    """
+    # NaN: too few classes, or a constant side (a reference with 50 images per class).
+    rho = f"{corr.rho:.3f}" if np.isfinite(corr.rho) else "undefined"
+    st.metric(label, rho, help=f"p = {corr.p_value:.3g}, n = {corr.n}")
+    x, y = corr.table.columns
+    chart = build_scatter_chart(corr.table, x=x, y=y, x_title=x_title, y_title=y_title, log_x=log_x)
     st.altair_chart(chart, width="stretch")

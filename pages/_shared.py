@@ -217,12 +217,6 @@ def selection_controls(kind: str = schema.KIND_TEXT_SELECTED) -> SelectionParams
     )
 
 
-def format_correlation(rho: float) -> str:
-    """A rank correlation for ``st.metric``; NaN (too few classes, or a constant side,
-    as the class sizes of a reference with 50 images per class) reads "undefined"."""
-    return f"{rho:.3f}" if np.isfinite(rho) else "undefined"
-
-
 def class_names(db: DbKey) -> np.ndarray:
     """Class names in class-index order."""
     return load_classes(db)["name"].to_numpy()

@@ -15,8 +15,12 @@ from laionet_core.comparison import (
 )
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
-from pages._charts import build_scatter_chart, build_variant_panel_chart
-from pages._comparison_ui import render_difference, render_pair_distribution
+from pages._charts import build_variant_panel_chart
+from pages._comparison_ui import (
+    render_difference,
+    render_pair_distribution,
+    render_rank_correlation,
+)
 from pages._metrics_ui import (
     IMAGENET_DATASET,
     is_thresholded,
@@ -25,7 +29,6 @@ from pages._metrics_ui import (
     relative_frequency,
 )
 from pages._shared import (
-    format_correlation,
     load_datasets,
     read_dataset_kind,
     require_database,
@@ -88,19 +91,10 @@ corr = compute_rank_correlation(
     x_name="relative frequency",
     y_name="intra-class similarity",
 )
-st.metric(
-    f"Spearman correlation in `{a}`",
-    format_correlation(corr.rho),
-    help=f"p = {corr.p_value:.3g}, n = {corr.n}",
-)
-st.altair_chart(
-    build_scatter_chart(
-        corr.table,
-        x="relative frequency",
-        y="intra-class similarity",
-        x_title=f"relative class frequency in {a}",
-        y_title="mean intra-class similarity",
-        log_x=True,
-    ),
-    width="stretch",
+render_rank_correlation(
+    corr,
+    label=f"Spearman correlation in `{a}`",
+    x_title=f"relative class frequency in {a}",
+    y_title="mean intra-class similarity",
+    log_x=True,
 )

@@ -11,7 +11,8 @@ import streamlit as st
 from laionet_core.comparison import METRIC_INTRA
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
-from pages._charts import build_accuracy_chart, build_model_scatter_chart, build_scatter_chart
+from pages._charts import build_accuracy_chart, build_model_scatter_chart
+from pages._comparison_ui import render_rank_correlation
 from pages._metrics_ui import (
     IMAGENET_DATASET,
     build_accuracy_summary,
@@ -25,7 +26,6 @@ from pages._metrics_ui import (
     restrict_to_selection,
 )
 from pages._shared import (
-    format_correlation,
     read_dataset_kind,
     require_database,
     selection_controls,
@@ -129,30 +129,20 @@ if LAIONET_DATASET in per_dataset:
         gap = compute_rank_correlation(
             diff["difference"], recall, x_name="similarity gap", y_name="top-1 recall"
         )
-        st.metric("Spearman: recall vs gap", format_correlation(gap.rho), help=f"n = {gap.n}")
-        st.altair_chart(
-            build_scatter_chart(
-                gap.table,
-                x="similarity gap",
-                y="top-1 recall",
-                x_title="intra-class similarity: LAIONet − ImageNet",
-                y_title="top-1 recall on LAIONet",
-            ),
-            width="stretch",
+        render_rank_correlation(
+            gap,
+            label="Spearman: recall vs gap",
+            x_title="intra-class similarity: LAIONet − ImageNet",
+            y_title="top-1 recall on LAIONet",
         )
     st.subheader("Recall vs class frequency (Figure 14)")
     freq = compute_rank_correlation(
         relative_frequency(weights), recall, x_name="relative frequency", y_name="top-1 recall"
     )
-    st.metric("Spearman: recall vs frequency", format_correlation(freq.rho), help=f"n = {freq.n}")
-    st.altair_chart(
-        build_scatter_chart(
-            freq.table,
-            x="relative frequency",
-            y="top-1 recall",
-            x_title="relative class frequency in LAIONet",
-            y_title="top-1 recall on LAIONet",
-            log_x=True,
-        ),
-        width="stretch",
+    render_rank_correlation(
+        freq,
+        label="Spearman: recall vs frequency",
+        x_title="relative class frequency in LAIONet",
+        y_title="top-1 recall on LAIONet",
+        log_x=True,
     )
