@@ -1,5 +1,5 @@
 # The two set-up commands of the README:
-#   make app   install into .venv, build the simulated demo database if missing, open the app
+#   make app   install into .venv, build the simulated demo database if missing or stale, open the app
 #   make test  install into .venv (and Chromium for the browser test), run every test
 PYTHON ?= python3
 VENV := .venv
