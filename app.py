@@ -7,7 +7,8 @@ The database comes from ``$LAIONET_DB`` (default: the simulated demo database).
 
 import streamlit as st
 
-from pages._shared import render_simulated_banner, require_database
+from laionet_app.blocks import render_simulated_banner
+from laionet_app.connection import require_database
 
 st.set_page_config(
     page_title="LAIONet Explorer", page_icon=":material/image_search:", layout="wide"

@@ -34,7 +34,7 @@ REPEATS = 2  # full builds per worker count; the fastest is reported
 GENERATE = """
 import sys, time
 from pathlib import Path
-from precompute.simulate import SimulationConfig, generate_corpus
+from precompute.simulate.corpus import SimulationConfig, generate_corpus
 started = time.perf_counter()
 config = SimulationConfig(n_captions=int(sys.argv[2]), n_parts=int(sys.argv[3]),
     dim=int(sys.argv[4]), images=False, reference_per_class=2,
@@ -55,7 +55,7 @@ print("RESULT", status, time.perf_counter() - started)
 # Peak RSS (MiB) of the command line alone, after importing every command.
 BASELINE = """
 from precompute.cli import build_parser
-from precompute.shards import read_peak_rss_mib
+from precompute.build.shards import read_peak_rss_mib
 build_parser()
 print("RESULT", read_peak_rss_mib())
 """

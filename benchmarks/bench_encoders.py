@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from precompute.encoders import load_image_encoder
-from precompute.image_batches import encode_image_sources, iter_decoded_batches
-from precompute.images import decode_image
+from precompute.encode.image_batches import encode_image_sources, iter_decoded_batches
+from precompute.encode.models import load_image_encoder
+from precompute.ingest.images import decode_image
 from tests.tiny_clip import TINY_CLIP_NAME, build_tiny_clip_checkpoint
 
 

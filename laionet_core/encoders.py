@@ -2,7 +2,7 @@
 
 Only the interface lives here (protocols and the spec parser), so importing this
 module never imports torch, open_clip or sentence-transformers. The implementations
-are in ``precompute.encoders``.
+are in ``precompute.encode.models``.
 
 Spec grammar (the string a user passes on the command line)::
 
@@ -126,7 +126,7 @@ class ImageEncoder(Protocol):
     ``preprocess`` (the model's own transform: PIL RGB image -> (3, H, W) tensor) is
     picklable and runs in DataLoader workers; ``encode_pixels`` runs the model on a
     stacked batch. ``encode_images`` chains both for in-memory PIL images.
-    ``precompute.image_batches.encode_image_sources`` does it for paths and bytes.
+    ``precompute.encode.image_batches.encode_image_sources`` does it for paths and bytes.
     """
 
     name: str

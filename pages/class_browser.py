@@ -6,18 +6,17 @@ sense of a lemma (PUMA the brand for the cougar); raising it brings the intended
 
 import streamlit as st
 
-from laionet_core.selection import compute_band_edges
-from pages._shared import (
-    THRESHOLDED_KINDS,
+from laionet_app.blocks import render_sample_grid
+from laionet_app.connection import require_database
+from laionet_app.controls import THRESHOLDED_KINDS, select_threshold_control
+from laionet_app.tables import (
     load_class_counts,
     load_class_samples,
     load_classes,
     load_datasets,
     load_samples_in_band,
-    render_sample_grid,
-    require_database,
-    select_threshold_control,
 )
+from laionet_core.selection import compute_band_edges
 
 SHOWCASE_WNID = "n02125311"  # cougar: the paper's Figure 11 example ("puma")
 

@@ -7,6 +7,22 @@ kind's paper selection (LAIONet > 0.82, a text-matched set > 0.7) or whole.
 
 import streamlit as st
 
+from laionet_app.blocks import (
+    render_difference,
+    render_pair_distribution,
+    render_rank_correlation,
+)
+from laionet_app.charts import build_variant_panel_chart
+from laionet_app.connection import require_database
+from laionet_app.controls import selection_controls
+from laionet_app.loaders import (
+    IMAGENET_DATASET,
+    is_thresholded,
+    load_metric_table,
+    load_variant_panel,
+    relative_frequency,
+)
+from laionet_app.tables import load_datasets, read_dataset_kind
 from laionet_core.comparison import (
     METRIC_IMAGE_SIMILARITY,
     METRIC_INTRA,
@@ -15,25 +31,6 @@ from laionet_core.comparison import (
 )
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
-from pages._charts import build_variant_panel_chart
-from pages._comparison_ui import (
-    render_difference,
-    render_pair_distribution,
-    render_rank_correlation,
-)
-from pages._metrics_ui import (
-    IMAGENET_DATASET,
-    is_thresholded,
-    load_metric_table,
-    load_variant_panel,
-    relative_frequency,
-)
-from pages._shared import (
-    load_datasets,
-    read_dataset_kind,
-    require_database,
-    selection_controls,
-)
 
 db = require_database()
 st.header("Compare datasets")

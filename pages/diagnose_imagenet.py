@@ -9,29 +9,25 @@ is on the Compare datasets page.
 import numpy as np
 import streamlit as st
 
-from laionet_core import schema
-from laionet_core.comparison import METRIC_INTRA
-from laionet_core.selection import summarize_selection
-from pages._charts import (
+from laionet_app.blocks import render_difference, render_pair_distribution
+from laionet_app.charts import (
     build_caption_diagnostics_chart,
     build_curve_chart,
     build_share_sweep_chart,
     build_value_histogram,
 )
-from pages._comparison_ui import render_difference, render_pair_distribution
-from pages._metrics_ui import (
+from laionet_app.connection import require_database
+from laionet_app.controls import selection_controls
+from laionet_app.loaders import (
     IMAGENET_DATASET,
     load_caption_diagnostic_bins,
     load_caption_diagnostics,
     load_significance_sweep,
 )
-from pages._shared import (
-    load_classes,
-    load_datasets,
-    load_histograms,
-    require_database,
-    selection_controls,
-)
+from laionet_app.tables import load_classes, load_datasets, load_histograms
+from laionet_core import schema
+from laionet_core.comparison import METRIC_INTRA
+from laionet_core.selection import summarize_selection
 
 # A text this similar to a synset belongs to it alone (the paper's Figure 9b reading).
 UNIQUE_SYNSET_SIMILARITY = 0.7

@@ -8,12 +8,11 @@ in that selection.
 import pandas as pd
 import streamlit as st
 
-from laionet_core.comparison import METRIC_INTRA
-from laionet_core.settings import LAIONET_DATASET
-from laionet_core.stats import compute_rank_correlation
-from pages._charts import build_accuracy_chart, build_model_scatter_chart
-from pages._comparison_ui import render_rank_correlation
-from pages._metrics_ui import (
+from laionet_app.blocks import render_rank_correlation
+from laionet_app.charts import build_accuracy_chart, build_model_scatter_chart
+from laionet_app.connection import require_database
+from laionet_app.controls import selection_controls
+from laionet_app.loaders import (
     IMAGENET_DATASET,
     build_accuracy_summary,
     build_model_comparison,
@@ -25,11 +24,10 @@ from pages._metrics_ui import (
     relative_frequency,
     restrict_to_selection,
 )
-from pages._shared import (
-    read_dataset_kind,
-    require_database,
-    selection_controls,
-)
+from laionet_app.tables import read_dataset_kind
+from laionet_core.comparison import METRIC_INTRA
+from laionet_core.settings import LAIONET_DATASET
+from laionet_core.stats import compute_rank_correlation
 
 db = require_database()
 st.header("Model accuracy")

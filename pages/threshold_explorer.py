@@ -13,20 +13,17 @@ import json
 import numpy as np
 import streamlit as st
 
+from laionet_app.charts import (
+    build_class_frequency_chart,
+    build_curve_chart,
+    build_similarity_histogram,
+)
+from laionet_app.connection import require_database
+from laionet_app.controls import select_dataset, select_threshold_control, selection_controls
+from laionet_app.tables import class_names, load_export, load_histograms, read_dataset_kind
 from laionet_core import schema
 from laionet_core.export import EXPORT_FORMATS
 from laionet_core.selection import summarize_selection
-from pages._charts import build_class_frequency_chart, build_curve_chart, build_similarity_histogram
-from pages._shared import (
-    class_names,
-    load_export,
-    load_histograms,
-    read_dataset_kind,
-    require_database,
-    select_dataset,
-    select_threshold_control,
-    selection_controls,
-)
 
 db = require_database()
 st.header("Threshold explorer")

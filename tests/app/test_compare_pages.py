@@ -14,7 +14,7 @@ from laionet_core.comparison import METRIC_INTRA, build_metric_table, compute_ac
 from laionet_core.metrics import compute_intra_class_similarity
 from laionet_core.selection import SelectionParams
 from laionet_core.stats import compare_class_means, compute_significance_shares
-from precompute.class_metrics import DEMO_MODEL
+from precompute.simulate.predictions import DEMO_MODEL
 
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -120,7 +120,7 @@ def test_model_page_accuracy_follows_the_selection(
 
 
 def test_model_comparison_holds_each_stored_model_on_both_datasets(demo_db: Path) -> None:
-    from pages._metrics_ui import build_model_comparison
+    from laionet_app.loaders import build_model_comparison
 
     params = SelectionParams(threshold=0.8)
     db = (str(demo_db), demo_db.stat().st_mtime)
@@ -132,7 +132,7 @@ def test_model_comparison_holds_each_stored_model_on_both_datasets(demo_db: Path
 
 
 def test_uploaded_table_is_parsed_like_the_cli(demo_db: Path) -> None:
-    from pages._metrics_ui import parse_uploaded_predictions
+    from laionet_app.loaders import parse_uploaded_predictions
 
     con = queries.connect(demo_db)
     samples = queries.read_samples(con, "laionet").head(10)

@@ -71,7 +71,7 @@ def test_text_matched_comparison_follows_its_threshold(page: AppTest, demo_db: P
 
 
 def test_significance_sweep_names_the_lower_side(demo_db: Path) -> None:
-    from pages._metrics_ui import load_significance_sweep
+    from laionet_app.loaders import load_significance_sweep
 
     db = (str(demo_db), demo_db.stat().st_mtime)
     sweep = load_significance_sweep(

@@ -17,7 +17,7 @@ import pytest
 
 from laionet_core.vocabulary import format_synset_text, load_imagenet_vocabulary
 from precompute.cli import main as precompute_main
-from precompute.encoders import load_text_encoder
+from precompute.encode.models import load_text_encoder
 from tests.db_content import read_database_content
 from tests.laion_corpus import write_laion_corpus
 from tests.sense_captions import HAND_WRITTEN_RIGHT, SENSES

@@ -24,8 +24,8 @@ from laionet_core.comparison import (
 from laionet_core.metrics import compute_intra_class_similarity
 from laionet_core.selection import SelectionParams
 from laionet_core.stats import compare_class_means, compute_class_means, compute_significance_shares
-from precompute.class_metrics import DEMO_MODEL
 from precompute.cli import main as precompute_main
+from precompute.simulate.predictions import DEMO_MODEL
 
 DATASETS = ("laionet", "imagenet-val", "imagenetv2-a", "imagenetv2-b", "imagenetv2-c")
 

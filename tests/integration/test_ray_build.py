@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from precompute.build.executors import IN_FLIGHT_PER_WORKER, RayExecutor, init_ray
 from precompute.cli import main as precompute_main
-from precompute.executors import IN_FLIGHT_PER_WORKER, RayExecutor, init_ray
 from tests.db_content import assert_same_content
 from tests.laion_corpus import write_laion_corpus
 from tests.tiny_clip import build_tiny_clip_local_dir

@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from precompute import executors
+import precompute.build.executors as executors
+from precompute.build.manifests import MANIFEST_FILE, TEMP_MARKER
+from precompute.build.shards import PAUSE_ENV
 from precompute.cli import main as precompute_main
-from precompute.manifests import MANIFEST_FILE, TEMP_MARKER
-from precompute.shards import PAUSE_ENV
 from tests.db_content import assert_same_content, read_database_content
 from tests.laion_corpus import UNUSABLE, write_laion_corpus
 

@@ -13,7 +13,7 @@ from laionet_core import queries, schema
 from laionet_core.comparison import METRIC_INTRA, build_metric_table, text_match_selection
 from laionet_core.selection import DEFAULT_TEXT_MATCH_THRESHOLD, SelectionParams
 from precompute.cli import main as precompute_main
-from precompute.readers import list_laion_parts, read_part_metadata
+from precompute.ingest.laion import list_laion_parts, read_part_metadata
 
 
 @pytest.fixture(scope="module")

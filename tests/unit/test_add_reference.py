@@ -18,7 +18,7 @@ from laionet_core import queries, schema
 from laionet_core.storage import open_new_database, write_classes, write_meta
 from laionet_core.vocabulary import load_imagenet_vocabulary, load_vocabulary
 from precompute.cli import main as precompute_main
-from precompute.encoders import load_image_encoder
+from precompute.encode.models import load_image_encoder
 from tests.reference_layouts import make_jpeg, write_captions_json, write_class_tree, write_shard
 from tests.tiny_clip import TINY_CLIP_NAME, build_tiny_clip_checkpoint
 
@@ -276,7 +276,7 @@ def test_vocabulary_mismatch_is_refused(checkpoint, tmp_path, capsys) -> None:
 
 
 def test_failure_inside_the_transaction_rolls_back(checkpoint, db, tmp_path, monkeypatch) -> None:
-    import precompute.reference_store as store
+    import precompute.references.store as store
 
     root = write_class_tree(tmp_path / "val", [WNIDS[c] for c in CLASSES])
     before = _table_contents(db)
@@ -310,7 +310,7 @@ def test_stored_synsets_of_another_model_under_the_same_name_are_refused(
 
 
 def test_text_encoder_naming_the_image_model_reuses_it(checkpoint, db, tmp_path, monkeypatch):
-    import precompute.reference_store as store
+    import precompute.references.store as store
 
     def second_copy(*args, **kwargs):
         raise AssertionError("the image model was loaded a second time as the text encoder")
@@ -331,7 +331,7 @@ def test_text_encoder_naming_the_image_model_reuses_it(checkpoint, db, tmp_path,
 
 
 def test_model_and_encoder_errors_say_which_is_wrong() -> None:
-    from precompute.add_reference import build_encoder_spec
+    from precompute.cli.add_reference import build_encoder_spec
 
     with pytest.raises(ValueError, match="no image model: give --model") as neither:
         build_encoder_spec(model=None)
@@ -342,7 +342,7 @@ def test_model_and_encoder_errors_say_which_is_wrong() -> None:
 
 
 def test_text_matched_dataset_kind_is_refused_for_a_layout(checkpoint, db, tmp_path, capsys):
-    from precompute.reference_store import AddReferenceConfig
+    from precompute.references.store import AddReferenceConfig
 
     root = write_class_tree(tmp_path / "val", [WNIDS[0]])
     with pytest.raises(ValueError, match="--dataset-kind text-matched: only text-match"):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pages._charts import (
+from laionet_app.charts import (
     build_accuracy_chart,
     build_class_frequency_chart,
     build_model_scatter_chart,

@@ -25,7 +25,7 @@ from laionet_core.comparison import (
     parse_prediction_table,
 )
 from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
-from precompute.class_metrics import list_metric_selections
+from precompute.analyses.class_metrics import list_metric_selections
 
 WNIDS = ["n01", "n02", "n03", "n04", "n05", "n06"]
 

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from laionet_core.encoders import EncoderSpec, ImageEncoder, TextEncoder, parse_encoder_spec
 from laionet_core.vocabulary import format_synset_text, load_imagenet_vocabulary
-from precompute.encoders import load_image_encoder, load_text_encoder
+from precompute.encode.models import load_image_encoder, load_text_encoder
 from tests.sense_captions import HAND_WRITTEN_RIGHT, SENSES
 from tests.tiny_clip import TINY_CLIP_NAME, build_tiny_clip_checkpoint, build_tiny_clip_local_dir
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from precompute.encoders import load_image_encoder
-from precompute.image_batches import encode_image_sources
-from precompute.images import build_thumbnail, decode_image
+from precompute.encode.image_batches import encode_image_sources
+from precompute.encode.models import load_image_encoder
+from precompute.ingest.images import build_thumbnail, decode_image
 from tests.tiny_clip import TINY_CLIP_NAME, build_tiny_clip_checkpoint
 
 

@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 
 from laionet_core.vocabulary import load_imagenet_vocabulary
-from precompute.assemble import read_shard_outputs
-from precompute.cli import main as precompute_main
-from precompute.manifests import (
+from precompute.build.assemble import read_shard_outputs
+from precompute.build.manifests import (
     MANIFEST_FILE,
     SHARD_FORMAT_VERSION,
     TEMP_MARKER,
@@ -28,7 +27,8 @@ from precompute.manifests import (
     open_atomically,
     verify_shard,
 )
-from precompute.readers import list_laion_parts
+from precompute.cli import main as precompute_main
+from precompute.ingest.laion import list_laion_parts
 from tests.laion_corpus import CAPTIONS, UNUSABLE, write_laion_corpus
 
 ROWS = 30

@@ -8,11 +8,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import precompute.cli.match as match_command
 from laionet_core.matching import LemmaMatcher
 from laionet_core.vocabulary import load_imagenet_vocabulary
-from precompute import match as match_command
 from precompute.cli import main
-from precompute.match import MATCH_SCHEMA, match_parquet_file
+from precompute.cli.match import MATCH_SCHEMA, match_parquet_file
 
 CAPTIONS = ["A PUMA in the snow", "nothing to see", None, "great white shark", "tabby cat"]
 

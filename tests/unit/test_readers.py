@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from precompute.readers import (
+from precompute.ingest.laion import (
     format_sample_key,
     list_laion_parts,
     load_part_embeddings,

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from laionet_core.vocabulary import format_synset_text, load_imagenet_vocabulary
-from precompute.encoders import load_image_encoder
-from precompute.images import FileSlice, decode_image
-from precompute.reference_datasets import build_reference_dataset, encode_synsets
-from precompute.references import list_reference_items, read_devkit_id_to_wnid
+from precompute.encode.models import load_image_encoder
+from precompute.ingest.images import FileSlice, decode_image
+from precompute.ingest.reference_layouts import list_reference_items, read_devkit_id_to_wnid
+from precompute.references.datasets import build_reference_dataset, encode_synsets
 from tests.reference_layouts import make_jpeg, write_captions_json, write_class_tree, write_shard
 from tests.tiny_clip import TINY_CLIP_NAME, build_tiny_clip_checkpoint
 

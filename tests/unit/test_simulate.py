@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-import precompute.simulate as simulate
+import precompute.simulate.corpus as simulate
 from laionet_core.vocabulary import build_lemma_dictionary, load_imagenet_vocabulary
-from precompute.simulate import SimulationConfig, build_part_rows, generate_corpus
-from precompute.simulate_references import REFERENCE_NAMES
-from precompute.simulate_world import (
+from precompute.simulate.corpus import SimulationConfig, build_part_rows, generate_corpus
+from precompute.simulate.references import REFERENCE_NAMES
+from precompute.simulate.world import (
     KIND_MULTI,
     KIND_NAMES,
     KIND_UNMATCHED,
@@ -319,7 +319,7 @@ def test_config_rejects_bad_values() -> None:
 
 
 def test_demo_regenerates_a_corpus_of_an_older_simulator(tiny: Path, tmp_path: Path) -> None:
-    from precompute.demo import find_stale_corpus
+    from precompute.cli.demo import find_stale_corpus
 
     info = json.loads((tiny / "corpus.json").read_text(encoding="utf-8"))
     made = SimulationConfig(**{k: info["config"][k] for k in ("n_captions", "n_parts", "seed")})

@@ -9,8 +9,8 @@ import pytest
 
 from laionet_core.accuracy import compute_zero_shot_accuracy
 from laionet_core.vocabulary import load_imagenet_vocabulary
-from precompute.simulate_config import SimulationConfig
-from precompute.simulate_world import (
+from precompute.simulate.config import SimulationConfig
+from precompute.simulate.world import (
     SIBLING_SPREAD,
     build_world,
     compute_caption_similarity,

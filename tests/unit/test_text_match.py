@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import precompute.text_search as text_search
-import precompute.text_search_streamed as streamed
+import precompute.text_match.search as text_search
+import precompute.text_match.search_streamed as streamed
 from laionet_core import queries, schema
 from laionet_core.comparison import METRIC_INTRA, compute_sample_metric_rows, text_match_selection
 from laionet_core.storage import (
@@ -25,22 +25,22 @@ from laionet_core.storage import (
     write_synset_embeddings,
 )
 from laionet_core.vocabulary import load_imagenet_vocabulary
-from precompute.class_metrics import list_metric_selections
+from precompute.analyses.class_metrics import list_metric_selections
 from precompute.cli import main as precompute_main
-from precompute.text_match_store import TextMatchConfig
-from precompute.text_search import (
+from precompute.text_match.search import (
     build_text_index,
     compute_recall_at_1,
     resolve_ivf_layout,
     search_text_index,
     select_unique_matches,
 )
-from precompute.text_search_streamed import (
+from precompute.text_match.search_streamed import (
     build_ivfpq_streamed,
     rescore_hits_streamed,
     search_exact_streamed,
     search_text_streamed,
 )
+from precompute.text_match.store import TextMatchConfig
 
 WNIDS = load_imagenet_vocabulary().wnids
 ENCODER = "toy-clip-d8"
@@ -282,7 +282,7 @@ def test_ivf_training_rows_grow_with_nlist_and_bad_nlist_is_named(caplog) -> Non
     assert resolve_ivf_layout(400_000_000) == (80_000, 3_120_000)
     assert resolve_ivf_layout(10_000_000) == (12_649, 493_311)
     assert resolve_ivf_layout(600_000) == (3_098, 200_000)  # train_size suffices
-    with caplog.at_level("INFO", logger="precompute.text_search"):
+    with caplog.at_level("INFO", logger="precompute.text_match.search"):
         assert resolve_ivf_layout(12_000) == (307, 12_000)  # 4 sqrt(M) = 438 lowered
     assert "nlist 438 lowered to 307" in caplog.text
     assert resolve_ivf_layout(12_000, nlist=64) == (64, 12_000)
@@ -359,7 +359,7 @@ def test_partial_caption_embeddings_are_warned_about_and_recorded(tmp_path, capl
     _toy_database(db, np.random.default_rng(8))
     with open_database_for_update(db) as con:  # as --embedding-floor leaves it
         con.execute("DELETE FROM text_embeddings WHERE dataset = 'laionet' AND sample_id >= '3045'")
-    with caplog.at_level("WARNING", logger="precompute.text_match_store"):
+    with caplog.at_level("WARNING", logger="precompute.text_match.store"):
         assert precompute_main(["text-match", "--db", str(db)]) == 0
     assert "only 45 of 60 samples have caption embeddings" in caplog.text
     con = queries.connect(db)

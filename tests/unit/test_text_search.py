@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from precompute.text_search import (
+from precompute.text_match.search import (
     build_text_index,
     compute_recall_at_1,
     search_text_index,

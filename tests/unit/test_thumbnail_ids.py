@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from precompute.readers import read_thumbnail_file
+from precompute.ingest.laion import read_thumbnail_file
 
 
 def test_safe_ids_read_their_file_and_unsafe_ones_are_named(tmp_path: Path) -> None:

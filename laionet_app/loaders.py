@@ -1,0 +1,328 @@
+"""Cached loaders of the Compare datasets, Model accuracy and Diagnose ImageNet pages.
+
+Datasets kept by a threshold (text-selected and text-matched) are taken at the user's
+selection or, when none is given, at their kind's paper selection; the others are used
+whole. Per-class metrics come from the rows ``python -m precompute metrics`` stored
+(datasets taken whole, and thresholded ones at the paper selection) and are otherwise
+computed live with the closed-form functions, cached by database, dataset and selection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from laionet_app.connection import DbKey, cursor
+from laionet_app.controls import THRESHOLDED_KINDS
+from laionet_app.tables import (
+    load_class_metrics,
+    load_datasets,
+    load_embeddings,
+    load_meta,
+    load_synset_embeddings,
+    read_dataset_kind,
+)
+from laionet_core import queries, schema
+from laionet_core.comparison import (
+    IMAGENETV2_SELECTION_FREQUENCY,
+    METRIC_INTRA,
+    build_metric_table,
+    compute_accuracy_by_dataset,
+    compute_matched_pair_counts,
+    compute_sample_metric_rows,
+    compute_variant_panel,
+    default_selection_for_kind,
+    parse_prediction_table,
+)
+from laionet_core.metrics import bin_caption_diagnostics, sample_pairwise_similarities
+from laionet_core.selection import SelectionParams
+from laionet_core.settings import LAIONET_DATASET
+from laionet_core.stats import compare_class_means, compute_significance_shares
+from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
+
+# The reference dataset of every comparison unless the user picks another.
+IMAGENET_DATASET = "imagenet-val"
+# Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
+PAIR_SEED = 0
+
+
+def is_thresholded(db: DbKey, dataset: str) -> bool:
+    """True when ``dataset`` is kept by a threshold on ``text_similarity`` (LAIONet-like
+    or text-matched), so selection controls apply to it."""
+    return read_dataset_kind(db, dataset) in THRESHOLDED_KINDS
+
+
+def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> SelectionParams | None:
+    """The selection of ``dataset``: ``params``, or its kind's paper default when None;
+    None for datasets used whole."""
+    kind = read_dataset_kind(db, dataset)
+    if kind not in THRESHOLDED_KINDS:
+        return None
+    return params if params is not None else default_selection_for_kind(kind)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def load_all_samples(db: DbKey, dataset: str) -> pd.DataFrame:
+    """Every sample of ``dataset``, scored or not."""
+    return queries.read_samples(cursor(db), dataset)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def load_selected_samples(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
+    """Samples of ``dataset`` kept by its selection (``_selection``); every sample of a
+    dataset used whole."""
+    params = _selection(db, dataset, params)
+    if params is None:
+        return load_all_samples(db, dataset)
+    return queries.read_selected_samples(cursor(db), dataset, params)
+
+
+@st.cache_data(show_spinner="Computing metrics…", max_entries=32)
+def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
+    """class_metrics rows of one dataset (or its selection), stored or computed live.
+
+    Stored rows are used for datasets taken whole and for the kind's paper selection,
+    which ``python -m precompute metrics`` stores under the dataset's plain name.
+    """
+    params = _selection(db, dataset, params)
+    if params is None or _is_paper_selection(db, dataset, params):
+        stored = load_class_metrics(db, dataset)
+        if not stored.empty:
+            return stored
+    info = load_datasets(db).set_index("dataset").loc[dataset]
+    fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
+    synsets = load_synset_embeddings(db, info["encoder"], fmt)
+    embedded = load_embeddings(db, dataset, schema.IMAGE_EMBEDDINGS)
+    return compute_sample_metric_rows(
+        dataset, embedded, load_selected_samples(db, dataset, params), synsets
+    )
+
+
+def _is_paper_selection(db: DbKey, dataset: str, params: SelectionParams) -> bool:
+    """``params`` keeps the samples of the kind's paper selection (coverage aside)."""
+    paper = default_selection_for_kind(read_dataset_kind(db, dataset))
+    return paper is not None and replace(params, min_samples_per_class=1) == replace(
+        paper, min_samples_per_class=1
+    )
+
+
+def load_metric_table(
+    db: DbKey, dataset: str, params: SelectionParams | None, metric: str
+) -> pd.DataFrame:
+    """One metric of one dataset, indexed by wnid: ``n``, ``value``, ``ci_low``, ``ci_high``."""
+    return build_metric_table(load_metric_rows(db, dataset, params), dataset, metric)
+
+
+def load_difference(
+    db: DbKey,
+    a: str,
+    params_a: SelectionParams | None,
+    b: str,
+    params_b: SelectionParams | None,
+    metric: str,
+) -> pd.DataFrame:
+    """Per-class ``a - b`` of ``metric`` with its 95% interval, sorted ascending."""
+    return compare_class_means(
+        load_metric_table(db, a, params_a, metric),
+        load_metric_table(db, b, params_b, metric),
+        value_column="value",
+    )
+
+
+@st.cache_data(show_spinner="Sampling pairs…", max_entries=16)
+def load_matched_pairs(
+    db: DbKey, a: str, params_a: SelectionParams | None, b: str, params_b: SelectionParams | None
+) -> pd.DataFrame:
+    """Figure 6a: pairwise similarities within classes, equal pair counts per class.
+
+    Returns:
+        Columns ``dataset``, ``label``, ``similarity``.
+    """
+    sides = []
+    for name, params in ((a, params_a), (b, params_b)):
+        ids, emb = load_embeddings(db, name, schema.IMAGE_EMBEDDINGS)
+        keep = ids["sample_id"].isin(load_selected_samples(db, name, params)["sample_id"])
+        sides.append((name, ids["wnid"].to_numpy()[keep], emb[keep.to_numpy()]))
+    counts = [pd.Series(labels).value_counts() for _, labels, _ in sides]
+    pairs = compute_matched_pair_counts(counts[0], counts[1])
+    frames = []
+    for name, labels, emb in sides:
+        if pairs.empty:
+            break
+        drawn = sample_pairwise_similarities(emb, labels, n_pairs_per_label=pairs, seed=PAIR_SEED)
+        frames.append(drawn.assign(dataset=name))
+    if not frames:
+        return pd.DataFrame(columns=["label", "similarity", "dataset"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_variant_panel(db: DbKey, laion: str, params: SelectionParams | None) -> pd.DataFrame:
+    """Figure 8b/c for intra-class similarity: ``laion`` (at ``params``) and ImageNet vs
+    ImageNetV2 a/b/c."""
+    names = set(load_datasets(db)["dataset"])
+    wanted = [laion, IMAGENET_DATASET, *IMAGENETV2_SELECTION_FREQUENCY]
+    tables = {
+        name: load_metric_table(db, name, params if name == laion else None, METRIC_INTRA)
+        for name in wanted
+        if name in names
+    }
+    return compute_variant_panel(tables, references=[laion, IMAGENET_DATASET])
+
+
+@st.cache_data(show_spinner=False)
+def load_prediction_models(db: DbKey) -> list[str]:
+    """Models with stored predictions."""
+    return queries.list_prediction_models(cursor(db))
+
+
+@st.cache_data(show_spinner="Loading predictions…", max_entries=8)
+def load_predictions(db: DbKey, model: str) -> pd.DataFrame:
+    """Stored predictions of ``model``: dataset, sample_id, wnid, top5_wnids."""
+    return queries.read_predictions(cursor(db), model)
+
+
+def parse_uploaded_predictions(db: DbKey, table: pd.DataFrame) -> pd.DataFrame:
+    """An uploaded prediction table in ``load_predictions``' shape (same parser as the CLI).
+
+    Raises:
+        ValueError: the table is malformed or names unknown datasets or samples.
+    """
+    if "dataset" not in table.columns:
+        table = table.assign(dataset=LAIONET_DATASET)
+    names = set(load_datasets(db)["dataset"])
+    frames = []
+    for dataset, group in table.groupby(table["dataset"].astype(str), sort=True):
+        if dataset not in names:
+            raise ValueError(f"dataset {dataset!r} is not in the database; has {sorted(names)}")
+        truth = load_all_samples(db, dataset).set_index("sample_id")["wnid"]
+        parsed = parse_prediction_table(group, true_wnids=truth)
+        parsed["dataset"] = dataset
+        parsed["wnid"] = truth.reindex(parsed["sample_id"]).to_numpy()
+        if parsed["wnid"].isna().any():
+            missing = parsed["sample_id"][parsed["wnid"].isna()].iloc[0]
+            raise ValueError(f"sample_id {missing!r} is not in dataset {dataset!r}")
+        frames.append(parsed)
+    return pd.concat(frames, ignore_index=True)
+
+
+def compute_selection_weights(db: DbKey, laion: str, params: SelectionParams) -> pd.Series:
+    """Class counts of the LAION-derived selection (the weights of Figure 5)."""
+    return load_selected_samples(db, laion, params)["wnid"].value_counts().sort_index()
+
+
+def restrict_to_selection(
+    db: DbKey, predictions: pd.DataFrame, laion: str, params: SelectionParams
+) -> pd.DataFrame:
+    """Predictions with each thresholded dataset cut down to its selection: ``laion`` to
+    the user's ``params``, the others (text-matched sets) to their kind's paper selection.
+    """
+    keep = pd.Series(True, index=predictions.index)
+    for dataset in predictions["dataset"].unique():
+        if not is_thresholded(db, dataset):
+            continue
+        kept = load_selected_samples(db, dataset, params if dataset == laion else None)
+        in_dataset = predictions["dataset"] == dataset
+        keep &= ~in_dataset | predictions["sample_id"].isin(kept["sample_id"])
+    return predictions[keep]
+
+
+def build_accuracy_summary(
+    predictions: pd.DataFrame, weights: pd.Series
+) -> tuple[pd.DataFrame, dict]:
+    """Figures 1 and 5: per dataset and k, equal and LAION-weighted accuracy with SEs.
+
+    Returns:
+        ``(summary, per_dataset)``: summary has dataset, k, equal, equal_se, weighted,
+        weighted_se; per_dataset maps dataset -> ModelAccuracy.
+    """
+    per_dataset = compute_accuracy_by_dataset(predictions, class_weights=weights)
+    rows = [acc.summary.reset_index().assign(dataset=name) for name, acc in per_dataset.items()]
+    summary = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return summary, per_dataset
+
+
+def build_model_comparison(
+    db: DbKey, models: list[str], laion: str, params: SelectionParams
+) -> pd.DataFrame:
+    """Figure 1: every stored model's accuracy on ImageNet and on the LAION selection.
+
+    Returns:
+        One row per model and k: ``model``, ``k``, ``imagenet``, ``laion`` (equally
+        weighted accuracy over the classes of the selection); models missing either
+        dataset are left out.
+    """
+    weights = compute_selection_weights(db, laion, params)
+    rows = []
+    for model in models:
+        chosen = restrict_to_selection(db, load_predictions(db, model), laion, params)
+        summary, _ = build_accuracy_summary(chosen, weights)
+        if summary.empty:
+            continue
+        wide = summary.pivot(index="k", columns="dataset", values="equal")
+        if {IMAGENET_DATASET, laion} <= set(wide.columns):
+            for k, row in wide.iterrows():
+                rows.append(
+                    {"model": model, "k": k, "imagenet": row[IMAGENET_DATASET], "laion": row[laion]}
+                )
+    return pd.DataFrame(rows, columns=["model", "k", "imagenet", "laion"])
+
+
+def relative_frequency(weights: pd.Series) -> pd.Series:
+    """Class counts as shares of the total."""
+    total = float(np.sum(weights.to_numpy()))
+    return weights / total if total > 0 else weights.astype(np.float64)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def load_caption_diagnostics(db: DbKey, dataset: str) -> pd.DataFrame:
+    """Section 4.2 per caption: sample_id, wnid, text, similarity (to its own synset),
+    proportion_more_similar (share of the other classes more similar); empty if none."""
+    diagnostics = queries.read_caption_diagnostics(cursor(db), dataset)
+    texts = load_all_samples(db, dataset).set_index("sample_id")["text"]
+    return diagnostics.rename(
+        columns={
+            "own_similarity": "similarity",
+            "false_classes_more_similar": "proportion_more_similar",
+        }
+    ).assign(text=lambda d: texts.reindex(d["sample_id"]).to_numpy())
+
+
+def load_caption_diagnostic_bins(db: DbKey, dataset: str) -> pd.DataFrame:
+    """Figure 9b: mean share of more-similar false classes per 0.05 similarity bin."""
+    return bin_caption_diagnostics(load_caption_diagnostics(db, dataset))
+
+
+@st.cache_data(show_spinner="Comparing at each threshold…", max_entries=16)
+def load_significance_sweep(
+    db: DbKey,
+    matched: str,
+    reference: str,
+    params: SelectionParams,
+    thresholds: tuple[float, ...],
+) -> pd.DataFrame:
+    """Figure 16b: shares of classes significantly lower in intra-class similarity, on
+    each side, as the selection threshold of ``matched`` varies.
+
+    Returns:
+        Rows ``threshold``, ``side`` ("<matched> lower" or "<reference> lower"),
+        ``share``, ``n_classes``.
+    """
+    rows = []
+    for threshold in thresholds:
+        chosen = replace(params, threshold=threshold)
+        shares = compute_significance_shares(
+            load_difference(db, matched, chosen, reference, None, METRIC_INTRA)
+        )
+        for side, key in ((matched, "lower"), (reference, "higher")):
+            rows.append(
+                {
+                    "threshold": chosen.threshold,
+                    "side": f"{side} lower",
+                    "share": shares[key],
+                    "n_classes": shares["n_classes"],
+                }
+            )
+    return pd.DataFrame(rows, columns=["threshold", "side", "share", "n_classes"])

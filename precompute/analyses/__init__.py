@@ -1,0 +1,1 @@
+"""Analyses of a built database: per-class metrics, caption diagnostics, model predictions."""

@@ -1,0 +1,193 @@
+"""Assembly: shard outputs -> one dataset of the database, streamed shard by shard.
+
+Shards are read one at a time, in part order, and appended through
+``laionet_core.storage.DatasetWriter``, so memory is bounded by one shard and the
+database is the same whichever shards were reused. The similarity histograms are
+summed over shards by the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from laionet_core.storage import DatasetInfo, DatasetWriter, DuplicateSampleError
+from precompute.build.shards import (
+    CANDIDATES_FILE,
+    IMG_EMB_FILE,
+    REJECTED_FILE,
+    SAMPLES_FILE,
+    TEXT_EMB_FILE,
+    THUMBNAILS_FILE,
+)
+from precompute.ingest.laion import load_part_embeddings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ShardOutputs:
+    """One shard's outputs, row-aligned with its N samples.
+
+    Attributes:
+        samples: N rows with ``storage.SAMPLE_COLUMNS``.
+        candidates: Every scored (sample_id, wnid, text_similarity) pair.
+        rejected: Rows that could not be used: source, sample_id, reason.
+        text_emb: (N, D) caption embeddings.
+        img_emb: (N, D) image embeddings, or None.
+        thumbnails: N ``(mime, bytes)`` or None, or None when the shard has none.
+    """
+
+    samples: pd.DataFrame
+    candidates: pd.DataFrame
+    rejected: pd.DataFrame
+    text_emb: np.ndarray
+    img_emb: np.ndarray | None
+    thumbnails: list[tuple[str, bytes] | None] | None
+
+
+@dataclass
+class ShardTotals:
+    """Row counts over all shards (from their manifests)."""
+
+    rows_in: int = 0
+    matched: int = 0
+    rejected: int = 0
+    shards: int = 0
+
+
+def _output_names(manifest: dict) -> set[str]:
+    return {output["name"] for output in manifest["outputs"]}
+
+
+def read_shard_outputs(folder: Path, manifest: dict) -> ShardOutputs:
+    """Read a verified shard's outputs.
+
+    Raises:
+        ValueError: The samples, candidates or rejected file disagrees with the
+            manifest's row counts, the embeddings or thumbnails do not have one row per
+            sample, or a sample_id repeats within the shard (the file and the id are named).
+    """
+    names = _output_names(manifest)
+    path = folder / SAMPLES_FILE
+    samples = _read_counted_table(path, manifest["rows"]["matched"])
+    candidates = _read_counted_table(folder / CANDIDATES_FILE, manifest["rows"]["candidates"])
+    rejected = _read_counted_table(folder / REJECTED_FILE, manifest["rows"]["rejected"])
+    repeated = samples["sample_id"][samples["sample_id"].duplicated()]
+    if len(repeated):
+        raise ValueError(f"{path}: sample_id {repeated.iloc[0]!r} appears more than once")
+    n = len(samples)
+    text_emb = load_part_embeddings(folder / TEXT_EMB_FILE, rows=n)
+    img_emb = load_part_embeddings(folder / IMG_EMB_FILE, rows=n) if IMG_EMB_FILE in names else None
+    thumbnails = None
+    if THUMBNAILS_FILE in names:
+        table = pq.read_table(folder / THUMBNAILS_FILE).to_pydict()
+        thumbnails = [
+            (mime, data) if mime is not None else None
+            for mime, data in zip(table["mime"], table["data"], strict=True)
+        ]
+        if len(thumbnails) != n:
+            raise ValueError(f"{folder / THUMBNAILS_FILE}: {len(thumbnails)} rows for {n} samples")
+    return ShardOutputs(samples, candidates, rejected, text_emb, img_emb, thumbnails)
+
+
+def _read_counted_table(path: Path, expected: int) -> pd.DataFrame:
+    """A shard's parquet file as a frame, which must have the ``expected`` rows."""
+    frame = pq.read_table(path).to_pandas()
+    if len(frame) != expected:
+        raise ValueError(f"{path}: {len(frame)} rows, its manifest says {expected}")
+    return frame
+
+
+def _find_earlier_shard(sample_id: str, shards: list[tuple[Path, dict]]) -> Path | None:
+    for folder, _ in shards:
+        ids = pq.read_table(folder / SAMPLES_FILE, columns=["sample_id"])["sample_id"]
+        if sample_id in set(ids.to_pylist()):
+            return folder
+    return None
+
+
+def write_shard_dataset(
+    con: duckdb.DuckDBPyConnection,
+    info: DatasetInfo,
+    shards: list[tuple[Path, dict]],
+    *,
+    embedding_floor: float | None = None,
+) -> ShardTotals:
+    """Write one dataset from its shards, one shard in memory at a time.
+
+    Args:
+        con: An open, writable connection.
+        info: The dataset's row in ``datasets``.
+        shards: ``(folder, manifest)`` per shard, in the order rows are written.
+        embedding_floor: Store image and caption embeddings only of samples whose
+            text similarity is above it; None stores all.
+
+    Returns:
+        Row counts over the shards.
+
+    Raises:
+        ValueError: A sample id is in two shards (both are named), or a shard file
+            disagrees with its manifest.
+    """
+    with_images = all(IMG_EMB_FILE in _output_names(m) for _, m in shards)
+    if not with_images and any(IMG_EMB_FILE in _output_names(m) for _, m in shards):
+        logger.warning("some parts have no img_emb: no image embeddings are stored")
+    writer = DatasetWriter(con, info)
+    totals = ShardTotals()
+    for index, (folder, manifest) in enumerate(tqdm(shards, desc="assemble", unit="shard")):
+        out = read_shard_outputs(folder, manifest)
+        n = len(out.samples)
+        if embedding_floor is None:
+            batches = [(np.ones(n, dtype=bool), True)]
+        else:
+            above = out.samples["text_similarity"].to_numpy() > embedding_floor
+            batches = [(above, True), (~above, False)]
+        for batch, (rows, embed) in enumerate(batches):
+            try:
+                writer.append_batch(
+                    out.samples.loc[rows],
+                    image_embeddings=out.img_emb[rows] if embed and with_images else None,
+                    text_embeddings=out.text_emb[rows] if embed else None,
+                    thumbnails=(
+                        [t for t, keep in zip(out.thumbnails, rows, strict=True) if keep]
+                        if out.thumbnails is not None
+                        else None
+                    ),
+                    candidates=out.candidates if batch == 0 else None,
+                    rejected=out.rejected if batch == 0 else None,
+                    source=str(folder),
+                )
+            except DuplicateSampleError as error:
+                earlier = _find_earlier_shard(error.sample_id, shards[:index])
+                raise ValueError(
+                    f"sample_id {error.sample_id!r} is in two shards: {earlier or folder} and "
+                    f"{folder} (their inputs: {_metadata_of(shards, earlier)} and "
+                    f"{_metadata_of(shards, folder)})"
+                ) from error
+        totals.rows_in += manifest["rows"]["in"]
+        totals.matched += n
+        totals.rejected += manifest["rows"]["rejected"]
+        totals.shards += 1
+    counts = {
+        "rows_in": totals.rows_in,
+        "rows_matched": totals.matched,
+        "rows_rejected": totals.rejected,
+        "shards": totals.shards,
+    }
+    writer.finish(parameters=counts)
+    return totals
+
+
+def _metadata_of(shards: list[tuple[Path, dict]], folder: Path | None) -> str:
+    for candidate, manifest in shards:
+        if candidate == folder:
+            return next(r["path"] for r in manifest["inputs"] if r["role"] == "metadata")
+    return "?"

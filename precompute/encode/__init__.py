@@ -1,0 +1,1 @@
+"""Encoders: open_clip and sentence-transformers models, and batched image encoding."""

@@ -1,0 +1,245 @@
+"""Readers of LAION's on-disk layouts.
+
+Two layouts are recognised under a root folder:
+
+* the embeddings release: ``metadata/metadata_N.parquet`` row-aligned with
+  ``img_emb/img_emb_N.npy`` and ``text_emb/text_emb_N.npy`` (and, for the simulated
+  corpus, thumbnails in ``images/NNNNN/<SAMPLE_ID>.jpg``);
+* the original LAION-400M metadata: ``*.parquet`` parts directly under the root.
+
+Column names differ between them (``SAMPLE_ID/URL/TEXT`` against ``key/url/caption``);
+``read_part_metadata`` returns one normalised set of columns for both.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from laionet_core.validation import require_embedding_matrix
+
+logger = logging.getLogger(__name__)
+
+# Normalised column -> names it has in LAION's layouts, first found wins.
+METADATA_ALIASES: dict[str, tuple[str, ...]] = {
+    "sample_id": ("SAMPLE_ID", "key"),
+    "url": ("URL", "url"),
+    "text": ("TEXT", "caption"),
+    "nsfw": ("NSFW",),
+    "height": ("HEIGHT", "height"),
+    "width": ("WIDTH", "width"),
+    "license": ("LICENSE",),
+    "similarity": ("similarity",),
+}
+REQUIRED_METADATA = ("text",)  # without captions there is nothing to match
+EMBEDDING_DTYPES = (np.float16, np.float32)  # the release ships float16; accept float32 too
+# Rows checked for NaN/inf at a time, so a 1M-row part needs no second full copy in memory.
+FINITE_CHECK_ROWS = 262_144
+
+# Parts of a sample id that would make folder / f"{id}.jpg" leave the folder.
+UNSAFE_ID_PARTS = ("/", "\\", "..", "\0")
+
+CORPUS_INFO_FILE = "corpus.json"  # written by the simulator; absent for real LAION data
+# Recorded as the encoder when the embeddings are LAION's own release (CLIP ViT-B/32).
+LAION_RELEASE_ENCODER = "laion-release:ViT-B-32"
+_PART_NUMBER = re.compile(r"(\d+)(?=\D*$)")
+
+
+@dataclass(frozen=True)
+class LaionPart:
+    """One metadata part and the files aligned with it by row position.
+
+    Attributes:
+        index: Part number N.
+        metadata: The parquet file.
+        img_emb: ``img_emb_N.npy`` when the layout has it.
+        text_emb: ``text_emb_N.npy`` when the layout has it.
+        images: Folder of this part's thumbnails, when present.
+    """
+
+    index: int
+    metadata: Path
+    img_emb: Path | None = None
+    text_emb: Path | None = None
+    images: Path | None = None
+
+
+def _part_number(path: Path) -> int:
+    match = _PART_NUMBER.search(path.stem.split(".")[0].split("-c000")[0])
+    if match is None:
+        raise ValueError(f"{path}: cannot tell the part number from the file name")
+    return int(match.group(1))
+
+
+def list_laion_parts(root: str | Path) -> list[LaionPart]:
+    """Find the parts under ``root`` in either layout, sorted by part number.
+
+    Raises:
+        FileNotFoundError: ``root`` has neither ``metadata/*.parquet`` nor ``*.parquet``.
+        ValueError: Two files claim the same part number.
+    """
+    root = Path(root)
+    release = root / "metadata"
+    files = (
+        sorted(release.glob("*.parquet")) if release.is_dir() else sorted(root.glob("*.parquet"))
+    )
+    if not files:
+        raise FileNotFoundError(
+            f"{root}: no LAION parts found (expected metadata/metadata_N.parquet or *.parquet)"
+        )
+    parts: dict[int, LaionPart] = {}
+    for path in files:
+        number = _part_number(path) if release.is_dir() else len(parts)
+        if number in parts:
+            raise ValueError(f"{path} and {parts[number].metadata} are both part {number}")
+
+        def aligned(folder: str, stem: str, number: int = number) -> Path | None:
+            candidate = root / folder / f"{stem}_{number}.npy"
+            return candidate if candidate.is_file() else None
+
+        images = root / "images" / f"{number:05d}"
+        parts[number] = LaionPart(
+            index=number,
+            metadata=path,
+            img_emb=aligned("img_emb", "img_emb"),
+            text_emb=aligned("text_emb", "text_emb"),
+            images=images if images.is_dir() else None,
+        )
+    return [parts[k] for k in sorted(parts)]
+
+
+def format_sample_key(value: object, *, file_stem: str, row: int) -> str:
+    """A sample's key: its SAMPLE_ID, or ``<file base name>:<row>`` when it has none.
+
+    LAION-400M stores SAMPLE_ID as float64 in some parts; integral floats lose ``.0``.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"{file_stem}:{row}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_part_metadata(part: LaionPart) -> pd.DataFrame:
+    """Read a part's metadata into the normalised columns of ``METADATA_ALIASES``.
+
+    Columns a layout lacks come back as missing values; ``sample_id`` is always a string.
+
+    Raises:
+        ValueError: The file is not readable parquet or has no caption column.
+    """
+    try:
+        schema_names = pq.read_schema(part.metadata).names
+    except Exception as error:  # pyarrow raises several types for a bad file
+        raise ValueError(f"{part.metadata}: not a readable parquet file ({error})") from error
+    chosen: dict[str, str] = {}
+    for column, aliases in METADATA_ALIASES.items():
+        found = next((a for a in aliases if a in schema_names), None)
+        if found is not None:
+            chosen[column] = found
+    missing = [c for c in REQUIRED_METADATA if c not in chosen]
+    if missing:
+        wanted = " or ".join(METADATA_ALIASES["text"])
+        raise ValueError(
+            f"{part.metadata}: no caption column ({wanted}); found {', '.join(schema_names)}"
+        )
+    table = pq.read_table(part.metadata, columns=list(chosen.values()))
+    frame = table.rename_columns(list(chosen.keys())).to_pandas()
+    for column in METADATA_ALIASES:
+        if column not in frame:
+            frame[column] = None
+    stem = part.metadata.name.split(".")[0]
+    raw_ids = frame["sample_id"].tolist()
+    frame["sample_id"] = [
+        format_sample_key(v, file_stem=stem, row=i) for i, v in enumerate(raw_ids)
+    ]
+    return frame.loc[:, list(METADATA_ALIASES)]
+
+
+def load_part_embeddings(path: Path, *, rows: int, dim: int | None = None) -> np.ndarray:
+    """Memory-map an embedding part and check it against its metadata.
+
+    Args:
+        path: ``img_emb_N.npy`` or ``text_emb_N.npy``.
+        rows: Row count of the aligned metadata part.
+        dim: Expected dimension, when another file already fixed it.
+
+    Returns:
+        The (rows, dim) float16 or float32 array, memory-mapped (read-only).
+
+    Raises:
+        ValueError: The dtype is neither float16 nor float32 (the check is made on the
+            file, not assumed), the shape disagrees, or a row holds NaN or infinity.
+    """
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{path}: not a readable .npy file ({error})") from error
+    if array.dtype not in EMBEDDING_DTYPES:
+        raise ValueError(f"{path}: dtype {array.dtype}; expected float16 or float32")
+    require_embedding_matrix(array[:0], name=str(path), dim=dim)  # shape and dtype only
+    if array.ndim != 2 or array.shape[0] != rows:
+        raise ValueError(f"{path}: shape {array.shape} but its metadata part has {rows} rows")
+    for start in range(0, rows, FINITE_CHECK_ROWS):
+        chunk = np.asarray(array[start : start + FINITE_CHECK_ROWS])
+        finite = np.isfinite(chunk).all(axis=1)
+        if not finite.all():
+            bad = start + int(np.flatnonzero(~finite)[0])
+            raise ValueError(f"{path}: row {bad} holds NaN or infinite values")
+    logger.debug("%s: %s %s", path, array.dtype, array.shape)
+    return array
+
+
+def check_file_stem(sample_id: str, *, folder: Path) -> str:
+    """``sample_id`` if it can name a file directly inside ``folder``.
+
+    Ids come from corpus metadata, so one holding a path separator, ``..`` or NUL could
+    reach files outside the folder.
+
+    Raises:
+        ValueError: The id holds ``/``, ``\\``, ``..`` or NUL (folder and id named).
+    """
+    bad = next((part for part in UNSAFE_ID_PARTS if part in sample_id), None)
+    if bad is not None:
+        raise ValueError(
+            f"{folder}: sample_id {sample_id!r} contains {bad!r}, so it cannot name a "
+            "thumbnail file"
+        )
+    return sample_id
+
+
+def read_thumbnail_file(folder: Path | None, sample_id: str) -> tuple[str, bytes] | None:
+    """``(mime, bytes)`` of ``folder/<sample_id>.jpg`` (or .webp/.png), or None if absent.
+
+    Raises:
+        ValueError: ``sample_id`` cannot name a file inside ``folder`` (``check_file_stem``).
+    """
+    if folder is None:
+        return None
+    check_file_stem(sample_id, folder=folder)
+    for suffix, mime in ((".jpg", "image/jpeg"), (".webp", "image/webp"), (".png", "image/png")):
+        path = folder / f"{sample_id}{suffix}"
+        if path.is_file():
+            return mime, path.read_bytes()
+    return None
+
+
+def read_corpus_info(corpus: Path) -> dict:
+    """The simulator's ``corpus.json``, or ``{}`` for real data."""
+    path = corpus / CORPUS_INFO_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error

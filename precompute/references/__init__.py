@@ -1,0 +1,1 @@
+"""Reference datasets (ImageNet, ImageNetV2, ImageNet-Captions, webdataset) into a database."""

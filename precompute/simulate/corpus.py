@@ -1,0 +1,371 @@
+"""Generate the SIMULATED LAION-style corpus and reference datasets.
+
+The corpus is written in LAION-400M's own layout (metadata parquet parts, img/text
+embedding ``.npy`` parts, thumbnails) plus ImageNet-like reference sets, so the real
+ingestion path is what reads it. Everything is labelled as simulated: ``SIMULATED.md``,
+``corpus.json["simulated"]``, fake ``.invalid`` URLs and a "SIM" stamp on every picture.
+The latent model is in ``simulate_world``; see ``docs/SIMULATION.md``.
+
+Parts are generated in fixed-size chunks, each from its own seeded generator, so
+millions of captions fit in bounded memory and the bytes depend only on the config.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from laionet_core.vocabulary import load_imagenet_vocabulary
+from precompute.simulate.captions import build_captions
+from precompute.simulate.images import compute_motifs, compute_render_params, write_thumbnails
+from precompute.simulate.references import ReferenceSet, build_reference_sets
+from precompute.simulate.world import (
+    KIND_MULTI,
+    KIND_SHARED,
+    KIND_SINGLE,
+    KIND_UNMATCHED,
+    KIND_WRONG_SENSE,
+    SHARED_LEMMA,
+    SimulationConfig,
+    World,
+    build_world,
+    compute_at_cosine,
+    compute_caption_similarity,
+    compute_images,
+    compute_phrased_directions,
+    compute_unit_normal,
+)
+
+__all__ = ["SimulationConfig", "generate_corpus", "build_part_rows", "PartRows"]
+
+logger = logging.getLogger(__name__)
+
+GENERATOR = "laionet-explorer simulate"
+# Bump when a change to the simulated world changes what a config generates: the demo
+# then regenerates corpora (and rebuilds databases) made by an older version.
+SIMULATOR_VERSION = 2
+CHUNK_ROWS = 100_000  # rows generated at once; bounds memory at ~100 MB for dim 128
+SAMPLE_ID_BASE = 3_000_000_000  # SAMPLE_IDs look like LAION's large ints; unique across parts
+URL_PREFIX = "https://img.simulated-laion.invalid"  # reserved TLD: never resolves
+NAME_FIRST_LEMMA = 0.6  # a caption names a class by its first lemma this often
+WRONG_SENSE_SIMILARITY = (0.6, 0.05, 0.45, 0.72)  # mean, sd, min, max of cosine to the synset
+UNMATCHED_SIMILARITY = (0.4, 0.1)  # caption without lemma vs the synset of what it shows
+LICENSES = ("by", "by-sa", "by-nc", "by-nc-sa", "cc0")
+LICENSE_KNOWN = 0.07  # most LAION rows have license "?"
+SIZES = np.array([256, 320, 400, 480, 500, 600, 640, 768, 800, 1024], dtype=np.int32)
+METADATA_SCHEMA = pa.schema(
+    [
+        ("SAMPLE_ID", pa.int64()),
+        ("URL", pa.string()),
+        ("TEXT", pa.string()),
+        ("HEIGHT", pa.int32()),
+        ("WIDTH", pa.int32()),
+        ("LICENSE", pa.string()),
+        ("NSFW", pa.string()),
+        ("similarity", pa.float64()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class PartRows:
+    """One chunk of corpus rows with the latent truth behind them.
+
+    Attributes:
+        kind: (N,) caption kind (``KIND_*``).
+        class_a: (N,) world-class row named (or shown, for unmatched captions).
+        class_b: (N,) second class of multi-label rows, else -1.
+        concept: (N,) concept the image shows (world class or other sense).
+        captions: N caption strings.
+        text_emb: (N, D) float16, L2-normalised.
+        img_emb: (N, D) float16, L2-normalised.
+    """
+
+    kind: np.ndarray
+    class_a: np.ndarray
+    class_b: np.ndarray
+    concept: np.ndarray
+    captions: list[str]
+    text_emb: np.ndarray
+    img_emb: np.ndarray
+
+
+def _to_f16(x: np.ndarray) -> np.ndarray:
+    x16 = x.astype(np.float16)
+    norms = np.linalg.norm(x16.astype(np.float32), axis=1, keepdims=True)
+    return (x16.astype(np.float32) / norms).astype(np.float16)
+
+
+def build_part_rows(
+    world: World, config: SimulationConfig, n: int, rng: np.random.Generator
+) -> PartRows:
+    """Draw ``n`` corpus rows: kinds, classes, captions and both embeddings."""
+    n_c, dim = world.n_classes, config.dim
+    u = rng.random(n)
+    f_un, f_multi = config.unmatched_fraction, config.multi_label_fraction
+    kind = np.full(n, KIND_SINGLE, dtype=np.int8)
+    kind[u < f_un + f_multi + config.shared_lemma_fraction] = KIND_SHARED
+    kind[u < f_un + f_multi] = KIND_MULTI
+    kind[u < f_un] = KIND_UNMATCHED
+    class_a = rng.choice(n_c, size=n, p=world.frequencies)
+    class_b = rng.choice(n_c, size=n, p=world.frequencies)
+    class_b = np.where(class_b == class_a, (class_b + 1) % n_c, class_b)
+    class_b[kind != KIND_MULTI] = -1
+    shared_rows = [world.wnids.index(w) for w in SHARED_LEMMA[1]]
+    class_a[kind == KIND_SHARED] = rng.choice(shared_rows, size=int(np.sum(kind == KIND_SHARED)))
+    sense_of = np.full(n_c, -1)
+    sense_of[world.sense_class] = np.arange(world.sense_class.size)
+    wrong = (kind == KIND_SINGLE) & (sense_of[class_a] >= 0)
+    wrong &= rng.random(n) < config.wrong_sense_share
+    kind[wrong] = KIND_WRONG_SENSE
+    concept = np.where(wrong, n_c + sense_of[class_a], class_a)
+    multi = kind == KIND_MULTI
+    concept[multi] = np.where(rng.random(int(multi.sum())) < 0.5, class_a[multi], class_b[multi])
+
+    # Text embeddings at a chosen cosine to the named synset; a caption is closer to it
+    # when its picture shows the class clearly (specificity, shared with the image).
+    specificity = rng.standard_normal(n, dtype=np.float32)
+    anchor = world.synset_emb[world.class_indices[class_a]]
+    a = compute_caption_similarity(
+        world, class_a, rng, config.similarity_sd, specificity=specificity
+    )
+    mean, sd, lo, hi = WRONG_SENSE_SIMILARITY
+    a[wrong] = np.clip(mean + sd * rng.standard_normal(int(wrong.sum())), lo, hi)
+    unmatched = kind == KIND_UNMATCHED
+    a[unmatched] = np.clip(
+        UNMATCHED_SIMILARITY[0]
+        + UNMATCHED_SIMILARITY[1] * rng.standard_normal(int(unmatched.sum())),
+        0.0,
+        0.9,
+    )
+    # Captions naming a concept share its phrasings; captions naming nothing are off-topic.
+    toward = compute_phrased_directions(world, np.where(wrong, concept, class_a), rng)
+    toward[unmatched] = compute_unit_normal(rng, int(unmatched.sum()), dim)
+    toward[wrong] += 1.5 * world.text_proto[concept[wrong]]
+    text = compute_at_cosine(anchor, a, toward)
+    two = multi | (kind == KIND_SHARED)
+    if two.any():
+        partner = np.where(class_a == shared_rows[0], shared_rows[1], shared_rows[0])
+        second = np.where(multi, class_b, partner)[two]
+        anchor_b = world.synset_emb[world.class_indices[second]]
+        b = compute_caption_similarity(world, second, rng, config.similarity_sd)
+        text_b = compute_at_cosine(anchor_b, b, compute_phrased_directions(world, second, rng))
+        text[two] = text[two] + text_b
+    image, _ = compute_images(world, concept, rng, specificity=specificity)
+
+    first = rng.random(n) < NAME_FIRST_LEMMA
+    pick = rng.integers(0, 1 << 30, size=n)
+    lemma_a, lemma_b = [], []
+    for i in range(n):
+        k = int(kind[i])
+        if k == KIND_UNMATCHED:
+            lemma_a.append("")
+        elif k == KIND_WRONG_SENSE:
+            lemma_a.append(world.sense_lemmas[sense_of[class_a[i]]])
+        elif k == KIND_SHARED:
+            lemma_a.append(SHARED_LEMMA[0])
+        else:
+            lemmas = world.lemmas[class_a[i]]
+            lemma_a.append(lemmas[0] if first[i] else lemmas[pick[i] % len(lemmas)])
+        if k == KIND_MULTI:
+            lemmas = world.lemmas[class_b[i]]
+            lemma_b.append(lemmas[pick[i] % len(lemmas)])
+        else:
+            lemma_b.append("")
+    captions = build_captions(
+        kind,
+        lemma_a,
+        lemma_b,
+        rng,
+        html_fraction=config.html_fraction,
+        non_ascii_fraction=config.non_ascii_fraction,
+    )
+    return PartRows(kind, class_a, class_b, concept, captions, _to_f16(text), _to_f16(image))
+
+
+def _metadata_table(
+    rows: PartRows, ids: np.ndarray, part: int, config: SimulationConfig, rng: np.random.Generator
+) -> pa.Table:
+    n = ids.size
+    similarity = np.sum(rows.img_emb.astype(np.float64) * rows.text_emb.astype(np.float64), axis=1)
+    u = rng.random(n)
+    unsure = config.nsfw_fraction + config.unsure_fraction
+    nsfw = np.where(u < config.nsfw_fraction, "NSFW", np.where(u < unsure, "UNSURE", "UNLIKELY"))
+    licence = np.where(rng.random(n) < LICENSE_KNOWN, rng.choice(LICENSES, size=n), "?")
+    height = rng.choice(SIZES, size=n)
+    width = (height * rng.choice([0.75, 1.0, 1.333, 1.5, 1.777], size=n)).astype(np.int32)
+    return pa.table(
+        {
+            "SAMPLE_ID": pa.array(ids, pa.int64()),
+            "URL": pa.array(
+                [f"{URL_PREFIX}/{part:05d}/{i}.jpg" for i in ids.tolist()], pa.string()
+            ),
+            "TEXT": pa.array(rows.captions, pa.string()),
+            "HEIGHT": pa.array(height, pa.int32()),
+            "WIDTH": pa.array(width, pa.int32()),
+            "LICENSE": pa.array(licence, pa.string()),
+            "NSFW": pa.array(nsfw, pa.string()),
+            "similarity": pa.array(similarity, pa.float64()),
+        },
+        schema=METADATA_SCHEMA,
+    )
+
+
+def _part_sizes(config: SimulationConfig) -> list[int]:
+    base, extra = divmod(config.n_captions, config.n_parts)
+    return [base + (p < extra) for p in range(config.n_parts)]
+
+
+def write_parts(world: World, config: SimulationConfig, root: Path, *, progress: bool) -> None:
+    """Write metadata, embeddings and thumbnails of every part under ``root``."""
+    for name in ("metadata", "img_emb", "text_emb"):
+        (root / name).mkdir(parents=True)
+    prototypes = world.image_proto
+    motifs = compute_motifs(prototypes.shape[0], config.seed)
+    bar = tqdm(total=config.n_captions, desc="simulated captions", disable=not progress)
+    start = 0
+    for part, size in enumerate(_part_sizes(config)):
+        img = np.lib.format.open_memmap(
+            root / "img_emb" / f"img_emb_{part}.npy",
+            mode="w+",
+            dtype=np.float16,
+            shape=(size, config.dim),
+        )
+        txt = np.lib.format.open_memmap(
+            root / "text_emb" / f"text_emb_{part}.npy",
+            mode="w+",
+            dtype=np.float16,
+            shape=(size, config.dim),
+        )
+        writer = pq.ParquetWriter(root / "metadata" / f"metadata_{part}.parquet", METADATA_SCHEMA)
+        if config.images:
+            (root / "images" / f"{part:05d}").mkdir(parents=True)
+        for chunk, lo in enumerate(range(0, size, CHUNK_ROWS)):
+            n = min(CHUNK_ROWS, size - lo)
+            rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2, part, chunk]))
+            rows = build_part_rows(world, config, n, rng)
+            ids = SAMPLE_ID_BASE + start + lo + np.arange(n, dtype=np.int64)
+            writer.write_table(_metadata_table(rows, ids, part, config, rng))
+            img[lo : lo + n] = rows.img_emb
+            txt[lo : lo + n] = rows.text_emb
+            if config.images:
+                params = compute_render_params(rows.img_emb, prototypes, motifs, config.seed)
+                folder = root / "images" / f"{part:05d}"
+                write_thumbnails([folder / f"{i}.jpg" for i in ids.tolist()], params)
+            bar.update(n)
+        writer.close()
+        img.flush()
+        txt.flush()
+        del img, txt
+        start += size
+    bar.close()
+
+
+def write_references(
+    world: World, config: SimulationConfig, root: Path, sets: list[ReferenceSet], *, progress: bool
+) -> None:
+    """Write the image-selected reference sets under ``root/references``."""
+    motifs = compute_motifs(world.image_proto.shape[0], config.seed)
+    for ref in sets:
+        folder = root / "references" / ref.name
+        folder.mkdir(parents=True)
+        pq.write_table(pa.table(ref.rows), folder / "index.parquet")
+        np.save(folder / "img_emb.npy", _to_f16(ref.img_emb))
+        if ref.text_emb is not None:
+            np.save(folder / "text_emb.npy", _to_f16(ref.text_emb))
+        if ref.records is not None:
+            with (folder / "imagenet_captions.json").open("w", encoding="utf-8") as handle:
+                json.dump(ref.records, handle, ensure_ascii=False, indent=0)
+        if config.images:
+            paths = [folder / p for p in ref.rows["path"]]
+            for parent in sorted({p.parent for p in paths}):
+                parent.mkdir(parents=True, exist_ok=True)
+            params = compute_render_params(ref.img_emb, world.image_proto, motifs, config.seed)
+            with tqdm(total=len(paths), desc=ref.name, disable=not progress) as bar:
+                write_thumbnails(paths, params, progress=bar)
+
+
+def write_synsets(world: World, root: Path) -> None:
+    """Write ``synsets/wnids.txt`` and the synset-text embeddings."""
+    folder = root / "synsets"
+    folder.mkdir()
+    (folder / "wnids.txt").write_text("\n".join(world.vocabulary.wnids) + "\n", encoding="utf-8")
+    np.save(folder / "name_def_emb.npy", _to_f16(world.synset_emb))
+
+
+def _write_notes(world: World, config: SimulationConfig, root: Path) -> None:
+    info = {
+        "simulated": True,
+        "generator": GENERATOR,
+        "version": SIMULATOR_VERSION,
+        "config": config.to_dict(),
+        "encoder": f"simulated-clip-d{config.dim}",
+        "dim": config.dim,
+        "n_parts": config.n_parts,
+        "classes": list(world.wnids),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (root / "corpus.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    senses = "\n".join(f"- {name}" for name in world.sense_names)
+    (root / "SIMULATED.md").write_text(
+        "# THIS DATA IS SIMULATED\n\n"
+        "Nothing here was downloaded from LAION or ImageNet. Captions, embeddings and\n"
+        "thumbnails were drawn from a latent model of the paper's causal story (class ->\n"
+        "caption and image; LAION selects by text, ImageNet annotators by image) by\n"
+        f"`{GENERATOR}`. URLs use the reserved `.invalid` domain; thumbnails carry a\n"
+        '"SIM" stamp. Only the class names, lemmas and definitions are real (WordNet).\n\n'
+        f"- seed: {config.seed}\n- captions: {config.n_captions} in {config.n_parts} parts\n"
+        f"- classes: {config.n_classes} real ILSVRC classes\n- dimension: {config.dim}\n"
+        f"- references: {config.reference_per_class} images per class per set\n\n"
+        f"Lemmas used in another sense:\n{senses}\n\n"
+        f"Full config: see `corpus.json`. Model: `docs/SIMULATION.md`.\n",
+        encoding="utf-8",
+    )
+
+
+def generate_corpus(config: SimulationConfig, out_dir: Path, *, progress: bool = True) -> Path:
+    """Write the simulated corpus under ``out_dir`` atomically.
+
+    The corpus is built in a temporary sibling folder and renamed into place, so a
+    failure leaves an existing ``out_dir`` untouched.
+
+    Args:
+        config: What to simulate.
+        out_dir: Destination folder (replaced if it exists).
+        progress: Show tqdm progress bars.
+
+    Returns:
+        ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        world = build_world(config, load_imagenet_vocabulary())
+        write_synsets(world, tmp)
+        write_parts(world, config, tmp, progress=progress)
+        write_references(world, config, tmp, build_reference_sets(world, config), progress=progress)
+        _write_notes(world, config, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+    if out_dir.exists():
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    logger.info("simulated corpus written to %s", out_dir)
+    return out_dir
