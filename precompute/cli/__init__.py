@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "add_predictions",
     "add_reference",
     "text_match",
+    "recipes",
+    "lemmas",
 )
 
 logger = logging.getLogger(__name__)

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from laionet_core.matching import DEFAULT_MATCH_MODE, MATCH_MODES, LemmaMatcher
 from laionet_core.vocabulary import load_vocabulary
+from precompute.cli.recipes import add_recipe_argument, resolve_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -125,9 +126,9 @@ def match_parquet_file(
     return table, start
 
 
-def _init_worker(vocab: str | None, mode: str) -> None:
+def _init_worker(vocab: str | None, mode: str, omit_wnids: tuple[str, ...] = ()) -> None:
     global _worker_matcher
-    _worker_matcher = LemmaMatcher(load_vocabulary(vocab), mode=mode)
+    _worker_matcher = LemmaMatcher(load_vocabulary(vocab), mode=mode, omit_wnids=omit_wnids)
 
 
 def _match_in_worker(job: tuple[str, str | None]) -> tuple[pa.Table, int]:
@@ -155,8 +156,11 @@ def match_parquet_files(
     text_column: str | None = None,
     workers: int = 1,
     progress: bool = True,
+    omit_wnids: tuple[str, ...] = (),
 ) -> Iterator[tuple[Path, pa.Table, int]]:
     """Match files in ``workers`` processes, yielding results in input order.
+
+    ``omit_wnids`` are classes whose lemmas stay out of the dictionary (a recipe's).
 
     Yields:
         (path, matched table, captions read) per file.
@@ -165,13 +169,15 @@ def match_parquet_files(
     bar = tqdm(total=len(paths), unit="file", desc="match", disable=not progress)
     try:
         if workers <= 1 or len(paths) == 1:
-            _init_worker(vocab, mode)
+            _init_worker(vocab, mode, omit_wnids)
             results = map(_match_in_worker, jobs)
             for path, (table, n) in zip(paths, results, strict=True):
                 bar.update()
                 yield path, table, n
             return
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(vocab, mode)) as pool:
+        with ProcessPoolExecutor(
+            workers, initializer=_init_worker, initargs=(vocab, mode, omit_wnids)
+        ) as pool:
             for path, (table, n) in zip(paths, pool.map(_match_in_worker, jobs), strict=True):
                 bar.update()
                 yield path, table, n
@@ -202,11 +208,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--input", required=True, help="glob of LAION metadata parquet files")
     parser.add_argument("--out", required=True, help="output parquet file")
+    add_recipe_argument(parser)
     parser.add_argument(
         "--mode",
         choices=MATCH_MODES,
-        default=DEFAULT_MATCH_MODE,
-        help=f"lemma matching rules (default {DEFAULT_MATCH_MODE}; see docs/MATCHING.md)",
+        default=None,
+        help="lemma matching rules (default: the recipe's; see docs/MATCHING.md)",
     )
     parser.add_argument(
         "--vocab", default=None, help="file of wnids, one per line (default ImageNet-1k)"
@@ -231,15 +238,17 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     load_vocabulary(args.vocab)  # fail on a bad --vocab before any worker starts
+    recipe = resolve_recipe(args, match_mode=args.mode)
     started = time.perf_counter()
     tables: list[pa.Table] = []
     captions = 0
     for _, table, n in match_parquet_files(
         paths,
         vocab=args.vocab,
-        mode=args.mode,
+        mode=recipe.match_mode,
         text_column=args.text_column,
         workers=args.workers,
+        omit_wnids=recipe.lemma_source_omits,
     ):
         tables.append(table)
         captions += n
@@ -249,14 +258,15 @@ def run(args: argparse.Namespace) -> int:
     multi = int(np.sum(np.asarray(result["wnids"].combine_chunks().value_lengths()) > 1))
     logger.info(
         "%d files, %d captions read, %d matched (%.2f%%), %d multi-label, "
-        "%.0f captions/s (%s mode) -> %s",
+        "%.0f captions/s (%s mode, recipe %s) -> %s",
         len(paths),
         captions,
         result.num_rows,
         100 * result.num_rows / max(captions, 1),
         multi,
         captions / max(seconds, 1e-9),
-        args.mode,
+        recipe.match_mode,
+        recipe.name,
         args.out,
     )
     return 0
