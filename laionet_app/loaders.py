@@ -39,12 +39,10 @@ from laionet_core.comparison import (
 )
 from laionet_core.metrics import bin_caption_diagnostics, sample_pairwise_similarities
 from laionet_core.selection import SelectionParams
-from laionet_core.settings import LAIONET_DATASET
+from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compare_class_means, compute_significance_shares
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
-# The reference dataset of every comparison unless the user picks another.
-IMAGENET_DATASET = "imagenet-val"
 # Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
 PAIR_SEED = 0
 
