@@ -24,13 +24,11 @@ import pandas as pd
 
 from laionet_core.stats import (
     DEFAULT_CONFIDENCE,
-    _check_confidence,
-    _check_length,
     compute_class_slices,
     compute_label_codes,
     compute_normal_quantile,
 )
-from laionet_core.validation import check_embeddings
+from laionet_core.validation import check_confidence, check_embeddings, check_length
 
 # The paper uses at most this many LAIONet images per class.
 PAPER_MAX_PER_CLASS = 100
@@ -109,10 +107,10 @@ def compute_paper_intra_class_similarity(
     Raises:
         ValueError: shapes disagree or a row is not finite.
     """
-    z = compute_normal_quantile(_check_confidence(confidence))
+    z = compute_normal_quantile(check_confidence(confidence))
     x = check_embeddings(embeddings)
     all_classes, all_codes = compute_label_codes(labels)
-    _check_length(x, all_codes.size, name="embeddings")
+    check_length(x, all_codes.size, name="embeddings")
     rows = select_rows_per_class(all_codes, max_per_class, seed=seed)
     codes = all_codes[rows]
     order, starts = compute_class_slices(codes, all_classes.size)
