@@ -9,6 +9,7 @@ import streamlit as st
 
 from laionet_app.blocks import render_simulated_banner
 from laionet_app.connection import require_database
+from laionet_app.headline import render_headline_panel
 
 st.set_page_config(
     page_title="LAIONet Explorer", page_icon=":material/image_search:", layout="wide"
@@ -56,4 +57,6 @@ navigation = st.navigation(PAGES)
 st.title("LAIONet Explorer")
 db = require_database()
 render_simulated_banner(db)
+if navigation.url_path == PAGES[0].url_path:  # the landing page (until pages/home.py exists)
+    render_headline_panel(db)
 navigation.run()

@@ -9,14 +9,17 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from laionet_core.queries import read_datasets, read_meta, read_selected_samples
+from laionet_core.recipes import read_recipe_name
 from laionet_core.selection import SelectionParams
 
 EXPORT_FORMATS = ("parquet", "csv")
@@ -70,6 +73,7 @@ def build_export_manifest(
         "synset_format": meta.get("synset_format"),
         "schema_version": meta.get("schema_version"),
         "dataset_parameters": row["parameters"],
+        "recipe": read_recipe_name(row["parameters"]),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -104,14 +108,23 @@ def write_export(
     params: SelectionParams,
     export_format: str,
     out: str | Path,
+    keep: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    manifest_extra: dict | None = None,
 ) -> tuple[Path, dict]:
     """Write the export and its manifest, each through a temporary file and a rename.
+
+    Args:
+        keep: Further filter on the export table (a recipe's NSFW and OCR rules):
+            table -> (N,) bool mask of the rows kept.
+        manifest_extra: Entries added to the manifest (the recipe in force).
 
     Returns:
         ``(manifest path, manifest)``.
     """
     out = Path(out)
     table = build_export_table(con, dataset, params)
+    if keep is not None:
+        table = table[keep(table)].reset_index(drop=True)
     data = encode_export(table, export_format)
     manifest = build_export_manifest(
         con,
@@ -121,7 +134,7 @@ def write_export(
         export_format=export_format,
         rows=len(table),
         classes=int(table["wnid"].nunique()),
-    )
+    ) | (manifest_extra or {})
     manifest_path = manifest_path_for(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for path, payload in (

@@ -16,19 +16,21 @@ export or a report can say which LAIONet it is. They are defined here and only h
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 
 from laionet_core.matching import MATCH_MODES
+from laionet_core.selection import NSFW_RULES
 from laionet_core.vocabulary import SYNSET_TEXT_FORMATS
+
+logger = logging.getLogger(__name__)
 
 # The encoder of the paper and of LAION-400M's released embeddings: OpenAI's CLIP
 # ViT-B/32 (open_clip's ``ViT-B-32`` with pretrained ``openai``); 0.82 was set on it.
 PAPER_ENCODER = "open_clip:ViT-B-32:openai"
 # The authors' ILSVRC-2012 list leaves out the crane *machine*, so "crane" is the bird's.
 AUTHORS_LIST_OMITS = ("n03126707",)
-# NSFW rules: LAION's tag is UNLIKELY, UNSURE, NSFW or missing.
-NSFW_RULES = ("keep-all", "drop-nsfw", "unlikely-only")
 # OCR rules: ``drop-class-text`` drops a sample whose image text names its class.
 OCR_RULES = ("none", "drop-class-text")
 # Captions that matched lemmas of several classes.
@@ -185,3 +187,30 @@ def read_recipe_name(parameters: Mapping[str, object] | None) -> str | None:
     if isinstance(recipe, Mapping):
         return str(recipe.get("name"))
     return None if recipe is None else str(recipe)
+
+
+def describe_ocr_filter(recipe: Recipe | None, *, ocr_text_given: bool) -> str:
+    """What happened to a recipe's OCR rule, in words recorded with the data.
+
+    Returns:
+        ``OCR_NOT_APPLIED`` when the rule wants OCR text and none was given.
+    """
+    if recipe is None or recipe.ocr_rule == "none":
+        return "no OCR filter in this recipe"
+    if not ocr_text_given:
+        return OCR_NOT_APPLIED
+    return "OCR filter applied: samples whose OCR text contains a lemma of their class dropped"
+
+
+def describe_recipe(recipe: Recipe | None, *, ocr_text_given: bool = False) -> dict[str, object]:
+    """The recipe as recorded in a dataset's parameters and in manifests.
+
+    Logs a warning when the recipe's OCR filter has no OCR text to read.
+
+    Returns:
+        ``{"recipe": every setting (or None), "ocr_filter": describe_ocr_filter(...)}``.
+    """
+    ocr = describe_ocr_filter(recipe, ocr_text_given=ocr_text_given)
+    if ocr == OCR_NOT_APPLIED:
+        logger.warning("recipe %s: %s", recipe.name if recipe else None, ocr)
+    return {"recipe": recipe.to_dict() if recipe else None, "ocr_filter": ocr}

@@ -23,6 +23,7 @@ import numpy as np
 
 from laionet_core import schema
 from laionet_core.matching import DEFAULT_MATCH_MODE
+from laionet_core.recipes import PAPER_ENCODER, Recipe, describe_recipe
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.storage import (
     DatasetInfo,
@@ -68,12 +69,15 @@ from precompute.references.precomputed import (
 logger = logging.getLogger(__name__)
 
 SYNSET_DIR = "synsets"
-# Encodes the captions when the corpus ships no text_emb and no --encoder is given:
-# the model behind LAION-400M's own embeddings, as in the paper.
-DEFAULT_TEXT_ENCODER = "open_clip:ViT-B-32:laion400m_e32"
+# Encodes the captions when the corpus ships no text_emb and no --encoder is given (and
+# no recipe names one): OpenAI's CLIP ViT-B/32, the model behind LAION-400M's own
+# embeddings and the paper's (laion400m_e32 is a different model, trained on LAION).
+DEFAULT_TEXT_ENCODER = PAPER_ENCODER
 WORK_DIR_SUFFIX = ".shards"  # default work folder: <db folder>/<db stem>.shards
 # BuildConfig fields that change how a build runs but not what it writes.
 RUN_ONLY_FIELDS = ("db", "work_dir", "workers", "executor", "ray_address", "verify_inputs")
+# Recorded on their own (the recipe as a JSON object), not as strings.
+RECORDED_APART = ("recipe",)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,9 @@ class BuildConfig:
         verify_inputs: Re-hash inputs when checking a shard (default: size + mtime).
         embedding_floor: Store embeddings only of samples with text similarity above
             this; None stores all.
+        recipe: The recipe in force (``laionet_core.recipes``), recorded in the
+            dataset's parameters; its lemma omissions reach the matcher and its
+            encoder is the default one. None: plain options, no recipe.
     """
 
     corpus: Path
@@ -122,6 +129,7 @@ class BuildConfig:
     ray_address: str | None = None
     verify_inputs: bool = False
     embedding_floor: float | None = None
+    recipe: Recipe | None = None
 
     def __post_init__(self) -> None:
         floor = self.embedding_floor
@@ -251,7 +259,7 @@ def build_database(config: BuildConfig) -> Path:
     parts = list_laion_parts(corpus)
     spec = config.text_encoder
     if spec is None and all(p.text_emb is None for p in parts):
-        spec = DEFAULT_TEXT_ENCODER
+        spec = config.recipe.encoder if config.recipe else DEFAULT_TEXT_ENCODER
         logger.info("%s has no text_emb: captions are encoded with %s", corpus, spec)
     executor = open_executor(
         config.executor, workers=config.workers, address=config.ray_address, encoder_spec=spec
@@ -270,6 +278,7 @@ def build_database(config: BuildConfig) -> Path:
             encodes_captions=spec is not None,
             encoder_precision=precision,
             thumbnails=config.thumbnails,
+            lemma_source_omits=",".join(config.recipe.lemma_source_omits if config.recipe else ()),
         )
         vocab_file = config.vocab_file.resolve() if config.vocab_file else None
         context = ShardContext(
@@ -288,8 +297,10 @@ def build_database(config: BuildConfig) -> Path:
     elif config.references:
         wnid_rows = {w: i for i, w in enumerate(vocabulary.wnids)}
         references = read_precomputed_references(config.corpus, synset_emb, wnid_rows)
-    parameters = {k: str(v) for k, v in vars(config).items() if k not in RUN_ONLY_FIELDS}
+    skipped = RUN_ONLY_FIELDS + RECORDED_APART
+    parameters = {k: str(v) for k, v in vars(config).items() if k not in skipped}
     parameters |= {"text_encoder": spec, "shard_parameters": vars(params)}
+    parameters |= describe_recipe(config.recipe)
     with open_new_database(config.db) as con:
         write_meta(con, {"simulated": str(simulated).lower(), "corpus": str(config.corpus)})
         write_classes(con, vocabulary, synset_format=config.synset_format)

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "text_match",
     "recipes",
     "lemmas",
+    "report",
 )
 
 logger = logging.getLogger(__name__)

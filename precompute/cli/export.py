@@ -1,4 +1,9 @@
-"""``python -m precompute export``: write a selected subset and its JSON manifest."""
+"""``python -m precompute export``: write a selected subset and its JSON manifest.
+
+The selection is the recipe's (``--recipe``): its threshold, multi-label rule, NSFW rule
+and, with ``--ocr``, its OCR rule; explicit options override single settings. The
+recipe in force and what became of its OCR rule are written into the manifest.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,21 @@ import argparse
 import logging
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from laionet_core.export import EXPORT_FORMATS, write_export
-from laionet_core.queries import connect
-from laionet_core.selection import DEFAULT_MIN_SAMPLES_PER_CLASS, DEFAULT_THRESHOLD, SelectionParams
+from laionet_core.queries import connect, read_classes
+from laionet_core.recipes import Recipe, describe_recipe
+from laionet_core.selection import (
+    DEFAULT_MIN_SAMPLES_PER_CLASS,
+    SelectionParams,
+    select_by_nsfw_rule,
+    select_by_ocr_text,
+)
 from laionet_core.settings import LAIONET_DATASET
+from precompute.cli.recipes import add_recipe_argument, resolve_recipe
+from precompute.ingest.ocr_text import read_ocr_text
 
 logger = logging.getLogger(__name__)
 
@@ -22,28 +38,65 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Write the selected subset as parquet or CSV plus <out>.manifest.json.",
     )
     parser.add_argument("--db", type=Path, required=True, help="database to read")
+    add_recipe_argument(parser)
     parser.add_argument(
         "--threshold",
         type=float,
-        default=DEFAULT_THRESHOLD,
-        help="keep text_similarity > THRESHOLD (default: %(default)s)",
+        default=None,
+        help="keep text_similarity > THRESHOLD (default: the recipe's, 0.82)",
     )
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="parquet", dest="export_format")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
     parser.add_argument("--dataset", default=LAIONET_DATASET)
-    parser.add_argument("--keep-nsfw", action="store_true", help="keep samples tagged NSFW")
+    parser.add_argument("--keep-nsfw", action="store_true", help="keep every NSFW tag")
     parser.add_argument(
         "--keep-multi-label", action="store_true", help="keep captions that matched several classes"
+    )
+    parser.add_argument(
+        "--ocr",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="parquet file(s) with SAMPLE_ID and ocr_text (python -m precompute ocr's output, "
+        "or metadata parts with an ocr_text column) for the recipe's OCR rule",
     )
     parser.set_defaults(func=run)
 
 
+def _build_filter(con, recipe: Recipe, ocr: pd.Series | None):
+    """The export table -> keep mask of the recipe's NSFW rule and (with text) OCR rule."""
+    lemmas = None
+    if ocr is not None and recipe.ocr_rule == "drop-class-text":
+        classes = read_classes(con)
+        lemmas = {w: tuple(x) for w, x in zip(classes["wnid"], classes["lemmas"], strict=True)}
+
+    def keep(table: pd.DataFrame) -> np.ndarray:
+        mask = select_by_nsfw_rule(table["NSFW"], recipe.nsfw_rule)
+        if lemmas is not None:
+            texts = ocr.reindex(table["SAMPLE_ID"].astype(str)).to_numpy(object)
+            ocr_keep = select_by_ocr_text(texts, table["wnid"], lemmas)
+            logger.info("OCR rule drops %d samples naming their class", int((~ocr_keep).sum()))
+            mask &= ocr_keep
+        return mask
+
+    return keep
+
+
 def run(args: argparse.Namespace) -> int:
     """Write the export."""
-    params = SelectionParams(
+    recipe = resolve_recipe(
+        args,
         threshold=args.threshold,
-        drop_nsfw=not args.keep_nsfw,
-        drop_multi_label=not args.keep_multi_label,
+        nsfw_rule="keep-all" if args.keep_nsfw else None,
+        multi_label="keep" if args.keep_multi_label else None,
+    )
+    ocr = read_ocr_text(args.ocr) if args.ocr else None
+    if ocr is not None and recipe.ocr_rule == "none":
+        logger.warning("recipe %s has no OCR rule: --ocr is not used", recipe.name)
+    params = SelectionParams(
+        threshold=recipe.threshold,
+        drop_nsfw=recipe.nsfw_rule != "keep-all",
+        drop_multi_label=recipe.multi_label == "drop",
         min_samples_per_class=DEFAULT_MIN_SAMPLES_PER_CLASS,
     )
     con = connect(args.db)
@@ -55,14 +108,18 @@ def run(args: argparse.Namespace) -> int:
             params=params,
             export_format=args.export_format,
             out=args.out,
+            keep=_build_filter(con, recipe, ocr),
+            manifest_extra=describe_recipe(recipe, ocr_text_given=ocr is not None),
         )
     finally:
         con.close()
     logger.info(
-        "wrote %d rows in %d classes to %s (manifest %s)",
+        "wrote %d rows in %d classes to %s (manifest %s; recipe %s; %s)",
         manifest["rows"],
         manifest["classes"],
         args.out,
         manifest_path,
+        recipe.name,
+        manifest["ocr_filter"],
     )
     return 0

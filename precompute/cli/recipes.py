@@ -21,23 +21,29 @@ def add_recipe_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--recipe",
         choices=tuple(RECIPES),
-        default=DEFAULT_RECIPE,
-        help="named set of the paper's choices (default: %(default)s, the published paper; "
-        "`python -m precompute recipes` lists them); explicit options override settings",
+        default=None,
+        help=f"named set of the paper's choices (default: {DEFAULT_RECIPE}, the published "
+        "paper, unless a simulated corpus names its own; `python -m precompute recipes` "
+        "lists them); explicit options override single settings",
     )
 
 
-def resolve_recipe(args: argparse.Namespace, **overrides: object) -> Recipe:
+def resolve_recipe(
+    args: argparse.Namespace, *, fallback: str | None = None, **overrides: object
+) -> Recipe:
     """The recipe ``--recipe`` names, with explicit options (not None) replacing settings.
 
     Args:
         args: Parsed arguments with ``recipe``.
+        fallback: Recipe to use when ``--recipe`` is not given (e.g. the one a corpus
+            names); ``DEFAULT_RECIPE`` when None.
         **overrides: Recipe setting -> the option's value (None when not given).
 
     Returns:
         The recipe in force; its name records any override.
     """
-    recipe = get_recipe(getattr(args, "recipe", None)).with_overrides(**overrides)
+    name = getattr(args, "recipe", None) or fallback
+    recipe = get_recipe(name).with_overrides(**overrides)
     logger.info("recipe %s", recipe.name)
     return recipe
 

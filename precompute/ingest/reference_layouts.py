@@ -253,7 +253,10 @@ def read_webdataset_shards(
 def read_imagenet_captions(
     json_path: str | Path, *, images_root: str | Path | None = None
 ) -> list[ReferenceItem]:
-    """Read ImageNet-Captions: text = title, description and tags joined by spaces.
+    """Read ImageNet-Captions: text = title, tags and description joined by spaces.
+
+    The order is the authors' (title + tags + description); an entry whose file name
+    was seen before is dropped (the first is kept), as in their preprocessing.
 
     Args:
         json_path: The JSON list of ``{filename, title, description, tags, wnid}``.
@@ -269,18 +272,24 @@ def read_imagenet_captions(
     if not isinstance(entries, list):
         raise ValueError(f"{json_path}: expected a JSON list, got {type(entries).__name__}")
     items = []
+    seen: set[str] = set()
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
             raise ValueError(f"{json_path}: entry {i} has no 'filename' string")
         filename = entry["filename"]
+        if filename in seen:
+            continue
+        seen.add(filename)
         wnid = entry.get("wnid") or filename.split("_", 1)[0]
         if not WNID_PATTERN.match(str(wnid)):
             raise ValueError(f"{json_path}: entry {i} ({filename}): no wnid field or prefix")
         tags = entry.get("tags") or []
-        parts = [entry.get("title") or "", entry.get("description") or "", " ".join(tags)]
+        parts = [entry.get("title") or "", " ".join(tags), entry.get("description") or ""]
         text = " ".join(" ".join(parts).split())
         source = str(Path(images_root) / wnid / filename) if images_root else None
         items.append(ReferenceItem(filename, wnid, source, None, text))
+    if len(items) < len(entries):
+        logger.info("%s: %d repeated file names dropped", json_path, len(entries) - len(items))
     return items
 
 

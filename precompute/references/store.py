@@ -95,6 +95,7 @@ class AddReferenceConfig:
         device: ``cpu``, ``cuda``...; CUDA when available if None.
         thumbnails: Make and store thumbnails.
         replace: Replace a dataset of the same name instead of refusing.
+        recipe_settings: The recipe in force (``describe_recipe``), recorded as is.
     """
 
     db: Path
@@ -113,6 +114,7 @@ class AddReferenceConfig:
     device: str | None = None
     thumbnails: bool = True
     replace: bool = False
+    recipe_settings: dict | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in REFERENCE_KINDS:
@@ -314,6 +316,7 @@ def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
         "text_only": config.text_only,
         "samples": len(built.samples),
         "rejected": len(rejected),
+        **(config.recipe_settings or {}),
     }
     info = DatasetInfo(
         config.name, config.kind, str(config.path.resolve()), main.name, False, parameters
