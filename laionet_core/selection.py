@@ -298,7 +298,7 @@ def select_by_ocr_text(
 
     The TMLR paper drops a sample whose recognised image text contains its class. Text
     and lemmas are compared case-insensitively as whole words: casefolded, ASCII
-    punctuation as spaces, padded with a space (``"PUMA®"`` contains ``puma``).
+    punctuation as spaces, padded with a space (``"PUMA!"`` contains ``puma``).
 
     Args:
         ocr_texts: (N,) recognised text per sample; None or empty never drops.
