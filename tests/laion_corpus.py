@@ -4,7 +4,8 @@ Other tests import it as ``from tests.laion_corpus import ...``. A corpus here i
 embeddings-release layout: ``metadata/metadata_N.parquet`` (SAMPLE_ID, URL, TEXT,
 NSFW) row-aligned with ``text_emb/text_emb_N.npy`` and ``img_emb/img_emb_N.npy``
 (float16, unit rows), plus ``synsets/name_def_emb.npy`` and ``wnids.txt`` for the 1,000
-ImageNet classes, and a ``corpus.json`` naming the ``explorer`` recipe. Embeddings are random but seeded, so the same call gives the same bytes.
+ImageNet classes, and a ``corpus.json`` naming the ``explorer`` recipe. Embeddings are
+random but seeded, so the same call gives the same bytes.
 """
 
 from __future__ import annotations
