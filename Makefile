@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-requirements
 DB ?= data/demo/laionet_demo.duckdb
 PORT ?= 8501
 
-.PHONY: app test demo bench lint chromium
+.PHONY: app test demo bench lint chromium tesseract
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,13 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
-test: $(STAMP) chromium
+# Debian's Tesseract for the OCR step (python -m precompute ocr) and its test.
+tesseract:
+	@command -v tesseract >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tesseract-ocr; }
+
+test: $(STAMP) chromium tesseract
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

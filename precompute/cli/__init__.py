@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "recipes",
     "lemmas",
     "report",
+    "ocr",
 )
 
 logger = logging.getLogger(__name__)
