@@ -16,7 +16,6 @@ import pandas as pd
 import streamlit as st
 
 from laionet_app.connection import DbKey, cursor
-from laionet_app.controls import THRESHOLDED_KINDS
 from laionet_app.tables import (
     load_class_metrics,
     load_datasets,
@@ -41,6 +40,7 @@ from laionet_core.metrics import bin_caption_diagnostics, sample_pairwise_simila
 from laionet_core.selection import SelectionParams
 from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compare_class_means, compute_significance_shares
+from laionet_core.thresholds import THRESHOLDED_KINDS
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
 # Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
