@@ -18,6 +18,7 @@ import streamlit as st
 from laionet_app.connection import DbKey, cursor
 from laionet_app.tables import (
     load_class_metrics,
+    load_classes,
     load_datasets,
     load_embeddings,
     load_meta,
@@ -289,6 +290,13 @@ def load_caption_diagnostics(db: DbKey, dataset: str) -> pd.DataFrame:
             "false_classes_more_similar": "proportion_more_similar",
         }
     ).assign(text=lambda d: texts.reindex(d["sample_id"]).to_numpy())
+
+
+def load_least_explained_captions(db: DbKey, dataset: str, rows: int) -> pd.DataFrame:
+    """The ``rows`` captions least similar to their own synset, with their class name."""
+    names = load_classes(db).set_index("wnid")["name"]
+    least = load_caption_diagnostics(db, dataset).nsmallest(rows, "similarity")
+    return least.assign(label=names.reindex(least["wnid"]).to_numpy())
 
 
 def load_caption_diagnostic_bins(db: DbKey, dataset: str) -> pd.DataFrame:
