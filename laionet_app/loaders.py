@@ -16,9 +16,9 @@ import pandas as pd
 import streamlit as st
 
 from laionet_app.connection import DbKey, cursor
-from laionet_app.controls import THRESHOLDED_KINDS
 from laionet_app.tables import (
     load_class_metrics,
+    load_classes,
     load_datasets,
     load_embeddings,
     load_meta,
@@ -41,6 +41,7 @@ from laionet_core.metrics import bin_caption_diagnostics, sample_pairwise_simila
 from laionet_core.selection import SelectionParams
 from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compare_class_means, compute_significance_shares
+from laionet_core.thresholds import THRESHOLDED_KINDS
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
 # Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
@@ -289,6 +290,13 @@ def load_caption_diagnostics(db: DbKey, dataset: str) -> pd.DataFrame:
             "false_classes_more_similar": "proportion_more_similar",
         }
     ).assign(text=lambda d: texts.reindex(d["sample_id"]).to_numpy())
+
+
+def load_least_explained_captions(db: DbKey, dataset: str, rows: int) -> pd.DataFrame:
+    """The ``rows`` captions least similar to their own synset, with their class name."""
+    names = load_classes(db).set_index("wnid")["name"]
+    least = load_caption_diagnostics(db, dataset).nsmallest(rows, "similarity")
+    return least.assign(label=names.reindex(least["wnid"]).to_numpy())
 
 
 def load_caption_diagnostic_bins(db: DbKey, dataset: str) -> pd.DataFrame:

@@ -30,7 +30,6 @@ from laionet_core.intra_class_paper import compute_paper_intra_class_similarity
 from laionet_core.metrics import compute_intra_class_similarity
 from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
 from laionet_core.selection import (
-    DEFAULT_TEXT_MATCH_THRESHOLD,
     SelectionParams,
     snap_threshold,
 )
@@ -40,6 +39,7 @@ from laionet_core.stats import (
     compute_class_means,
     compute_significance_shares,
 )
+from laionet_core.thresholds import CAPTION_THRESHOLD, TEXT_MATCH_THRESHOLD
 
 # Metric names in class_metrics.metric; one definition for precompute, app and tests.
 METRIC_INTRA = "intra_class_similarity"
@@ -69,8 +69,8 @@ MAX_PAIRS_PER_CLASS = 1_225
 
 
 def default_selection() -> SelectionParams:
-    """The paper's selection, whose metrics are stored under the plain dataset name."""
-    return SelectionParams()
+    """The paper's selection of LAIONet (threshold 0.82, NSFW and multi-label dropped)."""
+    return SelectionParams(threshold=CAPTION_THRESHOLD.default)
 
 
 def text_match_selection() -> SelectionParams:
@@ -80,7 +80,7 @@ def text_match_selection() -> SelectionParams:
     ImageNet-Captions text that chose it; the paper keeps it above 0.7. NSFW rows are
     dropped as in LAIONet (text-matched rows are never multi-label).
     """
-    return SelectionParams(threshold=DEFAULT_TEXT_MATCH_THRESHOLD)
+    return SelectionParams(threshold=TEXT_MATCH_THRESHOLD.default)
 
 
 def default_selection_for_kind(kind: str) -> SelectionParams | None:

@@ -1,8 +1,8 @@
 """``python -m precompute export``: write a selected subset and its JSON manifest.
 
-The selection is the recipe's (``--recipe``): its threshold, multi-label rule, NSFW rule
-and, with ``--ocr``, its OCR rule; explicit options override single settings. The
-recipe in force and what became of its OCR rule are written into the manifest.
+The selection follows the recipe (``--recipe``): the dataset kind's threshold, its
+multi-label rule, NSFW rule and, with ``--ocr``, its OCR rule; explicit options override
+single settings. The recipe in force and what became of its OCR rule go into the manifest.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import argparse
 import logging
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from laionet_core.export import EXPORT_FORMATS, write_export
-from laionet_core.queries import connect, read_classes
+from laionet_core.queries import connect, read_classes, read_dataset_info
 from laionet_core.recipes import Recipe, describe_recipe
+from laionet_core.schema import KIND_TEXT_MATCHED
 from laionet_core.selection import (
     DEFAULT_MIN_SAMPLES_PER_CLASS,
     SelectionParams,
@@ -24,6 +26,7 @@ from laionet_core.selection import (
     select_by_ocr_text,
 )
 from laionet_core.settings import LAIONET_DATASET
+from laionet_core.thresholds import CAPTION_THRESHOLD, TEXT_MATCH_THRESHOLD, read_threshold_spec
 from precompute.cli.recipes import add_recipe_argument, resolve_recipe
 from precompute.ingest.ocr_text import read_ocr_text
 
@@ -43,7 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--threshold",
         type=float,
         default=None,
-        help="keep text_similarity > THRESHOLD (default: the recipe's, 0.82)",
+        help="keep text_similarity > THRESHOLD (default: the dataset kind's, "
+        f"{CAPTION_THRESHOLD.default} for text-selected, {TEXT_MATCH_THRESHOLD.default} "
+        "for text-matched)",
     )
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="parquet", dest="export_format")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
@@ -63,15 +68,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _build_filter(con, recipe: Recipe, ocr: pd.Series | None):
-    """The export table -> keep mask of the recipe's NSFW rule and (with text) OCR rule."""
+def _build_filter(con: duckdb.DuckDBPyConnection, nsfw_rule: str, ocr: pd.Series | None):
+    """The export table -> keep mask of an NSFW rule and (with OCR text) the OCR rule."""
     lemmas = None
-    if ocr is not None and recipe.ocr_rule == "drop-class-text":
+    if ocr is not None:
         classes = read_classes(con)
         lemmas = {w: tuple(x) for w, x in zip(classes["wnid"], classes["lemmas"], strict=True)}
 
     def keep(table: pd.DataFrame) -> np.ndarray:
-        mask = select_by_nsfw_rule(table["NSFW"], recipe.nsfw_rule)
+        mask = select_by_nsfw_rule(table["NSFW"], nsfw_rule)
         if lemmas is not None:
             texts = ocr.reindex(table["SAMPLE_ID"].astype(str)).to_numpy(object)
             ocr_keep = select_by_ocr_text(texts, table["wnid"], lemmas)
@@ -82,25 +87,39 @@ def _build_filter(con, recipe: Recipe, ocr: pd.Series | None):
     return keep
 
 
-def run(args: argparse.Namespace) -> int:
-    """Write the export."""
+def _resolve(args: argparse.Namespace) -> tuple[Recipe, pd.Series | None]:
+    """The recipe with the explicit options, and the OCR text its rule will read."""
     recipe = resolve_recipe(
         args,
         threshold=args.threshold,
         nsfw_rule="keep-all" if args.keep_nsfw else None,
+        text_match_nsfw_rule="keep-all" if args.keep_nsfw else None,
         multi_label="keep" if args.keep_multi_label else None,
     )
     ocr = read_ocr_text(args.ocr) if args.ocr else None
     if ocr is not None and recipe.ocr_rule == "none":
         logger.warning("recipe %s has no OCR rule: --ocr is not used", recipe.name)
-    params = SelectionParams(
-        threshold=recipe.threshold,
-        drop_nsfw=recipe.nsfw_rule != "keep-all",
-        drop_multi_label=recipe.multi_label == "drop",
-        min_samples_per_class=DEFAULT_MIN_SAMPLES_PER_CLASS,
-    )
+        ocr = None
+    return recipe, ocr
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the export."""
+    recipe, ocr = _resolve(args)
     con = connect(args.db)
     try:
+        threshold = args.threshold
+        if threshold is None:
+            threshold = read_default_threshold(con, args.dataset)
+        info = read_dataset_info(con, args.dataset) or {}
+        matched = info.get("kind") == KIND_TEXT_MATCHED
+        nsfw_rule = recipe.text_match_nsfw_rule if matched else recipe.nsfw_rule
+        params = SelectionParams(
+            threshold=threshold,
+            drop_nsfw=nsfw_rule != "keep-all",
+            drop_multi_label=recipe.multi_label == "drop",
+            min_samples_per_class=DEFAULT_MIN_SAMPLES_PER_CLASS,
+        )
         manifest_path, manifest = write_export(
             con,
             db_path=args.db,
@@ -108,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             params=params,
             export_format=args.export_format,
             out=args.out,
-            keep=_build_filter(con, recipe, ocr),
+            keep=_build_filter(con, nsfw_rule, ocr),
             manifest_extra=describe_recipe(recipe, ocr_text_given=ocr is not None),
         )
     finally:
@@ -123,3 +142,21 @@ def run(args: argparse.Namespace) -> int:
         manifest["ocr_filter"],
     )
     return 0
+
+
+def read_default_threshold(con: duckdb.DuckDBPyConnection, dataset: str) -> float:
+    """The paper's threshold for ``dataset``'s kind (``laionet_core.thresholds``).
+
+    Raises:
+        ValueError: The database has no such dataset, or its kind is used whole.
+    """
+    info = read_dataset_info(con, dataset)
+    if info is None:
+        raise ValueError(f"--dataset {dataset!r}: no such dataset in the database")
+    spec = read_threshold_spec(info["kind"])
+    if spec is None:
+        raise ValueError(
+            f"--dataset {dataset!r} is of kind {info['kind']!r}, which no threshold selects; "
+            "give --threshold to select on its text_similarity anyway"
+        )
+    return spec.default
