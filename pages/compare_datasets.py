@@ -15,6 +15,7 @@ from laionet_app.blocks import (
 from laionet_app.charts import build_variant_panel_chart
 from laionet_app.connection import require_database
 from laionet_app.controls import selection_controls
+from laionet_app.estimators import render_estimator_choice
 from laionet_app.loaders import (
     is_thresholded,
     load_metric_table,
@@ -60,7 +61,8 @@ if is_thresholded(db, b):
 
 st.subheader("Intra-class similarity (Figure 6)")
 render_pair_distribution(db, a, params, b, None)
-render_difference(db, a, params, b, None, metric=METRIC_INTRA, label="intra-class similarity")
+intra_metric = render_estimator_choice(db, a, params, b)  # U-statistic or the paper's
+render_difference(db, a, params, b, None, metric=intra_metric, label="intra-class similarity")
 
 st.subheader("Image-to-synset similarity (Figure 13)")
 render_difference(

@@ -75,3 +75,36 @@ def test_landing_panel_shows_paper_beside_database(demo_db: Path, monkeypatch) -
     table = next(d.value for d in at.dataframe if "this database" in d.value.columns)
     assert table["source"].tolist()[0] == "Section 2"
     assert "66.5%" in table["paper"].iloc[1]
+
+
+def test_compare_page_offers_both_estimators(demo_db: Path, monkeypatch) -> None:
+    from laionet_core.comparison import METRIC_INTRA, METRIC_INTRA_PAPER, build_metric_table
+    from laionet_core.stats import compare_class_means, compute_significance_shares
+
+    monkeypatch.setenv("LAIONET_DB", str(demo_db))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/compare_datasets.py").run()
+    assert not at.exception, at.exception
+    con = queries.connect(demo_db)
+    rows = queries.read_class_metrics(con)
+    con.close()
+    laion = rows[(rows["threshold"].round(3) == 0.82) | rows["threshold"].isna()]
+    shown = {m.label: m.value for m in at.metric}
+    expected = {}
+    for name, metric in (("u-statistic", METRIC_INTRA), ("paper", METRIC_INTRA_PAPER)):
+        diff = compare_class_means(
+            build_metric_table(laion, "laionet", metric),
+            build_metric_table(laion, "imagenet-val", metric),
+            value_column="value",
+        )
+        expected[name] = compute_significance_shares(diff)
+        label = f"laionet significantly lower than imagenet-val: {name}"
+        assert shown[label] == f"{expected[name]['lower']:.1%}"
+    assert at.radio(key="intra_estimator").value == "u-statistic"  # the explorer recipe's
+    at.radio(key="intra_estimator").set_value("paper").run()
+    assert not at.exception
+    first = {}
+    for m in at.metric:  # the intra-class block comes first
+        first.setdefault(m.label, m.value)
+    assert first["Classes compared"] == f"{expected['paper']['n_classes']:,}"
+    assert first["`laionet` significantly lower"] == f"{expected['paper']['lower']:.1%}"
