@@ -133,3 +133,29 @@ def test_demo_dataset_records_its_recipe(demo_db) -> None:
     assert info["parameters"]["recipe"]["name"] == "explorer"
     assert info["parameters"]["ocr_filter"] == "no OCR filter in this recipe"
     assert np.isfinite(info["parameters"]["recipe"]["threshold"])
+
+
+def test_build_records_the_recipe_and_its_overrides(tmp_path, caplog) -> None:
+    from laionet_core import queries
+    from tests.laion_corpus import write_laion_corpus
+
+    corpus = write_laion_corpus(tmp_path / "corpus", parts=1, rows_per_part=20)
+    db = tmp_path / "db.duckdb"
+    argv = ["build", "--corpus", str(corpus), "--db", str(db), "--workers", "1"]
+    # The paper's synset text needs its own embeddings: a clear error, nothing written.
+    assert main([*argv, "--recipe", "paper-tmlr"]) == 2
+    assert not db.exists()
+    assert main([*argv, "--recipe", "paper-tmlr", "--synset-format", "name_def"]) == 0
+    con = queries.connect(db)
+    params = queries.read_dataset_info(con, "laionet")["parameters"]
+    samples = queries.read_samples(con, "laionet")
+    con.close()
+    assert params["recipe"]["name"] == "paper-tmlr+synset_format=name_def"
+    assert params["recipe"]["nsfw_rule"] == "unlikely-only"
+    assert params["ocr_filter"] == OCR_NOT_APPLIED
+    assert params["shard_parameters"]["match_mode"] == "paper"
+    assert params["shard_parameters"]["lemma_source_omits"] == "n03126707"
+    assert "OCR filter not applied: no OCR text" in caplog.text
+    # Case-sensitive matching: "PUMA sneakers" no longer matches the cougar.
+    assert not samples["text"].str.contains("PUMA").any()
+    assert samples["text"].str.contains("a puma resting").any()
