@@ -13,7 +13,7 @@ import streamlit as st
 from laionet_app.connection import DbKey
 from laionet_app.loaders import load_difference
 from laionet_app.tables import load_datasets
-from laionet_core.recipes import DEFAULT_RECIPE, RECIPES, read_recipe_name
+from laionet_core.recipes import DEFAULT_RECIPE, RECIPES, read_recorded_recipe
 from laionet_core.report import ESTIMATOR_METRICS
 from laionet_core.selection import SelectionParams
 from laionet_core.stats import compute_significance_shares
@@ -34,8 +34,8 @@ def read_recipe_estimator(db: DbKey, dataset: str) -> str:
     """The intra-class estimator of the recipe recorded with ``dataset`` (default's else)."""
     datasets = load_datasets(db).set_index("dataset")
     parameters = datasets["parameters"].get(dataset) if dataset in datasets.index else None
-    name = (read_recipe_name(parameters) or DEFAULT_RECIPE).split("+", 1)[0]
-    return RECIPES.get(name, RECIPES[DEFAULT_RECIPE]).intra_class_estimator
+    recipe = read_recorded_recipe(parameters) or RECIPES[DEFAULT_RECIPE]
+    return recipe.intra_class_estimator
 
 
 def render_estimator_choice(db: DbKey, a: str, params: SelectionParams | None, b: str) -> str:

@@ -214,3 +214,20 @@ def describe_recipe(recipe: Recipe | None, *, ocr_text_given: bool = False) -> d
     if ocr == OCR_NOT_APPLIED:
         logger.warning("recipe %s: %s", recipe.name if recipe else None, ocr)
     return {"recipe": recipe.to_dict() if recipe else None, "ocr_filter": ocr}
+
+
+def read_recorded_recipe(parameters: Mapping[str, object] | None) -> Recipe | None:
+    """The recipe recorded in a dataset's parameters (with its overrides), if any.
+
+    A recorded name without settings (or settings this version cannot read) gives the
+    named recipe when it exists, else None; a warning says so.
+    """
+    recorded = (parameters or {}).get("recipe")
+    if isinstance(recorded, Mapping):
+        settings = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
+        try:
+            return Recipe(**settings)
+        except (TypeError, ValueError) as error:
+            logger.warning("recorded recipe %r not readable (%s)", recorded.get("name"), error)
+    name = read_recipe_name(parameters)
+    return RECIPES.get(name.split("+", 1)[0]) if name else None

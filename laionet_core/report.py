@@ -23,7 +23,13 @@ from laionet_core.comparison import (
     compute_accuracy_by_dataset,
     compute_variant_panel,
 )
-from laionet_core.recipes import DEFAULT_RECIPE, RECIPES, Recipe, read_recipe_name
+from laionet_core.recipes import (
+    DEFAULT_RECIPE,
+    RECIPES,
+    Recipe,
+    read_recipe_name,
+    read_recorded_recipe,
+)
 from laionet_core.selection import snap_threshold
 from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET, TEXT_MATCHED_DATASET
 from laionet_core.stats import compare_class_means, compute_significance_shares
@@ -83,29 +89,36 @@ NSFW_CONDITION = {
     "drop-nsfw": "upper(trim(coalesce(nsfw, ''))) <> 'NSFW'",
     "unlikely-only": "upper(trim(coalesce(nsfw, ''))) = 'UNLIKELY'",
 }
-SIZE_SQL = """SELECT count(*) AS samples, count(DISTINCT wnid) AS classes
+SELECTED_SQL = """SELECT {columns}
 FROM {samples} WHERE dataset = $dataset AND text_similarity > $threshold
   AND NOT ($drop_multi AND multi_label) AND {nsfw}"""
 
 
 def read_dataset_recipe(con: duckdb.DuckDBPyConnection, dataset: str) -> Recipe:
-    """The recipe recorded with ``dataset`` (a named one), else ``DEFAULT_RECIPE``'s."""
+    """The recipe recorded with ``dataset`` (overrides included), else the default."""
     info = queries.read_dataset_info(con, dataset)
-    name = read_recipe_name(info["parameters"] if info else None)
-    base = name.split("+", 1)[0] if name else DEFAULT_RECIPE
-    return RECIPES.get(base, RECIPES[DEFAULT_RECIPE])
+    recorded = read_recorded_recipe(info["parameters"] if info else None)
+    return recorded or RECIPES[DEFAULT_RECIPE]
 
 
 def count_selection(con: duckdb.DuckDBPyConnection, dataset: str, recipe: Recipe) -> dict:
     """Samples and classes of ``dataset`` under the recipe's threshold and filters."""
-    sql = SIZE_SQL.format(samples=schema.SAMPLES, nsfw=NSFW_CONDITION[recipe.nsfw_rule])
+    columns = "count(*) AS samples, count(DISTINCT wnid) AS classes"
+    sql, params = _selected_sql(dataset, recipe, columns)
+    samples, classes = queries.fetch_one(con, sql, params) or (0, 0)
+    return {"samples": int(samples), "classes": int(classes)}
+
+
+def _selected_sql(dataset: str, recipe: Recipe, columns: str) -> tuple[str, dict]:
+    """SQL and parameters selecting ``columns`` of the recipe's selection of ``dataset``."""
+    nsfw = NSFW_CONDITION[recipe.nsfw_rule]
+    sql = SELECTED_SQL.format(columns=columns, samples=schema.SAMPLES, nsfw=nsfw)
     params = {
         "dataset": dataset,
         "threshold": snap_threshold(recipe.threshold),
         "drop_multi": recipe.multi_label == "drop",
     }
-    samples, classes = queries.fetch_one(con, sql, params) or (0, 0)
-    return {"samples": int(samples), "classes": int(classes)}
+    return sql, params
 
 
 def _table(con, dataset: str, metric: str, threshold: float | None) -> pd.DataFrame:
@@ -137,15 +150,7 @@ def _weighted_accuracy(con, recipe: Recipe) -> dict:
     models = queries.list_prediction_models(con)
     if not models:
         return {}
-    sql = SIZE_SQL.replace(
-        "count(*) AS samples, count(DISTINCT wnid) AS classes", "sample_id, wnid"
-    )
-    sql = sql.format(samples=schema.SAMPLES, nsfw=NSFW_CONDITION[recipe.nsfw_rule])
-    params = {
-        "dataset": LAIONET_DATASET,
-        "threshold": snap_threshold(recipe.threshold),
-        "drop_multi": recipe.multi_label == "drop",
-    }
+    sql, params = _selected_sql(LAIONET_DATASET, recipe, "sample_id, wnid")
     kept = con.execute(sql, params).df()
     weights = kept["wnid"].value_counts().astype(np.float64)
     out = {}

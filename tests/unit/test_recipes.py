@@ -174,3 +174,14 @@ def test_overrides_rename_and_validate() -> None:
         get_recipe("nope")
     with pytest.raises(ValueError, match="intra_class_max_per_class"):
         Recipe("x", "y", intra_class_max_per_class=1)
+
+
+def test_recorded_recipe_round_trips_with_its_overrides() -> None:
+    from laionet_core.recipes import describe_recipe, read_recorded_recipe
+
+    changed = get_recipe("paper-arxiv").with_overrides(threshold=0.75)
+    recorded = json.loads(json.dumps(describe_recipe(changed)))  # as stored in parameters
+    assert read_recorded_recipe(recorded) == changed
+    assert read_recorded_recipe({"recipe": "paper-tmlr+x=1"}) is RECIPES["paper-tmlr"]
+    assert read_recorded_recipe({"recipe": {"name": "odd", "colour": 1}}) is None
+    assert read_recorded_recipe({}) is None and read_recorded_recipe(None) is None
