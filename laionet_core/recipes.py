@@ -83,7 +83,7 @@ class Recipe:
     intra_class_estimator: str = "u-statistic"
     intra_class_max_per_class: int | None = None
     text_match_label: str = "nearest"
-    text_match_nsfw_rule: str = "keep-all"
+    text_match_nsfw_rule: str = "drop-nsfw"
     text_match_threshold: float = 0.7
 
     def __post_init__(self) -> None:
@@ -139,6 +139,7 @@ _PAPER = {
     "intra_class_estimator": "paper",
     "intra_class_max_per_class": 100,
     "text_match_label": "every-class",
+    "text_match_nsfw_rule": "keep-all",  # Section 4.3's code does not filter NSFW
 }
 
 RECIPES: Mapping[str, Recipe] = {

@@ -17,7 +17,7 @@ import pandas as pd
 
 from laionet_core.export import EXPORT_FORMATS, write_export
 from laionet_core.queries import connect, read_classes, read_dataset_info
-from laionet_core.recipes import Recipe, describe_recipe
+from laionet_core.recipes import Recipe, describe_recipe, read_recorded_recipe
 from laionet_core.schema import KIND_TEXT_MATCHED
 from laionet_core.selection import (
     DEFAULT_MIN_SAMPLES_PER_CLASS,
@@ -87,10 +87,18 @@ def _build_filter(con: duckdb.DuckDBPyConnection, nsfw_rule: str, ocr: pd.Series
     return keep
 
 
-def _resolve(args: argparse.Namespace) -> tuple[Recipe, pd.Series | None]:
-    """The recipe with the explicit options, and the OCR text its rule will read."""
+def _resolve(
+    con: duckdb.DuckDBPyConnection, args: argparse.Namespace
+) -> tuple[Recipe, pd.Series | None]:
+    """The recipe (``--recipe``, else the one recorded with the dataset or, failing that,
+    with LAIONet, else the default) with the explicit options, and the OCR text."""
+    recorded = None
+    for name in (args.dataset, LAIONET_DATASET):
+        info = read_dataset_info(con, name)
+        recorded = recorded or read_recorded_recipe(info["parameters"] if info else None)
     recipe = resolve_recipe(
         args,
+        fallback=recorded,
         threshold=args.threshold,
         nsfw_rule="keep-all" if args.keep_nsfw else None,
         text_match_nsfw_rule="keep-all" if args.keep_nsfw else None,
@@ -105,9 +113,9 @@ def _resolve(args: argparse.Namespace) -> tuple[Recipe, pd.Series | None]:
 
 def run(args: argparse.Namespace) -> int:
     """Write the export."""
-    recipe, ocr = _resolve(args)
     con = connect(args.db)
     try:
+        recipe, ocr = _resolve(con, args)
         threshold = args.threshold
         if threshold is None:
             threshold = read_default_threshold(con, args.dataset)

@@ -29,21 +29,22 @@ def add_recipe_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_recipe(
-    args: argparse.Namespace, *, fallback: str | None = None, **overrides: object
+    args: argparse.Namespace, *, fallback: str | Recipe | None = None, **overrides: object
 ) -> Recipe:
     """The recipe ``--recipe`` names, with explicit options (not None) replacing settings.
 
     Args:
         args: Parsed arguments with ``recipe``.
-        fallback: Recipe to use when ``--recipe`` is not given (e.g. the one a corpus
-            names); ``DEFAULT_RECIPE`` when None.
+        fallback: Recipe (or its name) to use when ``--recipe`` is not given: the one a
+            corpus names, or the one recorded with a dataset; ``DEFAULT_RECIPE`` if None.
         **overrides: Recipe setting -> the option's value (None when not given).
 
     Returns:
         The recipe in force; its name records any override.
     """
-    name = getattr(args, "recipe", None) or fallback
-    recipe = get_recipe(name).with_overrides(**overrides)
+    name = getattr(args, "recipe", None)
+    base = fallback if name is None and isinstance(fallback, Recipe) else None
+    recipe = (base or get_recipe(name or fallback)).with_overrides(**overrides)
     logger.info("recipe %s", recipe.name)
     return recipe
 
