@@ -139,7 +139,10 @@ def _summarize_part(part: LaionPart, problems: list[str]) -> PartSummary:
     for kind, path in (("img", part.img_emb), ("text", part.text_emb)):
         files[kind] = None if path is None else _read_npy_header(path, problems)
         if files[kind] is not None and columns and files[kind].rows != rows:
-            problems.append(f"{path}: {files[kind].rows} rows but {part.metadata.name} has {rows}")
+            problems.append(
+                f"{path}: {files[kind].rows} rows but its metadata part has {rows} rows "
+                f"({part.metadata.name})"
+            )
     return PartSummary(part, rows, columns, files["img"], files["text"])
 
 

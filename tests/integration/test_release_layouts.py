@@ -167,7 +167,7 @@ def test_misaligned_orphaned_and_mismatched_files_are_named(tmp_path, capsys, mo
     np.save(corpus / "text_emb" / "text_emb_7.npy", np.zeros((5, 512), np.float16))
     code, out = _inspect(corpus, capsys, "--synset-embeddings", str(synsets))
     assert code == 1
-    assert "img_emb_1.npy: 5 rows but metadata_1.parquet has 12" in out
+    assert "img_emb_1.npy: 5 rows but its metadata part has 12 rows (metadata_1.parquet)" in out
     assert "have no metadata part" in out and "text_emb_7.npy" in out
     error = _refused(corpus, tmp_path, capsys, monkeypatch, "--synset-embeddings", str(synsets))
     assert "img_emb_1.npy: 5 rows" in error and "text_emb_7.npy" in error
