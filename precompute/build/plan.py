@@ -126,6 +126,30 @@ def _synset_file(summary: CorpusSummary, given: Path | None, synset_format: str)
     return path
 
 
+def _encoder_warnings(
+    summary: CorpusSummary, text_encoder: str, synset_embeddings: Path | None
+) -> list[str]:
+    """What an ``--encoder`` build leaves unused; ``--synset-embeddings`` with it is refused."""
+    layout = summary.layout
+    if synset_embeddings is not None:
+        raise ValueError(
+            f"--synset-embeddings {synset_embeddings} cannot be used with --encoder "
+            f"{text_encoder}: the encoder encodes the synset texts itself. Drop one of them"
+        )
+    if layout.text_dir is not None:
+        return [
+            f"the corpus's caption embeddings ({summary.count_files('text')} files) are "
+            f"not used: captions are encoded with {text_encoder}"
+        ]
+    if layout.img_dir is not None:
+        return [
+            f"image embeddings but no caption embeddings ({summary.count_files('img')} "
+            f"img_emb files, 0 text_emb): {summary.rows:,} captions are read and the "
+            f"matched ones encoded with {text_encoder}"
+        ]
+    return []
+
+
 def plan_build(
     summary: CorpusSummary,
     *,
@@ -164,34 +188,18 @@ def plan_build(
             f"{name_some(names)}. Download them, or move those parts' metadata out of "
             f"{layout.metadata_dir}"
         )
-    warnings = []
     if text_encoder is not None:
-        if synset_embeddings is not None:
-            raise ValueError(
-                f"--synset-embeddings {synset_embeddings} cannot be used with --encoder "
-                f"{text_encoder}: the encoder encodes the synset texts itself. Drop one of them"
-            )
-        if layout.text_dir is not None:
-            warnings.append(
-                f"the corpus's caption embeddings ({summary.count_files('text')} files) are "
-                f"not used: captions are encoded with {text_encoder}"
-            )
-        elif layout.img_dir is not None:
-            warnings.append(
-                f"image embeddings but no caption embeddings ({summary.count_files('img')} "
-                f"img_emb files, 0 text_emb): {summary.rows:,} captions are read and the "
-                f"matched ones encoded with {text_encoder}"
-            )
-        synset_path = None
-        encoder = text_encoder
+        warnings = _encoder_warnings(summary, text_encoder, synset_embeddings)
+        synset_path, encoder = None, text_encoder
     else:
         _require_text_embeddings(summary)
         synset_path = _synset_file(summary, synset_embeddings, synset_format)
         encoder = embedding_model or summary.release_encoder()
+        warnings = []
     if layout.img_dir is None:
         warnings.append(
-            f"caption embeddings but no image embeddings: image embeddings and "
-            f"image_similarity stay empty for all {summary.rows:,} rows"
+            f"no image embeddings in {layout.root} ({layout.description}): image "
+            f"embeddings and image_similarity stay empty for all {summary.rows:,} rows"
         )
     return BuildPlan(summary, encoder, text_encoder is not None, synset_path, tuple(warnings))
 

@@ -227,7 +227,7 @@ def build_reference_dataset(
         kept = list(range(len(items)))
         image_emb, thumbnails = None, None
         rejected = pd.DataFrame({"source": [], "sample_id": [], "reason": []})
-    else:
+    else:  # images that do not decode become rejected rows
         kept, image_emb, thumbnails, rejected = _encode_images(
             items,
             image_encoder,
@@ -238,10 +238,9 @@ def build_reference_dataset(
             max_pixels=max_pixels,
         )
     kept_items = [items[i] for i in kept]
-    wnids = [item.wnid for item in kept_items]
     image_sim = np.full(len(kept_items), np.nan, dtype=np.float32)
     if image_emb is not None:
-        own = image_synsets.embeddings[image_synsets.rows_of(wnids)]
+        own = image_synsets.embeddings[image_synsets.rows_of([i.wnid for i in kept_items])]
         image_sim = np.einsum("nd,nd->n", image_emb, own).astype(np.float32)
     text_sim, text_emb = _score_captions(kept_items, text_encoder, text_synsets)
     samples = _samples_frame(kept_items, text_sim, image_sim)
