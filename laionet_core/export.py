@@ -130,6 +130,31 @@ def build_export_manifest(
     }
 
 
+def is_downloaded_selection(parameters: dict) -> bool:
+    """True for a dataset downloaded from an export: a selection already made, used whole."""
+    return bool(parameters.get(SELECTION_SOURCE))
+
+
+def describe_download(parameters: dict) -> str | None:
+    """The downloaded share of a dataset added back from img2dataset, in words, or None.
+
+    Args:
+        parameters: The dataset's ``datasets.parameters``.
+
+    Returns:
+        E.g. ``downloaded 1,032 of 1,475 exported rows (70.0%); 443 failed (link rot) ...``.
+    """
+    download = parameters.get("download")
+    if not download:
+        return None
+    return (
+        f"downloaded {download['downloaded']:,} of {download['rows']:,} exported rows "
+        f"({100 * download['downloaded_share']:.1f}%); {download['failed']:,} failed (link "
+        "rot), kept as rejected rows"
+        + ("; used whole, not selected again" if is_downloaded_selection(parameters) else "")
+    )
+
+
 def escape_formula_cell(value: object) -> object:
     """``value`` with a leading apostrophe when a spreadsheet would run it as a formula."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):

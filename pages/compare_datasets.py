@@ -29,6 +29,7 @@ from laionet_core.comparison import (
     METRIC_ZERO_SHOT_1,
     METRIC_ZERO_SHOT_5,
 )
+from laionet_core.export import describe_download
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
 
@@ -58,6 +59,9 @@ else:
     st.caption(f"`{a}` is not selected by a similarity threshold, so it is used whole.")
 if is_thresholded(db, b):
     st.caption(f"`{b}` is taken at the paper's selection for its kind.")
+for name, parameters in load_datasets(db).set_index("dataset")["parameters"].items():
+    if name in (a, b) and (download := describe_download(parameters)):
+        st.caption(f"`{name}`: {download}")  # link rot of a dataset added back from img2dataset
 
 st.subheader("Intra-class similarity (Figure 6)")
 render_pair_distribution(db, a, params, b, None)

@@ -232,6 +232,32 @@ def _id_or_key(value: object, key: str) -> str:
     return format_sample_key(value, file_stem=key, row=0)
 
 
+def _read_shard_outcomes(parquet: Path) -> pd.DataFrame:
+    """One per-shard parquet as ``source, sample_id, key, status, reason`` rows."""
+    table = pd.read_parquet(parquet)
+    if not {"key", "status"} <= set(table.columns):
+        raise ValueError(
+            f"{parquet}: expected img2dataset's key and status columns; got {list(table.columns)}"
+        )
+    keys = table["key"].astype(str).tolist()
+    n = len(keys)
+    raw = table[SAMPLE_ID_FIELD].tolist() if SAMPLE_ID_FIELD in table else [None] * n
+    errors = table["error_message"].tolist() if "error_message" in table else [None] * n
+    status = table["status"].astype(str).tolist()
+    return pd.DataFrame(
+        {
+            "source": [f"{parquet}:{k}" for k in keys],  # the row, by img2dataset's key
+            "sample_id": [_id_or_key(v, k) for v, k in zip(raw, keys, strict=True)],
+            "key": keys,
+            "status": status,
+            "reason": [
+                f"{s}: {e}" if isinstance(e, str) and e else s
+                for s, e in zip(status, errors, strict=True)
+            ],
+        }
+    )
+
+
 def read_download_outcomes(path: str | Path) -> tuple[pd.DataFrame, list[Path]]:
     """Every input row img2dataset tried, from the per-shard parquet beside each tar.
 
@@ -240,8 +266,9 @@ def read_download_outcomes(path: str | Path) -> tuple[pd.DataFrame, list[Path]]:
 
     Returns:
         ``(outcomes, shards without a parquet)``: outcomes has ``source, sample_id, key,
-        status, reason`` (source ``<shard>.parquet``; sample_id the saved SAMPLE_ID, else
-        the key; reason ``<status>: <error_message>``).
+        status, reason`` (source ``<shard>.parquet:<key>``, so img2dataset's key is
+        kept; sample_id the saved SAMPLE_ID, else the key; reason
+        ``<status>: <error_message>``).
 
     Raises:
         ValueError: A parquet without img2dataset's ``key`` and ``status`` columns.
@@ -249,35 +276,10 @@ def read_download_outcomes(path: str | Path) -> tuple[pd.DataFrame, list[Path]]:
     frames, missing = [], []
     for shard in list_webdataset_shards(path):
         parquet = shard.with_suffix(".parquet")
-        if not parquet.is_file():
+        if parquet.is_file():
+            frames.append(_read_shard_outcomes(parquet))
+        else:
             missing.append(shard)
-            continue
-        table = pd.read_parquet(parquet)
-        if not {"key", "status"} <= set(table.columns):
-            raise ValueError(
-                f"{parquet}: expected img2dataset's key and status columns; got "
-                f"{list(table.columns)}"
-            )
-        keys = table["key"].astype(str).tolist()
-        raw = table[SAMPLE_ID_FIELD].tolist() if SAMPLE_ID_FIELD in table else [None] * len(keys)
-        ids = [_id_or_key(v, k) for v, k in zip(raw, keys, strict=True)]
-        errors = table["error_message"] if "error_message" in table.columns else None
-        status = table["status"].astype(str)
-        reasons = [
-            f"{s}: {e}" if errors is not None and isinstance(e, str) else s
-            for s, e in zip(status, errors if errors is not None else status, strict=True)
-        ]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "source": str(parquet),
-                    "sample_id": ids,
-                    "key": keys,
-                    "status": status,
-                    "reason": reasons,
-                }
-            )
-        )
     columns = ["source", "sample_id", "key", "status", "reason"]
     outcomes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return outcomes, missing

@@ -36,7 +36,7 @@ class DownloadRecord:
     """What img2dataset did with an export, for the rejected table and the parameters.
 
     Attributes:
-        rejected: Failed rows: source (the shard's parquet), sample_id, reason.
+        rejected: Failed rows: source (``<shard>.parquet:<key>``), sample_id, reason.
         parameters: ``download`` and, for an export, ``SELECTION_SOURCE`` entries.
     """
 

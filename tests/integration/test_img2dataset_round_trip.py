@@ -15,6 +15,7 @@ from laionet_core import queries
 from laionet_core.export import (
     SELECTION_SOURCE,
     command_path_for,
+    describe_download,
     encode_export,
     manifest_path_for,
     unescape_formula_cell,
@@ -120,3 +121,5 @@ def test_round_trip_joins_ids_counts_failures_carries_nsfw_and_never_reselects(
     assert source["selection"]["threshold"] == pytest.approx(-0.99)
     # Not re-selected: metrics cover every downloaded sample, under the plain name only.
     assert metrics.set_index("dataset")["n"].to_dict() == {name: len(kept)}
+    share = f"downloaded {len(kept)} of {len(export)} exported rows"
+    assert describe_download(info["parameters"]).startswith(share)  # the Compare page's line
