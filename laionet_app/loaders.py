@@ -36,6 +36,7 @@ from laionet_core.comparison import (
     compute_variant_panel,
     default_selection_for_kind,
 )
+from laionet_core.export import is_downloaded_selection
 from laionet_core.metrics import bin_caption_diagnostics, sample_pairwise_similarities
 from laionet_core.selection import SelectionParams
 from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
@@ -51,14 +52,22 @@ PAIR_SEED = 0
 def is_thresholded(db: DbKey, dataset: str) -> bool:
     """True when ``dataset`` is kept by a threshold on ``text_similarity`` (LAIONet-like
     or text-matched), so selection controls apply to it."""
+    if is_downloaded_selection(_dataset_parameters(db, dataset)):
+        return False  # a downloaded export: its selection was made before the download
     return read_dataset_kind(db, dataset) in THRESHOLDED_KINDS
+
+
+def _dataset_parameters(db: DbKey, dataset: str) -> dict:
+    """``datasets.parameters`` of ``dataset`` ({} when unknown)."""
+    frame = load_datasets(db).set_index("dataset")
+    return frame.at[dataset, "parameters"] if dataset in frame.index else {}
 
 
 def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> SelectionParams | None:
     """The selection of ``dataset``: ``params``, or its kind's paper default when None;
     None for datasets used whole."""
     kind = read_dataset_kind(db, dataset)
-    if kind not in THRESHOLDED_KINDS:
+    if kind not in THRESHOLDED_KINDS or not is_thresholded(db, dataset):
         return None
     return params if params is not None else default_selection_for_kind(kind)
 
