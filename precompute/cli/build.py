@@ -12,6 +12,7 @@ from laionet_core.settings import DEFAULT_DB_PATH, LAIONET_DATASET
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, SYNSET_TEXT_FORMATS
 from precompute.build.executors import DEFAULT_EXECUTOR, DEFAULT_WORKERS, EXECUTORS
 from precompute.build.pipeline import BuildConfig, build_database
+from precompute.cli.options import nonempty_name, refuse_replacing_a_non_database
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="store embeddings only of samples with text similarity above this (default: all)",
     )
-    parser.add_argument("--dataset", default=LAIONET_DATASET, help="name of the selected dataset")
+    parser.add_argument(
+        "--dataset",
+        type=nonempty_name,
+        default=LAIONET_DATASET,
+        help="name of the selected dataset",
+    )
     add_build_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -165,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         ValueError: Bad input; when ``--encoder`` fails to load a value that looks like a
             recorded model name, the message suggests ``--embedding-model``.
     """
+    refuse_replacing_a_non_database(args.db)
     try:
         path = build_database(config_from_args(args, args.corpus))
     except ValueError as error:

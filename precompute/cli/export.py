@@ -6,10 +6,11 @@ import argparse
 import logging
 from pathlib import Path
 
-from laionet_core.export import EXPORT_FORMATS, write_export
+from laionet_core.export import EXPORT_FORMATS, manifest_path_for, write_export
 from laionet_core.queries import connect
 from laionet_core.selection import DEFAULT_MIN_SAMPLES_PER_CLASS, DEFAULT_THRESHOLD, SelectionParams
 from laionet_core.settings import LAIONET_DATASET
+from precompute.cli.options import nonempty_name, refuse_output_over_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="parquet", dest="export_format")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
-    parser.add_argument("--dataset", default=LAIONET_DATASET)
+    parser.add_argument("--dataset", type=nonempty_name, default=LAIONET_DATASET)
     parser.add_argument("--keep-nsfw", action="store_true", help="keep samples tagged NSFW")
     parser.add_argument(
         "--keep-multi-label", action="store_true", help="keep captions that matched several classes"
@@ -46,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         drop_multi_label=not args.keep_multi_label,
         min_samples_per_class=DEFAULT_MIN_SAMPLES_PER_CLASS,
     )
+    manifest = manifest_path_for(args.out)
+    for out, option in ((args.out, "--out"), (manifest, "--out's manifest")):
+        refuse_output_over_inputs(out, [("--db", args.db)], option=option)
     con = connect(args.db)
     try:
         manifest_path, manifest = write_export(

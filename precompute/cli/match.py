@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from laionet_core.matching import DEFAULT_MATCH_MODE, MATCH_MODES, LemmaMatcher
 from laionet_core.vocabulary import load_vocabulary
+from precompute.cli.options import refuse_output_over_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,9 @@ def run(args: argparse.Namespace) -> int:
     paths = list_input_files(args.input)
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    refuse_output_over_inputs(
+        args.out, [("--vocab", args.vocab), *(("an --input file", p) for p in paths)]
+    )
     load_vocabulary(args.vocab)  # fail on a bad --vocab before any worker starts
     started = time.perf_counter()
     tables: list[pa.Table] = []
