@@ -121,18 +121,26 @@ def read_wnid_file(path: str | Path) -> list[str]:
     """Read one wnid per line (blank lines and ``#`` comments ignored).
 
     Raises:
-        ValueError: A line is not a wnid (``n`` followed by 8 digits).
+        ValueError: A line is not a wnid (``n`` followed by 8 digits), the file is not
+            UTF-8 text, or it lists no wnid.
     """
     path = Path(path)
     wnids = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
-                continue
-            if len(text) != 9 or text[0] != "n" or not text[1:].isdigit():
-                raise ValueError(f"{path}:{line_no}: {text!r} is not a wnid like 'n02125311'")
-            wnids.append(text)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                text = line.split("#", 1)[0].strip()
+                if not text:
+                    continue
+                if len(text) != 9 or text[0] != "n" or not text[1:].isdigit():
+                    raise ValueError(
+                        f"{path}:{line_no}: {text[:40]!r} is not a wnid like 'n02125311'"
+                    )
+                wnids.append(text)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a UTF-8 text file of wnids ({error.reason})") from error
+    if not wnids:
+        raise ValueError(f"{path}: lists no wnid (one per line, like 'n02125311')")
     return wnids
 
 

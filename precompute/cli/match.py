@@ -27,6 +27,7 @@ from tqdm import tqdm
 from laionet_core.matching import DEFAULT_MATCH_MODE, MATCH_MODES, LemmaMatcher
 from laionet_core.vocabulary import load_vocabulary
 from precompute.cli.options import refuse_output_over_inputs
+from precompute.ingest.sample_ids import require_sample_id_type
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ def match_parquet_file(
     names = parquet.schema_arrow.names
     column = select_text_column(path, names, text_column)
     columns = [column] + ([SAMPLE_ID_COLUMN] if SAMPLE_ID_COLUMN in names else [])
+    if SAMPLE_ID_COLUMN in names:
+        id_type = parquet.schema_arrow.field(SAMPLE_ID_COLUMN).type
+        require_sample_id_type(id_type, where=f"{path}: column {SAMPLE_ID_COLUMN}")
     keys: list[str] = []
     wnids: list[tuple[str, ...]] = []
     lemmas: list[tuple[str, ...]] = []
