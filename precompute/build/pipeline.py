@@ -47,6 +47,7 @@ from precompute.build.executors import (
     build_shards,
     open_executor,
 )
+from precompute.build.lifetime import hold_work_folder_lock
 from precompute.build.manifests import (
     ShardContext,
     ShardParams,
@@ -237,12 +238,20 @@ def _load_synsets(
 def build_database(config: BuildConfig) -> Path:
     """Build (or reuse) every shard, then write ``config.db`` atomically from them.
 
+    The work folder is locked for the whole build (``lifetime.hold_work_folder_lock``).
+
     Returns:
         The database path.
 
     Raises:
         ValueError / FileNotFoundError: Bad input; the database is not touched then.
+        WorkFolderBusyError: Another build uses the work folder (its pid named).
     """
+    with hold_work_folder_lock(resolve_work_dir(config)):
+        return _build_database_locked(config)
+
+
+def _build_database_locked(config: BuildConfig) -> Path:
     started = time.perf_counter()
     corpus = config.corpus.resolve()
     info = read_corpus_info(corpus)

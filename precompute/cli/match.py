@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from laionet_core.matching import DEFAULT_MATCH_MODE, MATCH_MODES, LemmaMatcher
 from laionet_core.vocabulary import load_vocabulary
+from precompute.build.lifetime import die_with_parent
 from precompute.cli.options import refuse_output_over_inputs
 from precompute.ingest.sample_ids import require_sample_id_type
 
@@ -130,8 +131,10 @@ def match_parquet_file(
     return table, start
 
 
-def _init_worker(vocab: str | None, mode: str) -> None:
+def _init_worker(vocab: str | None, mode: str, parent_pid: int | None = None) -> None:
     global _worker_matcher
+    if parent_pid is not None:  # a pool process: end with the command
+        die_with_parent(parent_pid)
     _worker_matcher = LemmaMatcher(load_vocabulary(vocab), mode=mode)
 
 
@@ -176,7 +179,8 @@ def match_parquet_files(
                 bar.update()
                 yield path, table, n
             return
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(vocab, mode)) as pool:
+        initargs = (vocab, mode, os.getpid())
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
             for path, (table, n) in zip(paths, pool.map(_match_in_worker, jobs), strict=True):
                 bar.update()
                 yield path, table, n
