@@ -187,7 +187,12 @@ def load_vocabulary(wnid_file: str | Path | None = None) -> Vocabulary:
     """ImageNet-1k by default, or the wnids listed in ``wnid_file``."""
     if wnid_file is None:
         return load_imagenet_vocabulary()
-    return load_vocabulary_from_wnids(read_wnid_file(wnid_file), source=str(wnid_file))
+    try:
+        return load_vocabulary_from_wnids(read_wnid_file(wnid_file), source=str(wnid_file))
+    except ValueError as error:
+        if str(wnid_file) in str(error):
+            raise
+        raise ValueError(f"{wnid_file}: {error}") from error
 
 
 def format_synset_text(synset: Synset, fmt: str = DEFAULT_SYNSET_TEXT_FORMAT) -> str:

@@ -87,15 +87,16 @@ def hold_work_folder_lock(work_dir: Path) -> Iterator[None]:
 
     Raises:
         WorkFolderBusyError: Another build holds it (its process id and the folder named).
-        PermissionError: The folder cannot be created or written (named).
+        OSError: The folder cannot be created or written (named).
     """
     work_dir = Path(work_dir)
+    created = not work_dir.exists()
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(work_dir / WORK_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
-        raise PermissionError(
-            f"--work {work_dir}: cannot create its lock file ({error.strerror})"
+        raise OSError(
+            error.errno, f"--work {work_dir}: cannot create its lock file ({error.strerror})"
         ) from error
     try:
         try:
@@ -112,6 +113,10 @@ def hold_work_folder_lock(work_dir: Path) -> Iterator[None]:
             yield
         finally:
             os.ftruncate(fd, 0)
+            if created and [p.name for p in work_dir.iterdir()] == [WORK_LOCK_FILE]:
+                # A build that stopped before its first shard leaves no empty folder.
+                (work_dir / WORK_LOCK_FILE).unlink()
+                work_dir.rmdir()
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

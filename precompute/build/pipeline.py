@@ -149,7 +149,11 @@ def load_synset_embedding_file(
     Raises:
         ValueError: A class of the vocabulary has no row, or the rows are not unit-norm.
     """
-    matrix = require_unit_rows(np.load(path), name=str(path))
+    try:
+        array = np.load(path)
+    except (ValueError, OSError, EOFError) as error:  # np.load's messages name no file
+        raise ValueError(f"{path}: not a readable synset-embedding .npy ({error})") from error
+    matrix = require_unit_rows(array, name=str(path))
     if wnids_file is not None:
         row_wnids = wnids_file.read_text(encoding="utf-8").split()
     else:

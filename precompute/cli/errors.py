@@ -24,8 +24,21 @@ EXIT_FAILED = 1  # anything else: the message names the command and its inputs
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 # Longest message printed: a message quoting a huge value must not flood the terminal.
 MAX_MESSAGE_CHARS = 2000
-# Options whose values are the command's files: the last-resort message names them.
-FILE_OPTIONS = ("db", "corpus", "images", "source", "input", "out", "vocab", "work")
+# Options whose values are the command's files (argparse dest -> option): messages that
+# name none of them get them appended, so every error says which input it is about.
+FILE_OPTIONS = {
+    "db": "--db",
+    "corpus": "--corpus",
+    "images": "--images",
+    "source": "--from",
+    "input": "--input",
+    "out": "--out",
+    "vocab": "--vocab",
+    "work": "--work",
+    "synset_embeddings": "--synset-embeddings",
+    "images_root": "--images-root",
+    "labels": "--labels",
+}
 # Errors whose message already names what is wrong (raised at the edges).
 NAMED_ERRORS = (ValueError, TypeError, FileNotFoundError, TimeoutError)
 
@@ -41,11 +54,18 @@ def format_message(text: str) -> str:
 def describe_inputs(args: argparse.Namespace) -> str:
     """``<command> --db X --out Y ...``: the command and its file options, for messages."""
     parts = [str(getattr(args, "command", "") or "command")]
-    for name in FILE_OPTIONS:
+    parts += [f"{option} {value}" for option, value in list_file_options(args)]
+    return " ".join(parts)
+
+
+def list_file_options(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``(option, path)`` of every file option given on the command line."""
+    found = []
+    for name, option in FILE_OPTIONS.items():
         value = getattr(args, name, None)
         if isinstance(value, str | Path) and str(value):
-            parts.append(f"--{name} {value}")
-    return " ".join(parts)
+            found.append((option, str(value)))
+    return found
 
 
 def describe_os_error(error: OSError) -> str:
@@ -71,7 +91,12 @@ def describe_error(error: BaseException, args: argparse.Namespace) -> tuple[str,
     if isinstance(error, KeyError):  # its str() is the bare repr of the key
         return f"{where}: no entry {error}", EXIT_BAD_INPUT
     if isinstance(error, NAMED_ERRORS):
-        return str(error) or f"{where}: {type(error).__name__}", EXIT_BAD_INPUT
+        message = str(error) or type(error).__name__
+        if isinstance(error, UnicodeDecodeError):
+            message = f"a file is not UTF-8 text ({error.reason} at byte {error.start})"
+        if not any(path in message for _, path in list_file_options(args)):
+            message += f" (in {where})"  # it names no input: say which command and files
+        return message, EXIT_BAD_INPUT
     if isinstance(error, BrokenProcessPool):
         return (
             f"{where}: a worker process died (killed, or out of memory); run it again to resume",
