@@ -231,7 +231,7 @@ def _sample_id_cases(fx: Fixtures) -> Iterator[BadInput]:
         pq.write_table(pa.table({"SAMPLE_ID": ids, "TEXT": ["a puma"]}), path)
         out = folder / f"{name}.matches.parquet"
         argv = ("match", "--input", str(path), "--out", str(out), "--workers", "1")
-        yield BadInput("sample ids", name, argv, ("SAMPLE_ID",), absent=(out,))
+        yield BadInput("sample ids", name, argv, (str(path),), absent=(out,))
 
 
 def file_cases(fx: Fixtures) -> list[BadInput]:
