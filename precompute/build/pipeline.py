@@ -14,8 +14,10 @@ Stages:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,23 +241,30 @@ def _load_synsets(
     return encoder, precision, synset_emb
 
 
+def _holding_work_folder_lock(build: Callable[[BuildConfig], Path]) -> Callable[..., Path]:
+    """Run ``build`` holding its work folder's lock (``lifetime.hold_work_folder_lock``).
+
+    A second build on the same folder raises ``WorkFolderBusyError`` naming this one's pid.
+    """
+
+    @functools.wraps(build)
+    def locked(config: BuildConfig) -> Path:
+        with hold_work_folder_lock(resolve_work_dir(config)):
+            return build(config)
+
+    return locked
+
+
+@_holding_work_folder_lock
 def build_database(config: BuildConfig) -> Path:
     """Build (or reuse) every shard, then write ``config.db`` atomically from them.
-
-    The work folder is locked for the whole build (``lifetime.hold_work_folder_lock``).
 
     Returns:
         The database path.
 
     Raises:
         ValueError / FileNotFoundError: Bad input; the database is not touched then.
-        WorkFolderBusyError: Another build uses the work folder (its pid named).
     """
-    with hold_work_folder_lock(resolve_work_dir(config)):
-        return _build_database_locked(config)
-
-
-def _build_database_locked(config: BuildConfig) -> Path:
     started = time.perf_counter()
     corpus = config.corpus.resolve()
     info = read_corpus_info(corpus)
