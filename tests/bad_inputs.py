@@ -180,7 +180,7 @@ def _option_cases(fx: Fixtures) -> Iterator[BadInput]:
                 "name", f"{label} {value[:12]!r}", (*argv, value), (label.split()[1],),
                 guarded=(fx.db,), absent=(out,),
             )  # fmt: skip
-    counts = ("0", "-1", "x", "1.5")
+    counts = ("0", "-1", "x", "1.5", str(10**20))
     count_options = {
         "build --workers": ["build", "--corpus", str(fx.corpus), "--db", db, "--workers"],
         "match --workers": ["match", "--input", str(fx.corpus / "metadata" / "*.parquet"),
@@ -222,6 +222,14 @@ def _option_cases(fx: Fixtures) -> Iterator[BadInput]:
     for label, argv in choices.items():
         names = (label.split()[1], "--model", "--ray-address")
         yield BadInput("choice", label, tuple(argv), names, guarded=(fx.db,))
+    demo = ["demo", "--corpus", str(fx.root / "demo-corpus"), "--db", str(fx.root / "demo.db")]
+    for option, values in {"--captions": ("0", "-5", "x"), "--parts": ("0", "x"),
+                           "--seed": ("-1", "x")}.items():  # fmt: skip
+        for value in values:
+            yield BadInput(
+                "count", f"demo {option} {value}", (*demo, option, value), (option, value),
+                absent=(fx.root / "demo.db", fx.root / "demo-corpus"),
+            )  # fmt: skip
     for command in ("export", "metrics", "add-predictions", "text-match", "add-reference"):
         yield BadInput("missing option", command, (command,), ("--db", "required"))
     yield BadInput("missing option", "no command", (), ("COMMAND", "required"))

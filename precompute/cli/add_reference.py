@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, parse_encoder_spec
-from precompute.cli.options import nonempty_name, positive_int
+from precompute.cli.options import batch_size, nonempty_name, worker_count
 from precompute.ingest.reference_layouts import REFERENCE_DATASET_KINDS, REFERENCE_KINDS
 
 
@@ -87,9 +87,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--images-root", type=Path, help="ImageNet train folder (imagenet-captions)"
     )
-    parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_IMAGE_BATCH_SIZE)
+    parser.add_argument("--batch-size", type=batch_size, default=DEFAULT_IMAGE_BATCH_SIZE)
     parser.add_argument(
-        "--workers", type=positive_int, default=2, help="decode processes (default: 2)"
+        "--workers", type=worker_count, default=2, help="decode processes (default: 2)"
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")

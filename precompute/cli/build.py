@@ -12,7 +12,12 @@ from laionet_core.settings import DEFAULT_DB_PATH, LAIONET_DATASET
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, SYNSET_TEXT_FORMATS
 from precompute.build.executors import DEFAULT_EXECUTOR, DEFAULT_WORKERS, EXECUTORS
 from precompute.build.pipeline import BuildConfig, build_database
-from precompute.cli.options import nonempty_name, refuse_replacing_a_non_database
+from precompute.cli.options import (
+    MAX_WORKERS,
+    int_between,
+    nonempty_name,
+    refuse_replacing_a_non_database,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +58,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=int_between(None, MAX_WORKERS),
         default=DEFAULT_WORKERS,
         help="worker processes, or CPUs of a local Ray (default: %(default)s)",
     )

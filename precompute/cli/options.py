@@ -11,13 +11,19 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 # Longest dataset or model name: it is shown on every page and stored in every row.
 MAX_NAME_CHARS = 200
 # The first bytes of a DuckDB file carry this magic at offset 8.
 DUCKDB_MAGIC = b"DUCK"
+# More worker processes than any one machine runs: a typo, not a plan.
+MAX_WORKERS = 1024
+# Counts go to C libraries (faiss, numpy, torch) as 32-bit ints.
+MAX_COUNT = 2**31 - 1
+# Images per forward pass: far beyond any accelerator's memory.
+MAX_BATCH_SIZE = 1 << 16
 
 
 def nonempty_name(value: str) -> str:
@@ -42,15 +48,32 @@ def similarity(value: str) -> float:
     return number
 
 
-def positive_int(value: str) -> int:
-    """An integer >= 1 (workers, batch sizes)."""
+def _parse_int(value: str) -> int:
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} must be >= 1")
-    return number
+
+
+def int_between(low: int | None, high: int) -> Callable[[str], int]:
+    """An option type: an integer in ``[low, high]`` (``low`` None: the command checks it)."""
+
+    def parse(value: str) -> int:
+        number = _parse_int(value)
+        if low is not None and number < low:
+            raise argparse.ArgumentTypeError(f"{value!r} must be >= {low}")
+        if number > high:
+            raise argparse.ArgumentTypeError(f"{value!r} is more than {high}")
+        return number
+
+    parse.__name__ = "integer"  # argparse names the type in some messages
+    return parse
+
+
+positive_int = int_between(1, MAX_COUNT)
+worker_count = int_between(1, MAX_WORKERS)
+batch_size = int_between(1, MAX_BATCH_SIZE)
+random_seed = int_between(0, 2**63 - 1)
 
 
 def _same_file(a: Path, b: Path) -> bool:
