@@ -18,6 +18,7 @@ from precompute.cli.errors import run_command
 # Modules under precompute/cli/ that each provide one sub-command, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "demo",
+    "inspect",
     "build",
     "export",
     "match",

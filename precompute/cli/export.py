@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from laionet_core.export import EXPORT_FORMATS, manifest_path_for, write_export
+from laionet_core.export import EXPORT_FORMATS, command_path_for, manifest_path_for, write_export
 from laionet_core.queries import connect, read_dataset_info
 from laionet_core.selection import DEFAULT_MIN_SAMPLES_PER_CLASS, SelectionParams
 from laionet_core.settings import LAIONET_DATASET
@@ -46,8 +46,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the export."""
-    manifest = manifest_path_for(args.out)
-    for out, option in ((args.out, "--out"), (manifest, "--out's manifest")):
+    outputs = {
+        "--out": args.out,
+        "--out's manifest": manifest_path_for(args.out),
+        "--out's img2dataset command": command_path_for(args.out),
+    }
+    for option, out in outputs.items():
         refuse_output_over_inputs(out, [("--db", args.db)], option=option)
     con = connect(args.db)
     try:
@@ -71,11 +75,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         con.close()
     logger.info(
-        "wrote %d rows in %d classes to %s (manifest %s)",
+        "wrote %d rows in %d classes to %s (manifest %s); download it with %s",
         manifest["rows"],
         manifest["classes"],
         args.out,
         manifest_path,
+        command_path_for(args.out),
     )
     return 0
 
