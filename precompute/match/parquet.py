@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from laionet_core.matching import DEFAULT_MATCH_MODE, LemmaMatcher
 from laionet_core.vocabulary import load_vocabulary
+from precompute.build.lifetime import die_with_parent
 from precompute.ingest.laion import METADATA_ALIASES, read_key_stem, render_sample_ids
 
 logger = logging.getLogger(__name__)
@@ -106,8 +107,10 @@ def match_parquet_file(
     return table, start
 
 
-def _init_worker(vocab: str | None, mode: str) -> None:
+def _init_worker(vocab: str | None, mode: str, parent_pid: int | None = None) -> None:
     global _worker_matcher
+    if parent_pid is not None:  # a pool process: end with the command
+        die_with_parent(parent_pid)
     _worker_matcher = LemmaMatcher(load_vocabulary(vocab), mode=mode)
 
 
@@ -152,7 +155,8 @@ def match_parquet_files(
                 bar.update()
                 yield path, table, n
             return
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(vocab, mode)) as pool:
+        initargs = (vocab, mode, os.getpid())
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
             for path, (table, n) in zip(paths, pool.map(_match_in_worker, jobs), strict=True):
                 bar.update()
                 yield path, table, n
