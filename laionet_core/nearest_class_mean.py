@@ -140,16 +140,48 @@ def compute_nearest_class_mean_predictions(
         ValueError: Shapes disagree, ``k`` is out of range or ``noise`` is negative.
     """
     model = fit_nearest_class_means(fit_embeddings, fit_labels)
+    return predict_nearest_class_means(
+        model, embeddings, fit_embeddings, k=k, leave_out=leave_out, noise=noise, seed=seed
+    )
+
+
+def predict_nearest_class_means(
+    model: NearestClassMeans,
+    embeddings: np.ndarray,
+    fit_embeddings: np.ndarray | None = None,
+    *,
+    k: int = 5,
+    leave_out: np.ndarray | None = None,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """Top-k classes of a fitted model (``compute_nearest_class_mean_predictions``).
+
+    Args:
+        model: From ``fit_nearest_class_means``.
+        embeddings: (N, D) queries.
+        fit_embeddings: The fit rows, needed only with ``leave_out``.
+        k, leave_out, noise, seed: As in ``compute_nearest_class_mean_predictions``.
+
+    Returns:
+        (N, k) array of class labels, best first.
+
+    Raises:
+        ValueError: Shapes disagree, ``k`` is out of range, ``noise`` is negative or
+            ``leave_out`` comes without ``fit_embeddings``.
+    """
     q_all = np.asarray(embeddings)
     if noise < 0:
         raise ValueError(f"noise must be non-negative, got {noise}")
     if q_all.ndim != 2 or q_all.shape[1] != model.means.shape[1]:
         raise ValueError(
-            f"fit_embeddings {np.shape(fit_embeddings)}, fit_labels {model.codes.shape} and "
-            f"embeddings {q_all.shape} must be (M, D), (M,) and (N, D)"
+            f"fit embeddings of dimension {model.means.shape[1]}, fit_labels "
+            f"{model.codes.shape} and embeddings {q_all.shape} must be (M, D), (M,) and (N, D)"
         )
     if not 1 <= k <= model.classes.size:
         raise ValueError(f"k must be in [1, {model.classes.size}], got {k}")
+    if leave_out is not None and fit_embeddings is None:
+        raise ValueError("leave_out needs the fit embeddings")
     rng = np.random.default_rng(seed)
     lo_all = None if leave_out is None else np.asarray(leave_out, dtype=np.int64)
     out = np.empty((q_all.shape[0], k), dtype=model.classes.dtype)
