@@ -56,7 +56,11 @@ def fit_nearest_class_means(fit_embeddings: np.ndarray, fit_labels: object) -> N
     sums = np.zeros((classes.size, x.shape[1]))
     for start in range(0, codes.size, PREDICTION_CHUNK_ROWS):
         stop = start + PREDICTION_CHUNK_ROWS
-        np.add.at(sums, codes[start:stop], np.asarray(x[start:stop], dtype=np.float64))
+        block = codes[start:stop]
+        order = np.argsort(block, kind="stable")
+        present, first = np.unique(block[order], return_index=True)
+        rows = np.asarray(x[start:stop], dtype=np.float64)[order]
+        sums[present] += np.add.reduceat(rows, first, axis=0)
     counts = np.bincount(codes, minlength=classes.size)
     means = (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
     return NearestClassMeans(classes, codes, sums, counts, means)
@@ -230,9 +234,12 @@ def calibrate_feature_noise(
     if rows.size > max_rows:
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
 
+    model = fit_nearest_class_means(x, labels)
+    queries = x[rows]
+
     def accuracy(noise: float) -> float:
-        top = compute_nearest_class_mean_predictions(
-            x, labels, x[rows], k=1, leave_out=rows, noise=noise, seed=seed
+        top = predict_nearest_class_means(
+            model, queries, x, k=1, leave_out=rows, noise=noise, seed=seed
         )
         return compute_mean_per_class_recall(top[:, 0] == labels[rows], labels[rows])
 

@@ -23,11 +23,12 @@ from precompute.simulate.world import (
     KIND_SINGLE,
     World,
     compute_at_cosine,
+    compute_image_similarity,
     compute_images,
     compute_phrased_directions,
 )
 
-# Images drawn at once for image_similarity (bounds the (rows, D) float32 temporaries).
+# Images drawn at once above the floor (bounds the (rows, D) float32 temporaries).
 IMAGE_BLOCK = 25_000
 # A second class's similarity lies this far below the label's (mean, sd of a half-normal).
 SECOND_CLASS_GAP = (0.04, 0.03)
@@ -132,19 +133,25 @@ def _draw_captions(
 def _draw_images(
     world: World, rows: np.ndarray, score: np.ndarray, above: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Image-to-synset similarity of every row and the embeddings of rows ``above``."""
+    """Image-to-synset similarity of every row and the image embeddings of rows ``above``.
+
+    Rows above the floor get their image (``compute_images``), the others only its
+    similarity, drawn from the same distribution (``compute_image_similarity``).
+    """
     rho = world.specificity_corr
     noise = rng.standard_normal(rows.size, dtype=np.float32)
     specificity = (rho * score + np.sqrt(1.0 - rho * rho) * noise).astype(np.float32)
+    image_sim = compute_image_similarity(world, rows, rng, specificity=specificity)
+    kept = np.flatnonzero(above)
     synset = world.synset_emb[world.class_indices]
-    image_sim = np.empty(rows.size, dtype=np.float32)
-    kept = []
-    for lo in range(0, rows.size, IMAGE_BLOCK):
-        block = slice(lo, lo + IMAGE_BLOCK)
+    blocks = []
+    for lo in range(0, kept.size, IMAGE_BLOCK):
+        block = kept[lo : lo + IMAGE_BLOCK]
         x, _ = compute_images(world, rows[block], rng, specificity=specificity[block])
         image_sim[block] = np.einsum("nd,nd->n", x, synset[rows[block]])
-        kept.append(x[above[block]])
-    return image_sim, np.concatenate(kept)
+        blocks.append(x)
+    dim = world.concepts.shape[1]
+    return image_sim, np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
 
 
 def draw_laion_chunk(
