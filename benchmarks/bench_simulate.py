@@ -16,13 +16,18 @@ import numpy as np
 
 from laionet_core.vocabulary import load_imagenet_vocabulary
 from precompute.simulate.corpus import SimulationConfig, generate_corpus
+from precompute.simulate.draws import (
+    compute_images,
+)
 from precompute.simulate.images import (
     RENDER_WORKERS,
     compute_motifs,
     compute_render_params,
     write_thumbnails,
 )
-from precompute.simulate.world import build_world, compute_images
+from precompute.simulate.world import (
+    build_world,
+)
 
 N_THUMBS = 6_000  # enough for a stable rate, small enough for a shared machine
 

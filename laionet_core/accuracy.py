@@ -24,7 +24,6 @@ import pandas as pd
 from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.stats import (
     DEFAULT_CONFIDENCE,
-    _check_length,
     compute_label_codes,
     compute_normal_quantile,
     compute_wilson_interval,
@@ -36,11 +35,16 @@ DEFAULT_TOP_K = (1, 5)
 PREDICTION_COLUMN = re.compile(r"^top_(\d+)_is_correct_(.+)$")
 
 
+def _require_rows(arr: np.ndarray, n: int, *, name: str, other: str = "labels") -> None:
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} rows but {other} has {n}; they must match")
+
+
 def _as_correct(correct: object, n: int) -> np.ndarray:
     arr = np.asarray(correct)
     if arr.ndim != 1:
         raise ValueError(f"correct must be 1-D, got shape {arr.shape}")
-    _check_length(arr, n, name="correct")
+    _require_rows(arr, n, name="correct")
     if arr.dtype != bool:
         if arr.dtype.kind not in "iuf" or not np.isin(arr, (0, 1)).all():
             raise ValueError("correct must be boolean (or 0/1 without NaN)")
@@ -219,7 +223,7 @@ def _correct_columns(
         pred = pred[:, None]
     if pred.ndim != 2:
         raise ValueError(f"predictions must be (N, k) labels, got shape {pred.shape}")
-    _check_length(pred, labels.size, name="predictions")
+    _require_rows(pred, labels.size, name="predictions")
     if max(ks) > pred.shape[1]:
         raise ValueError(f"predictions have {pred.shape[1]} columns, fewer than k={max(ks)}")
     return {kk: (pred[:, :kk] == labels[:, None]).any(axis=1) for kk in ks}

@@ -16,16 +16,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from precompute.simulate.captions import build_captions
-from precompute.simulate.corpus import NAME_FIRST_LEMMA, SAMPLE_ID_BASE, URL_PREFIX
+from precompute.simulate.corpus import SAMPLE_ID_BASE, URL_PREFIX
+from precompute.simulate.draws import (
+    compute_image_similarity,
+    compute_images,
+    compute_phrased_directions,
+)
 from precompute.simulate.paper_scale import PaperScaleConfig
+from precompute.simulate.part_rows import NAME_FIRST_LEMMA
 from precompute.simulate.world import (
     KIND_MULTI,
     KIND_SINGLE,
     World,
     compute_at_cosine,
-    compute_image_similarity,
-    compute_images,
-    compute_phrased_directions,
 )
 
 # Images drawn at once above the floor (bounds the (rows, D) float32 temporaries).

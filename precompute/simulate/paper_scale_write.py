@@ -29,6 +29,9 @@ from laionet_core.storage import (
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, load_imagenet_vocabulary
 from precompute.analyses.caption_diagnostics import write_dataset_caption_diagnostics
 from precompute.simulate.config import SimulationConfig
+from precompute.simulate.draws import (
+    compute_images,
+)
 from precompute.simulate.paper_scale import PRESET_NAME, PaperScaleConfig, compute_class_plan
 from precompute.simulate.paper_scale_laion import (
     LaionChunk,
@@ -44,7 +47,10 @@ from precompute.simulate.paper_scale_refs import (
     draw_reference_set,
 )
 from precompute.simulate.paper_scale_rows import BulkDataset, ThumbnailPools, build_wnid_lists
-from precompute.simulate.world import World, build_world, compute_images
+from precompute.simulate.world import (
+    World,
+    build_world,
+)
 from precompute.text_match.search import select_unique_matches
 from precompute.text_match.store import DEFAULT_TEXT_MATCHED, TEXT_SIMILARITY_MEANING
 

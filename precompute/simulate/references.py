@@ -16,12 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from precompute.simulate.captions import build_imagenet_caption
+from precompute.simulate.draws import (
+    compute_images,
+    compute_phrased_directions,
+)
 from precompute.simulate.world import (
     SimulationConfig,
     World,
     compute_at_cosine,
-    compute_images,
-    compute_phrased_directions,
     compute_unit_normal,
 )
 
