@@ -28,6 +28,7 @@ from laionet_core.stats import (
     compute_normal_quantile,
     compute_wilson_interval,
 )
+from laionet_core.validation import check_length
 
 # The paper reports top-1 and top-5 throughout.
 DEFAULT_TOP_K = (1, 5)
@@ -35,16 +36,11 @@ DEFAULT_TOP_K = (1, 5)
 PREDICTION_COLUMN = re.compile(r"^top_(\d+)_is_correct_(.+)$")
 
 
-def _require_rows(arr: np.ndarray, n: int, *, name: str, other: str = "labels") -> None:
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} rows but {other} has {n}; they must match")
-
-
 def _as_correct(correct: object, n: int) -> np.ndarray:
     arr = np.asarray(correct)
     if arr.ndim != 1:
         raise ValueError(f"correct must be 1-D, got shape {arr.shape}")
-    _require_rows(arr, n, name="correct")
+    check_length(arr, n, name="correct")
     if arr.dtype != bool:
         if arr.dtype.kind not in "iuf" or not np.isin(arr, (0, 1)).all():
             raise ValueError("correct must be boolean (or 0/1 without NaN)")
@@ -223,7 +219,7 @@ def _correct_columns(
         pred = pred[:, None]
     if pred.ndim != 2:
         raise ValueError(f"predictions must be (N, k) labels, got shape {pred.shape}")
-    _require_rows(pred, labels.size, name="predictions")
+    check_length(pred, labels.size, name="predictions")
     if max(ks) > pred.shape[1]:
         raise ValueError(f"predictions have {pred.shape[1]} columns, fewer than k={max(ks)}")
     return {kk: (pred[:, :kk] == labels[:, None]).any(axis=1) for kk in ks}
