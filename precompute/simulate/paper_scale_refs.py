@@ -21,6 +21,7 @@ from laionet_core.nearest_class_mean import (
     fit_nearest_class_means,
     predict_nearest_class_means,
 )
+from laionet_core.settings import IMAGENET_CAPTIONS_DATASET, IMAGENET_DATASET
 from laionet_core.storage_arrow import insert_arrow
 from precompute.simulate.references import (
     CANDIDATES_PER_IMAGE,
@@ -61,9 +62,9 @@ def draw_reference_set(
         embs.append(e)
     rows_c, emb = np.concatenate(rows), np.concatenate(embs)
     wnids = [world.wnids[r] for r in rows_c]
-    if name == "imagenet-captions":
+    if name == IMAGENET_CAPTIONS_DATASET:
         return build_captions_set(world, rows_c, emb, rng), rows_c
-    if name == "imagenet-val":
+    if name == IMAGENET_DATASET:
         ids = [f"ILSVRC2012_val_{n:08d}" for n in rng.permutation(len(rows_c)) + 1]
     else:
         ids = draw_hex_ids(rng, len(rows_c))

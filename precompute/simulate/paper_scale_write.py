@@ -19,6 +19,12 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from laionet_core import schema
+from laionet_core.settings import (
+    IMAGENET_CAPTIONS_DATASET,
+    IMAGENET_DATASET,
+    IMAGENETV2_DATASETS,
+    LAIONET_DATASET,
+)
 from laionet_core.storage import (
     DatasetInfo,
     open_new_database,
@@ -57,7 +63,6 @@ from precompute.text_match.store import DEFAULT_TEXT_MATCHED, TEXT_SIMILARITY_ME
 logger = logging.getLogger(__name__)
 
 SOURCE = f"simulated:{PRESET_NAME}"
-LAION_DATASET = "laionet"
 TEXT_MATCH_THRESHOLD = 0.7
 
 
@@ -92,7 +97,7 @@ def write_paper_scale_database(config: PaperScaleConfig, db: Path) -> None:
         models, matcher = write_references(con, config, world, pools, encoder)
         write_laion(con, config, world, plan, pools, models, matcher, encoder)
         write_text_matched(con, world, pools, models, matcher, encoder)
-        write_dataset_caption_diagnostics(con, "imagenet-captions")
+        write_dataset_caption_diagnostics(con, IMAGENET_CAPTIONS_DATASET)
 
 
 def _info(name: str, kind: str, encoder: str, parameters: dict) -> DatasetInfo:
@@ -111,9 +116,12 @@ def write_references(
     Returns:
         The models fitted on ImageNet-val and the text match of the captions' texts.
     """
-    sizes = {"imagenet-val": config.imagenet_val_per_class, "imagenet-captions": 0}
-    sizes |= {f"imagenetv2-{v}": config.imagenetv2_per_class for v in "abc"}
-    sizes["imagenet-captions"] = config.captions_per_class
+    # ImageNet-val first (it fits the models), then the captions (the text match's queries).
+    sizes = {
+        IMAGENET_DATASET: config.imagenet_val_per_class,
+        IMAGENET_CAPTIONS_DATASET: config.captions_per_class,
+    }
+    sizes |= {name: config.imagenetv2_per_class for name in IMAGENETV2_DATASETS}
     synset = world.synset_emb[world.class_indices]
     models = matcher = None
     for name, per_class in sizes.items():
@@ -205,8 +213,8 @@ def write_laion(
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 25]))
     k = config.thumbnails_per_class
     pool, _ = compute_images(world, np.repeat(np.arange(world.n_classes), k), rng)
-    base = pools.add_pool(LAION_DATASET, pool)
-    bulk = BulkDataset(con, _info(LAION_DATASET, schema.KIND_TEXT_SELECTED, encoder, {}))
+    base = pools.add_pool(LAIONET_DATASET, pool)
+    bulk = BulkDataset(con, _info(LAIONET_DATASET, schema.KIND_TEXT_SELECTED, encoder, {}))
     started, n = time.perf_counter(), config.n_samples
     for lo in tqdm(range(0, n, config.chunk_rows), desc="paper-scale laionet", unit="chunk"):
         chunk = draw_laion_chunk(config, world, plan, lo, min(lo + config.chunk_rows, n))
@@ -221,7 +229,7 @@ def write_laion(
             candidates=candidates,
         )
         ids = samples["sample_id"].take(pa.array(above))
-        models.write(con, LAION_DATASET, ids, chunk.img_emb)
+        models.write(con, LAIONET_DATASET, ids, chunk.img_emb)
         meta = pd.DataFrame(
             {
                 c: samples[c].take(pa.array(above)).to_numpy(zero_copy_only=False)
@@ -237,7 +245,7 @@ def write_laion(
         "config": config.to_dict(),
     }
     bulk.finish(parameters=counts)
-    logger.info("%s: %d samples in %.0f s", LAION_DATASET, n, time.perf_counter() - started)
+    logger.info("%s: %d samples in %.0f s", LAIONET_DATASET, n, time.perf_counter() - started)
 
 
 def _laion_tables(
@@ -300,13 +308,13 @@ def write_text_matched(
         "image_similarity": pa.array(np.einsum("nd,nd->n", img, synset), pa.float32()),
         "nsfw": pa.array(meta["nsfw"].tolist(), pa.string()),
         "thumbnail_id": pa.array(
-            pools.ids(pools.bases[LAION_DATASET], rows, unique["candidate"].to_numpy())
+            pools.ids(pools.bases[LAIONET_DATASET], rows, unique["candidate"].to_numpy())
         ),
     }
     above = unique["similarity"] > TEXT_MATCH_THRESHOLD
     parameters = {
-        "queries": "imagenet-captions",
-        "candidates": LAION_DATASET,
+        "queries": IMAGENET_CAPTIONS_DATASET,
+        "candidates": LAIONET_DATASET,
         "text_similarity": TEXT_SIMILARITY_MEANING,
         "threshold": TEXT_MATCH_THRESHOLD,
         "n_queries": len(matcher.labels),
