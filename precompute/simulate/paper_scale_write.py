@@ -35,9 +35,7 @@ from laionet_core.storage import (
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, load_imagenet_vocabulary
 from precompute.analyses.caption_diagnostics import write_dataset_caption_diagnostics
 from precompute.simulate.config import SimulationConfig
-from precompute.simulate.draws import (
-    compute_images,
-)
+from precompute.simulate.draws import compute_images
 from precompute.simulate.paper_scale import PRESET_NAME, PaperScaleConfig, compute_class_plan
 from precompute.simulate.paper_scale_laion import (
     LaionChunk,
