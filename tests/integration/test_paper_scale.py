@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from laionet_core import queries
 from precompute.simulate.paper_scale import (
@@ -27,6 +28,7 @@ from precompute.simulate.paper_scale import (
 
 pytestmark = pytest.mark.slow
 TINY = PaperScaleConfig().tiny()
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +127,24 @@ def test_demo_help_lists_the_preset() -> None:
         check=True,
     ).stdout
     assert "--preset" in out and PRESET_NAME in out
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "pages/threshold_explorer.py",
+        "pages/class_browser.py",
+        "pages/compare_datasets.py",
+        "pages/model_accuracy.py",
+        "pages/diagnose_imagenet.py",
+    ],
+)
+def test_every_page_opens_on_the_tiny_preset(
+    tiny_db: Path, monkeypatch: pytest.MonkeyPatch, page: str
+) -> None:
+    monkeypatch.setenv("LAIONET_DB", str(tiny_db))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    shown = " ".join(str(e.value) for e in at.markdown) + " ".join(str(e.value) for e in at.caption)
+    assert "SIMULATED" in shown.upper() or "simulated" in shown
