@@ -84,6 +84,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Generate (when needed) and build, or write the ``--preset`` database."""
     if args.preset == PRESET_NAME:
+        if args.if_missing and args.db.is_file():
+            logger.info("%s exists; nothing to do (--if-missing)", args.db)
+            return 0
         build_paper_scale_database(PaperScaleConfig(seed=args.seed), args.db)
         return 0
     if args.captions < 1 or args.parts < 1:
