@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from laionet_core import queries, schema
-from laionet_core.settings import DEFAULT_CORPUS_DIR, LAIONET_DATASET
+from laionet_core.settings import DEFAULT_CORPUS_DIR, DEFAULT_DB_PATH, LAIONET_DATASET
 from laionet_core.storage import open_database_for_update
 from precompute.analyses.caption_diagnostics import write_dataset_caption_diagnostics
 from precompute.build.pipeline import build_database
@@ -22,6 +22,7 @@ from precompute.cli.build import add_build_arguments, config_from_args
 from precompute.ingest.laion import read_corpus_info
 from precompute.simulate.corpus import SIMULATOR_VERSION, SimulationConfig, generate_corpus
 from precompute.simulate.paper_scale import (
+    DEFAULT_PAPER_SCALE_DB,
     PRESET_NAME,
     PaperScaleConfig,
     build_paper_scale_database,
@@ -65,7 +66,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help=f"{PRESET_NAME}: write a SIMULATED database shaped like the real LAIONet "
         "(about 21M matched captions over 994 classes, about 880k above 0.82, embeddings "
-        "above 0.82, ImageNet-val/V2/Captions, text match, two models) straight into --db, "
+        "above 0.82, ImageNet-val/V2/Captions, text match, two models) straight into --db "
+        f"(default {DEFAULT_PAPER_SCALE_DB}), "
         "without a corpus on disk (about 30 min on 2 cores; --captions, --parts and the "
         "build options do not apply)",
     )
@@ -84,6 +86,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Generate (when needed) and build, or write the ``--preset`` database."""
     if args.preset == PRESET_NAME:
+        if args.db == DEFAULT_DB_PATH:  # never replace the demo database with the preset
+            args.db = DEFAULT_PAPER_SCALE_DB
+            logger.info("no --db: writing the %s preset to %s", PRESET_NAME, args.db)
         if args.if_missing and args.db.is_file():
             logger.info("%s exists; nothing to do (--if-missing)", args.db)
             return 0

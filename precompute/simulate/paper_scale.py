@@ -34,6 +34,8 @@ from laionet_core.selection import DEFAULT_THRESHOLD
 logger = logging.getLogger(__name__)
 
 PRESET_NAME = "paper-scale"
+# Where the preset goes without --db (never the demo database; data/ is ignored by git).
+DEFAULT_PAPER_SCALE_DB = Path("data/paper_scale/laionet_paper_scale.duckdb")
 
 
 @dataclass(frozen=True)
