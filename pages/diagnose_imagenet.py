@@ -24,6 +24,7 @@ from laionet_app.loaders import (
     load_significance_sweep,
 )
 from laionet_app.tables import load_classes, load_datasets, load_histograms
+from laionet_app.text import escape_markdown
 from laionet_core import schema
 from laionet_core.comparison import METRIC_INTRA
 from laionet_core.selection import summarize_selection
@@ -51,7 +52,7 @@ else:
     name = st.selectbox("Captioned dataset", captioned, key="captions_dataset")
     diagnostics = load_caption_diagnostics(db, name)
     if diagnostics.empty:
-        st.info(f"`{name}` has no caption diagnostics stored.")
+        st.info(f"{escape_markdown(name)} has no caption diagnostics stored.")
     else:
         low = diagnostics["similarity"] <= UNIQUE_SYNSET_SIMILARITY
         cols = st.columns(3)
