@@ -12,9 +12,9 @@ from laionet_app.blocks import (
     render_pair_distribution,
     render_rank_correlation,
 )
-from laionet_app.charts import build_variant_panel_chart
-from laionet_app.connection import require_database
-from laionet_app.controls import selection_controls
+from laionet_app.charts_compare import build_variant_panel_chart
+from laionet_app.controls import select_bound_option, selection_controls
+from laionet_app.frame import open_page
 from laionet_app.loaders import (
     IMAGENET_DATASET,
     is_thresholded,
@@ -32,22 +32,17 @@ from laionet_core.comparison import (
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
 
-db = require_database()
-st.header("Compare datasets")
+db = open_page(
+    "Compare datasets",
+    "Two datasets class by class: are the images of a class more alike in one than in the "
+    "other? (Figures 6, 8, 12, 13, 15)",
+)
 names = load_datasets(db)["dataset"].tolist()
 left, right = st.columns(2)
-a = left.selectbox(
-    "Dataset A",
-    names,
-    index=names.index(LAIONET_DATASET) if LAIONET_DATASET in names else 0,
-    key="dataset_a",
-)
-b = right.selectbox(
-    "Dataset B",
-    names,
-    index=names.index(IMAGENET_DATASET) if IMAGENET_DATASET in names else 0,
-    key="dataset_b",
-)
+with left:
+    a = select_bound_option("Dataset A", names, key="dataset_a", default=LAIONET_DATASET)
+with right:
+    b = select_bound_option("Dataset B", names, key="dataset_b", default=IMAGENET_DATASET)
 if a == b:
     st.info("A and B are the same dataset; pick two to compare.")
 params = None  # A taken whole
@@ -89,6 +84,7 @@ corr = compute_rank_correlation(
     y_name="intra-class similarity",
 )
 render_rank_correlation(
+    db,
     corr,
     label=f"Spearman correlation in `{a}`",
     x_title=f"relative class frequency in {a}",
