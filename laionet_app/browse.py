@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from laionet_app.connection import DbKey, cursor
-from laionet_core import queries
+from laionet_core import browse_queries
 from laionet_core.selection import SelectionParams
 
 # Rows a caption search reads at most, and rows it shows.
@@ -19,7 +19,9 @@ def load_band_counts(
     db: DbKey, dataset: str, wnid: str, params: SelectionParams, bands: tuple[float, float, int]
 ) -> pd.DataFrame:
     low, high, n = bands
-    return queries.read_band_counts(cursor(db), dataset, wnid, params, low=low, high=high, n=n)
+    return browse_queries.read_band_counts(
+        cursor(db), dataset, wnid, params, low=low, high=high, n=n
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -30,7 +32,7 @@ def load_similarity_grid(
     text_bands: tuple[float, float, int],
     image_bands: tuple[float, float, int],
 ) -> pd.DataFrame:
-    return queries.read_similarity_grid(
+    return browse_queries.read_similarity_grid(
         cursor(db), dataset, wnid, text_bands=text_bands, image_bands=image_bands
     )
 
@@ -44,14 +46,14 @@ def load_samples_in_cell(
     image_range: tuple[float, float],
     limit: int,
 ) -> pd.DataFrame:
-    return queries.read_samples_in_cell(
+    return browse_queries.read_samples_in_cell(
         cursor(db), dataset, wnid, text_range=text_range, image_range=image_range, limit=limit
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def load_class_search(db: DbKey, query: str) -> pd.DataFrame:
-    return queries.search_classes(cursor(db), query)
+    return browse_queries.search_classes(cursor(db), query)
 
 
 @st.cache_data(show_spinner="Searching captions…", max_entries=64)
@@ -61,6 +63,6 @@ def load_caption_search(db: DbKey, dataset: str, query: str, wnid: str | None) -
     Raises:
         ValueError: the query has no word, too many or too long words.
     """
-    return queries.search_captions(
+    return browse_queries.search_captions(
         cursor(db), dataset, query, wnid=wnid, scan=CAPTION_SCAN_ROWS, limit=CAPTION_SHOWN_ROWS
     )

@@ -134,12 +134,12 @@ def build_class_frequency_chart(
     Args:
         class_counts: (C,) selected samples per class.
         names: (C,) class names.
-        wnids: (C,) wnids.
+        wnids: (C,) wnids (any sequence).
         top: Classes shown, most frequent first (the paper shows 500).
         labelled: Classes named on the chart, as in the paper: the most frequent and
             others evenly spaced in rank, so the names do not overlap.
     """
-    frame = _class_frequency_frame(class_counts, names, wnids, top)
+    frame = _class_frequency_frame(class_counts, names, np.asarray(wnids), top)
     n_present = int((class_counts > 0).sum())
     x = alt.X(
         "rank:Q",

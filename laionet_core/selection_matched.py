@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from laionet_core.stats import _check_length, compute_class_slices, compute_label_codes
+from laionet_core.stats import compute_class_slices, compute_label_codes
+
+
+def _check_length(arr: np.ndarray, n: int, *, name: str, other: str = "labels") -> None:
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} rows but {other} has {n}; they must match")
 
 
 def _as_scores(values: object, name: str) -> np.ndarray:

@@ -6,7 +6,6 @@ texts, a dataset selected by text alone, against ImageNet. Figure 8 (ImageNetV2 
 is on the Compare datasets page.
 """
 
-import numpy as np
 import streamlit as st
 
 from laionet_app.blocks import render_difference, render_pair_distribution
@@ -32,7 +31,7 @@ from laionet_core.selection import summarize_selection
 # A text this similar to a synset belongs to it alone (the paper's Figure 9b reading).
 UNIQUE_SYNSET_SIMILARITY = 0.7
 # Thresholds of the Figure 16b sweep.
-SWEEP_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 3).tolist())
+SWEEP_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 # Captions listed in the table of the least explained ones.
 LEAST_EXPLAINED_ROWS = 50
 

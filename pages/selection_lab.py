@@ -1,4 +1,4 @@
-"""Selection lab: select by text or by image from the same candidates, at the same size.
+"""Selection lab: keep samples by text or by image, from one candidate pool, at one size.
 
 The paper's argument as an experiment: LAIONet keeps a sample when its caption is
 similar to the class; ImageNet kept it when its image looked like the class. Each
@@ -29,7 +29,7 @@ from laionet_core.settings import LAIONET_DATASET
 
 db = open_page(
     "Selection lab",
-    "Four ways to select from the same LAION candidates, compared at the same dataset size: "
+    "Four ways to keep samples out of the same LAION candidates, compared at one dataset size: "
     "does selecting on the image make the images of a class more alike?",
 )
 datasets = load_datasets(db)

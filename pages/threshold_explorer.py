@@ -10,7 +10,6 @@ slider needs no scan of the samples.
 
 import json
 
-import numpy as np
 import streamlit as st
 
 from laionet_app.blocks import render_class_chart
@@ -80,9 +79,7 @@ with right:
     st.subheader("Class frequencies")
     st.caption("Click a bar to open its class in the class browser.")
     render_class_chart(
-        build_class_frequency_chart(
-            summary.class_counts, class_names(db), np.asarray(histograms.wnids)
-        ),
+        build_class_frequency_chart(summary.class_counts, class_names(db), histograms.wnids),
         key="class_frequencies",
     )
 

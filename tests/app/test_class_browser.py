@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from laionet_core import queries
+from laionet_core import browse_queries, queries
 from laionet_core.selection import SelectionParams
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -93,7 +93,7 @@ def test_outcomes_follow_the_selection(page: AppTest, demo_db: Path) -> None:
 def test_bands_show_their_counts_and_badges(page: AppTest, demo_db: Path) -> None:
     page.slider(key="threshold").set_value(0.6).run()
     con = queries.connect(demo_db)
-    counts = queries.read_band_counts(
+    counts = browse_queries.read_band_counts(
         con, "laionet", "n02125311", SelectionParams(0.6), low=0.5, high=1.0, n=5
     )
     captions = [c.value for c in page.caption if "candidates," in c.value]
@@ -117,11 +117,11 @@ def test_class_search_finds_a_lemma(page: AppTest) -> None:
 def test_caption_search_within_the_class_and_the_dataset(page: AppTest, demo_db: Path) -> None:
     page.text_input(key="caption_query").input("puma").run()
     assert not page.exception
-    found = page.dataframe(key="caption_results").value
+    found = page.dataframe[-1].value
     assert len(found) > 0 and found["text"].str.lower().str.contains("puma").all()
     assert (found["wnid"] == "n02125311").all()
     page.selectbox(key="search_scope").set_value("the whole dataset").run()
-    wide = page.dataframe(key="caption_results").value
+    wide = page.dataframe[-1].value
     assert len(wide) >= len(found)
     page.text_input(key="caption_query").input(" ".join(["w"] * 9)).run()
     assert any("at most 8" in e.value for e in page.error)

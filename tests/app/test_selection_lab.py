@@ -31,7 +31,7 @@ def lab(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 
 def _summary(at: AppTest):
-    return at.dataframe(key="lab_summary").value
+    return at.dataframe[0].value
 
 
 def test_every_mechanism_at_the_text_thresholds_size(lab: AppTest, demo_db: Path) -> None:

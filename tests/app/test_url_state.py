@@ -41,13 +41,6 @@ def test_query_parameters_set_the_view(app: AppTest, demo_db: Path) -> None:
     assert {m.label: m.value for m in app.metric}["Dataset size"] == f"{n:,}"
 
 
-def test_moving_a_control_writes_the_url(app: AppTest) -> None:
-    app.run()
-    app.switch_page("pages/threshold_explorer.py").run()
-    app.slider(key="threshold").set_value(0.9).run()
-    assert app.query_params["threshold"] == ["0.9"]
-
-
 def test_threshold_follows_to_another_page(app: AppTest) -> None:
     app.run()
     app.switch_page("pages/threshold_explorer.py").run()

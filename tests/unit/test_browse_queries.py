@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from laionet_core import queries, schema
+from laionet_core import browse_queries, schema
 from laionet_core.selection import SelectionParams
 
 
@@ -58,7 +58,7 @@ def _band(values: pd.Series, low: float, high: float, n: int) -> pd.Series:
 
 def test_band_counts_match_a_brute_force_count(con: duckdb.DuckDBPyConnection) -> None:
     params = SelectionParams(threshold=0.7)
-    counts = queries.read_band_counts(con, "d", "n1", params, low=0.5, high=1.0, n=4)
+    counts = browse_queries.read_band_counts(con, "d", "n1", params, low=0.5, high=1.0, n=4)
     s = _samples(con)
     s = s[(s["text_similarity"] > 0.5) & (s["text_similarity"] <= 1.0)]
     band = _band(s["text_similarity"].astype(float), 0.5, 1.0, 4)
@@ -69,7 +69,7 @@ def test_band_counts_match_a_brute_force_count(con: duckdb.DuckDBPyConnection) -
 
 
 def test_grid_counts_match_a_brute_force_count(con: duckdb.DuckDBPyConnection) -> None:
-    grid = queries.read_similarity_grid(
+    grid = browse_queries.read_similarity_grid(
         con, "d", "n1", text_bands=(0.4, 1.0, 3), image_bands=(0.0, 1.0, 4)
     )
     assert len(grid) == 12  # every cell, empty ones as 0
@@ -79,7 +79,7 @@ def test_grid_counts_match_a_brute_force_count(con: duckdb.DuckDBPyConnection) -
     i = _band(s["image_similarity"].astype(float), 0.0, 1.0, 4)
     for cell in grid.itertuples():
         assert cell.samples == int(((t == cell.text_band) & (i == cell.image_band)).sum())
-        shown = queries.read_samples_in_cell(
+        shown = browse_queries.read_samples_in_cell(
             con,
             "d",
             "n1",
@@ -91,22 +91,22 @@ def test_grid_counts_match_a_brute_force_count(con: duckdb.DuckDBPyConnection) -
 
 
 def test_class_search_finds_names_lemmas_and_wnids(con: duckdb.DuckDBPyConnection) -> None:
-    assert queries.search_classes(con, "PUMA")["wnid"].tolist() == ["n1"]
-    assert queries.search_classes(con, "tinca")["wnid"].tolist() == ["n2"]
-    assert queries.search_classes(con, "n2")["wnid"].tolist() == ["n2"]
-    assert queries.search_classes(con, "zebra").empty
+    assert browse_queries.search_classes(con, "PUMA")["wnid"].tolist() == ["n1"]
+    assert browse_queries.search_classes(con, "tinca")["wnid"].tolist() == ["n2"]
+    assert browse_queries.search_classes(con, "n2")["wnid"].tolist() == ["n2"]
+    assert browse_queries.search_classes(con, "zebra").empty
 
 
 def test_caption_search_is_bounded_and_literal(con: duckdb.DuckDBPyConnection) -> None:
     every = con.sql("SELECT text, wnid FROM samples ORDER BY sample_id").df()
     expected = every[every["text"].str.lower().str.contains("50%_off", regex=False)]
-    found = queries.search_captions(con, "d", "50%_OFF puma", limit=1000)
+    found = browse_queries.search_captions(con, "d", "50%_OFF puma", limit=1000)
     assert len(found) == len(expected) > 0  # % and _ are plain characters, words ANDed
-    assert queries.search_captions(con, "d", "50%_off", limit=3).shape[0] == 3
-    in_class = queries.search_captions(con, "d", "puma", wnid="n2", limit=1000)
+    assert browse_queries.search_captions(con, "d", "50%_off", limit=3).shape[0] == 3
+    in_class = browse_queries.search_captions(con, "d", "puma", wnid="n2", limit=1000)
     assert (in_class["wnid"] == "n2").all() and len(in_class) < len(found)
     # Only the first `scan` rows are read, whatever they hold.
-    assert len(queries.search_captions(con, "d", "puma", scan=1, limit=1000)) <= 1
+    assert len(browse_queries.search_captions(con, "d", "puma", scan=1, limit=1000)) <= 1
 
 
 @pytest.mark.parametrize(
@@ -117,4 +117,4 @@ def test_caption_search_names_a_bad_query(
     con: duckdb.DuckDBPyConnection, query: str, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        queries.search_captions(con, "d", query)
+        browse_queries.search_captions(con, "d", query)
