@@ -24,7 +24,7 @@ from laionet_app.charts_compare import (
 )
 from laionet_app.connection import DbKey
 from laionet_app.definitions import DEFINITIONS
-from laionet_app.loaders import load_difference, load_matched_pairs
+from laionet_app.loaders import load_difference, load_matched_pairs, load_selected_samples
 from laionet_app.tables import load_classes, load_meta, load_thumbnail
 from laionet_core.selection import SelectionParams
 from laionet_core.selection_reasons import list_drop_reasons
@@ -46,6 +46,31 @@ def render_pair_distribution(
     st.altair_chart(build_pair_similarity_chart(pairs), width="stretch")
 
 
+def render_value_distribution(
+    db: DbKey,
+    a: str,
+    params_a: SelectionParams | None,
+    b: str,
+    params_b: SelectionParams | None,
+    *,
+    column: str,
+) -> None:
+    """Overlaid distributions of one per-sample column of both selections (Figure 13a)."""
+    frames = [
+        load_selected_samples(db, name, params)[[column]].assign(dataset=name)
+        for name, params in ((a, params_a), (b, params_b))
+    ]
+    values = pd.concat(frames, ignore_index=True).rename(columns={column: "similarity"})
+    values = values.dropna()
+    if values.empty:
+        st.info(f"Neither dataset has {column.replace('_', ' ')} values.")
+        return
+    title = column.replace("_", " ").replace("image similarity", "image-to-synset similarity")
+    st.altair_chart(
+        build_pair_similarity_chart(values, x_title=title, y_title="samples"), width="stretch"
+    )
+
+
 def render_difference(
     db: DbKey,
     a: str,
@@ -55,13 +80,15 @@ def render_difference(
     *,
     metric: str,
     label: str,
+    key: str | None = None,
 ) -> None:
     """The sorted per-class difference ``a - b`` and its significance shares.
 
-    The metrics' labels name the datasets; ``label`` (the quantity) titles the block.
+    The metrics' labels name the datasets; ``label`` (the quantity) titles the block;
+    ``key`` (default: from the metric) keeps its widgets apart from other blocks'.
     """
     diff = load_difference(db, a, params_a, b, params_b, metric)
-    render_difference_table(db, diff, a=a, b=b, label=label, key=f"difference_{metric}")
+    render_difference_table(db, diff, a=a, b=b, label=label, key=key or f"difference_{metric}")
 
 
 def render_difference_table(

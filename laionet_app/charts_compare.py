@@ -28,24 +28,29 @@ def _per_class_frame(table: pd.DataFrame, names: Mapping[str, str] | None) -> pd
 SIGNIFICANCE_COLORS = {"lower": "#1f77b4", "higher": "#d62728", "not significant": "#999999"}
 
 
-def build_pair_similarity_chart(pairs: pd.DataFrame, *, bin_width: float = 0.02) -> alt.Chart:
-    """Overlaid distributions of within-class pair similarities per dataset (Figure 6a).
+def build_pair_similarity_chart(
+    pairs: pd.DataFrame,
+    *,
+    bin_width: float = 0.02,
+    x_title: str = "intra-class pairwise image similarity",
+    y_title: str = "pairs",
+) -> alt.Chart:
+    """Overlaid distributions of a similarity per dataset (Figures 6a and 13a).
 
     Args:
         pairs: Columns ``dataset`` and ``similarity``.
+        bin_width: Histogram bin width.
+        x_title: What the similarity is.
+        y_title: What is counted.
     """
     return (
         alt.Chart(pairs[["dataset", "similarity"]])
         .mark_bar(opacity=0.5, binSpacing=0)
         .encode(
-            x=alt.X(
-                "similarity:Q",
-                bin=alt.Bin(step=bin_width),
-                title="intra-class pairwise image similarity",
-            ),
-            y=alt.Y("count():Q", stack=None, title="pairs"),
+            x=alt.X("similarity:Q", bin=alt.Bin(step=bin_width), title=x_title),
+            y=alt.Y("count():Q", stack=None, title=y_title),
             color=alt.Color("dataset:N", title="dataset"),
-            tooltip=["dataset", alt.Tooltip("count():Q", title="pairs")],
+            tooltip=["dataset", alt.Tooltip("count():Q", title=y_title)],
         )
         .properties(height=260)
     )
