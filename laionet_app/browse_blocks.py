@@ -50,7 +50,12 @@ def select_class(db: DbKey) -> str:
     labels = dict(zip(classes["wnid"], classes["name"] + " (" + classes["wnid"] + ")", strict=True))
     wnids = found["wnid"].tolist()
     return select_bound_option(
-        "Class", wnids, key="wnid", default=SHOWCASE_WNID, format_func=labels.get
+        "Class",
+        wnids,
+        key="wnid",
+        default=SHOWCASE_WNID,
+        warn_unknown=not query.strip(),
+        format_func=labels.get,
     )
 
 

@@ -110,11 +110,21 @@ def warn_unknown_link_value(key: str, allowed: Sequence[str]) -> None:
 
 
 def select_bound_option(
-    label: str, options: Sequence[str], *, key: str, default: str | None = None, **kwargs: Any
+    label: str,
+    options: Sequence[str],
+    *,
+    key: str,
+    default: str | None = None,
+    warn_unknown: bool = True,
+    **kwargs: Any,
 ) -> str:
-    """A selectbox over ``options`` bound to the URL, starting at ``default`` if present."""
+    """A selectbox over ``options`` bound to the URL, starting at ``default`` if present.
+
+    ``warn_unknown=False`` when the options are narrowed on purpose (a search).
+    """
     options = list(options)
-    warn_unknown_link_value(key, options)
+    if warn_unknown:
+        warn_unknown_link_value(key, options)
     index = options.index(default) if default in options else 0
     return bound_widget(st.selectbox, label, key=key, options=options, index=index, **kwargs)
 
