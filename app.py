@@ -8,7 +8,7 @@ The database comes from ``$LAIONET_DB`` (default: the simulated demo database).
 import streamlit as st
 
 from laionet_app.blocks import render_simulated_banner
-from laionet_app.connection import require_database
+from laionet_app.connection import database_lease
 
 # An emoji favicon is drawn in the browser; a ":material/...:" one is fetched from
 # fonts.gstatic.com, a request that leaves the machine (and fails offline).
@@ -34,8 +34,8 @@ PAGES = [
 
 navigation = st.navigation(PAGES)
 st.title("LAIONet Explorer")
-db = require_database()
-render_simulated_banner(db)
-# The spinner stands at the top of the page while it recomputes, and goes when it is done.
-with st.spinner("Updating the page…", show_time=True):
-    navigation.run()
+with database_lease() as db:  # this rerun finishes on this file, even if a new one lands
+    render_simulated_banner(db)
+    # The spinner stands at the top of the page while it recomputes, then goes.
+    with st.spinner("Updating the page…", show_time=True):
+        navigation.run()

@@ -26,6 +26,7 @@ from laionet_app.connection import DbKey
 from laionet_app.definitions import DEFINITIONS
 from laionet_app.loaders import load_difference, load_matched_pairs, load_selected_samples
 from laionet_app.tables import load_classes, load_meta, load_thumbnail
+from laionet_app.text import escape_markdown
 from laionet_core.selection import SelectionParams
 from laionet_core.selection_reasons import list_drop_reasons
 from laionet_core.stats import RankCorrelation, compute_significance_shares
@@ -106,15 +107,18 @@ def render_difference_table(
         key: Widget key prefix, unique on the page.
     """
     shares = compute_significance_shares(diff)
-    st.caption(f"Per class: {label}, {a} − {b}, with 95% intervals. {DEFINITIONS['significance']}")
+    st.caption(
+        f"Per class: {label}, {escape_markdown(a)} − {escape_markdown(b)}, with 95% intervals. "
+        + DEFINITIONS["significance"]
+    )
     if shares["n_classes"] == 0:
         st.info("No shared class has an interval on both sides.")
         return
     cols = st.columns(3)
     cols[0].metric("Classes compared", f"{shares['n_classes']:,}")
-    # Dataset names come from the command line: code spans keep Markdown out of them.
-    cols[1].metric(f"`{a}` significantly lower", f"{shares['lower']:.1%}")
-    cols[2].metric(f"`{a}` significantly higher", f"{shares['higher']:.1%}")
+    # Dataset names come from the command line: escape_markdown keeps Markdown out of them.
+    cols[1].metric(f"{escape_markdown(a)} significantly lower", f"{shares['lower']:.1%}")
+    cols[2].metric(f"{escape_markdown(a)} significantly higher", f"{shares['higher']:.1%}")
     names = class_name_map(db)
     chart = build_difference_chart(
         diff, y_title=f"{label}: {a} − {b}", legend_title=f"{a} vs {b}", names=names
@@ -190,7 +194,7 @@ def render_simulated_banner(db: DbKey) -> None:
             "figure here is real LAION or ImageNet data.",
             icon=":material/warning:",
         )
-    st.caption(f"Database: `{Path(db[0])}`" + (" · SIMULATED" if simulated else ""))
+    st.caption(f"Database: {escape_markdown(Path(db[0]))}" + (" · SIMULATED" if simulated else ""))
 
 
 def render_sample_grid(

@@ -20,6 +20,7 @@ from laionet_app.charts_lab import GRID_SELECTION, build_similarity_grid_chart
 from laionet_app.connection import DbKey
 from laionet_app.controls import bound_widget, select_bound_option
 from laionet_app.tables import load_classes, load_histograms, load_samples_in_band
+from laionet_app.text import escape_markdown
 from laionet_core.selection import SelectionParams, compute_band_edges
 from laionet_core.selection_reasons import (
     REASON_BELOW,
@@ -45,7 +46,7 @@ def select_class(db: DbKey) -> str:
     )
     found = load_class_search(db, query) if query.strip() else classes
     if found.empty:
-        st.info(f"No class name, lemma or wnid contains {query.strip()!r}; showing all.")
+        st.info(f"No class name, lemma or wnid contains {escape_markdown(query)}; showing all.")
         found = classes
     labels = dict(zip(classes["wnid"], classes["name"] + " (" + classes["wnid"] + ")", strict=True))
     wnids = found["wnid"].tolist()
@@ -165,7 +166,7 @@ def render_caption_search(db: DbKey, dataset: str, wnid: str) -> None:
     try:
         found = load_caption_search(db, dataset, query, wnid if scope == "this class" else None)
     except ValueError as error:
-        st.error(str(error))
+        st.error(escape_markdown(error))
         return
     st.caption(
         f"{len(found):,} captions shown (at most {CAPTION_SHOWN_ROWS}, from the first "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -124,7 +126,7 @@ def _class_frequency_frame(
 def build_class_frequency_chart(
     class_counts: np.ndarray,
     names: np.ndarray,
-    wnids: np.ndarray,
+    wnids: Sequence[str] | np.ndarray,
     *,
     top: int = 500,
     labelled: int = 8,

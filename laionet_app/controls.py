@@ -11,66 +11,20 @@ rather than dropped silently.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
 from laionet_app.connection import DbKey
 from laionet_app.tables import load_datasets, load_histograms
+from laionet_app.text import escape_markdown
 from laionet_core import schema
 from laionet_core.selection import (
     DEFAULT_MIN_SAMPLES_PER_CLASS,
-    DEFAULT_TEXT_MATCH_THRESHOLD,
-    DEFAULT_THRESHOLD,
-    THRESHOLD_MAX,
-    THRESHOLD_MIN,
-    THRESHOLD_STEP,
     SelectionParams,
 )
 from laionet_core.settings import LAIONET_DATASET
-
-
-@dataclass(frozen=True)
-class ThresholdControl:
-    """How the slider over a dataset's ``text_similarity`` reads for one dataset kind.
-
-    Attributes:
-        label: The slider's label.
-        quantity: What the similarity compares, for axis titles.
-        default: The paper's threshold for that kind.
-        key: Widget key, named after the parameter (distinct kinds, distinct parameters).
-        help: One line on where the default comes from.
-    """
-
-    label: str
-    quantity: str
-    default: float
-    key: str
-    help: str
-
-
-CAPTION_THRESHOLD = ThresholdControl(
-    "Caption-to-synset similarity threshold (keep >)",
-    "caption-to-synset similarity",
-    DEFAULT_THRESHOLD,
-    "threshold",
-    f"The paper keeps captions with CLIP similarity above {DEFAULT_THRESHOLD} to "
-    "'<name> which is <definition>'.",
-)
-
-
-# Text-matched datasets hold the similarity of each LAION caption to the ImageNet-Captions
-# text that chose it (Section 4.3), a different quantity with its own threshold.
-TEXT_MATCH_THRESHOLD = ThresholdControl(
-    "Text-to-text similarity threshold (keep >)",
-    "similarity to the ImageNet-Captions text",
-    DEFAULT_TEXT_MATCH_THRESHOLD,
-    "text_match_threshold",
-    "The paper keeps a LAION caption when its CLIP similarity to the ImageNet-Captions "
-    f"text is above {DEFAULT_TEXT_MATCH_THRESHOLD} (Section 4.3).",
-)
-
+from laionet_core.thresholds import CAPTION_THRESHOLD, ThresholdSpec, read_threshold_spec
 
 # "Min samples per class" is a coverage criterion only: the paper counts a class as
 # covered once it has samples, and keeps every selected sample in the dataset.
@@ -79,9 +33,6 @@ MIN_SAMPLES_HELP = (
     "changes the classes-covered count only: the dataset size, the class frequencies "
     "and the export keep every selected sample."
 )
-
-# Kinds whose samples are kept by a threshold on text_similarity (the rest are used whole).
-THRESHOLDED_KINDS = (schema.KIND_TEXT_SELECTED, schema.KIND_TEXT_MATCHED)
 
 
 def bound_widget(widget: Callable[..., Any], label: str, *, key: str, **kwargs: Any) -> Any:
@@ -106,7 +57,8 @@ def warn_unknown_link_value(key: str, allowed: Sequence[str]) -> None:
     given = st.query_params.get_all(key)
     unknown = [value for value in given if value not in allowed]
     if unknown:
-        st.warning(f"The link's {key}={unknown[0]!r} is not available here; showing the default.")
+        shown = escape_markdown(unknown[0])
+        st.warning(f"The link's {key}={shown} is not available here; showing the default.")
 
 
 def select_bound_option(
@@ -139,9 +91,10 @@ def select_dataset(db: DbKey, *, key: str = "dataset") -> str:
     return select_bound_option("Dataset", names, key=key, default=LAIONET_DATASET)
 
 
-def select_threshold_control(kind: str) -> ThresholdControl:
-    """The threshold slider's wording and default for a dataset kind."""
-    return TEXT_MATCH_THRESHOLD if kind == schema.KIND_TEXT_MATCHED else CAPTION_THRESHOLD
+def select_threshold_control(kind: str) -> ThresholdSpec:
+    """The threshold slider's wording, default and bounds for a dataset kind (a kind used
+    whole gets the caption threshold's, for a slider that has nothing to select)."""
+    return read_threshold_spec(kind) or CAPTION_THRESHOLD
 
 
 def selection_controls(kind: str = schema.KIND_TEXT_SELECTED) -> SelectionParams:
@@ -155,12 +108,12 @@ def selection_controls(kind: str = schema.KIND_TEXT_SELECTED) -> SelectionParams
     threshold = bound_widget(
         st.slider,
         control.label,
-        min_value=THRESHOLD_MIN,
-        max_value=THRESHOLD_MAX,
+        min_value=control.low,
+        max_value=control.high,
         value=control.default,
-        step=THRESHOLD_STEP,
+        step=control.step,
         format="%.3f",
-        key=control.key,
+        key=control.param,
         help=control.help,
     )
     left, right, third = st.columns(3)

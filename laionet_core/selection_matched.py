@@ -12,11 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from laionet_core.stats import compute_class_slices, compute_label_codes
-
-
-def _check_length(arr: np.ndarray, n: int, *, name: str, other: str = "labels") -> None:
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} rows but {other} has {n}; they must match")
+from laionet_core.validation import check_length
 
 
 def _as_scores(values: object, name: str) -> np.ndarray:
@@ -42,7 +38,7 @@ def select_by_thresholds(
     """
     t = _as_scores(text_sim, "text_sim")
     i = _as_scores(image_sim, "image_sim")
-    _check_length(i, t.size, name="image_sim", other="text_sim")
+    check_length(i, t.size, name="image_sim", other="text_sim")
     return (t > text_threshold) & (i > image_threshold)
 
 
@@ -55,7 +51,7 @@ def _rank_within_class(scores: object, labels: object) -> tuple[np.ndarray, np.n
     """
     s = _as_scores(scores, "scores")
     classes, codes = compute_label_codes(labels)
-    _check_length(s, codes.size, name="scores")
+    check_length(s, codes.size, name="scores")
     ok = ~np.isnan(s)
     # Sort by class, then score descending, then input order; rank within class by offset.
     order = np.lexsort((np.arange(s.size), -np.where(ok, s, -np.inf), ~ok, codes))
@@ -134,7 +130,7 @@ def find_matching_image_threshold(
     """
     t = _as_scores(text_sim, "text_sim")
     i = _as_scores(image_sim, "image_sim")
-    _check_length(i, t.size, name="image_sim", other="text_sim")
+    check_length(i, t.size, name="image_sim", other="text_sim")
     if int(target_size) < 0:
         raise ValueError(f"target_size must be >= 0, got {target_size}")
     cand = i[(t > text_threshold) & ~np.isnan(i)]

@@ -16,7 +16,6 @@ from laionet_app.browse_blocks import (
     select_class,
 )
 from laionet_app.controls import (
-    THRESHOLDED_KINDS,
     bound_widget,
     select_bound_option,
     select_threshold_control,
@@ -24,6 +23,7 @@ from laionet_app.controls import (
 )
 from laionet_app.frame import open_page
 from laionet_app.tables import load_class_counts, load_class_samples, load_classes, load_datasets
+from laionet_core.thresholds import BAND_STEP, DEFAULT_BAND_RANGE, THRESHOLDED_KINDS
 
 db = open_page(
     "Class browser",
@@ -54,10 +54,10 @@ if kind in THRESHOLDED_KINDS:
         st.slider,
         f"Range of {control.quantity}",
         key="band_range",
-        min_value=0.0,
-        max_value=1.0,
-        value=(0.5, 1.0),
-        step=0.01,
+        min_value=control.low,
+        max_value=control.high,
+        value=DEFAULT_BAND_RANGE,
+        step=BAND_STEP,
         help=f"The paper keeps > {control.default}.",
     )
     n_bands = bound_widget(st.slider, "Bands", key="n_bands", min_value=1, max_value=8, value=5)

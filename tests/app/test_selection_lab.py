@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from laionet_app.text import escape_markdown
 from laionet_core import queries
 from laionet_core.selection import SelectionParams
 from laionet_core.selection_lab import (
@@ -68,7 +69,7 @@ def test_difference_between_two_mechanisms_is_downloadable(lab: AppTest) -> None
     lab.selectbox(key="mechanism_b").set_value(MECHANISM_TOP_K_IMAGE).run()
     metrics = {m.label: m.value for m in lab.metric}
     # A mechanism against itself: no class differs significantly.
-    assert metrics[f"`{MECHANISM_TOP_K_IMAGE}` significantly lower"] == "0.0%"
+    assert metrics[f"{escape_markdown(MECHANISM_TOP_K_IMAGE)} significantly lower"] == "0.0%"
     assert np.isfinite(_summary(lab)["image_similarity"]).all()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from laionet_app.text import escape_markdown
 from laionet_core import queries
 from laionet_core.selection import SelectionParams
 
@@ -55,4 +56,4 @@ def test_unknown_link_value_is_named(app: AppTest) -> None:
     app.run()
     app.switch_page("pages/compare_datasets.py").run()
     assert not app.exception
-    assert any("no-such-dataset" in w.body for w in app.warning)
+    assert any(escape_markdown("no-such-dataset") in w.body for w in app.warning)
