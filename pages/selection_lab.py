@@ -35,7 +35,7 @@ db = open_page(
 datasets = load_datasets(db)
 names = datasets.loc[datasets["kind"] == schema.KIND_TEXT_SELECTED, "dataset"].tolist()
 if not names:
-    st.info("The database holds no text-selected (LAIONet-like) dataset to select from.")
+    st.info("The database holds no text-selected (LAIONet-like) dataset to draw candidates out of.")
     st.stop()
 dataset = select_bound_option("Candidates from", names, key="lab_dataset", default=LAIONET_DATASET)
 st.caption("LAIONet's rule, whose size every mechanism matches (its filters apply to all):")
