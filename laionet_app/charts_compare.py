@@ -130,7 +130,11 @@ def build_variant_panel_chart(panel: pd.DataFrame, *, reference: str) -> alt.Lay
             title="ImageNetV2 average MTurk selection frequency",
             scale=alt.Scale(zero=False),
         ),
-        y=alt.Y("share:Q", title="share of classes significantly lower", axis=alt.Axis(format="%")),
+        y=alt.Y(
+            "share:Q",
+            title="share of classes significantly lower",
+            axis=alt.Axis(format="%", titleLimit=AXIS_TITLE_LIMIT),
+        ),
         color=alt.Color("curve:N", title=f"{reference} vs ImageNetV2"),
         tooltip=["variant", "curve", alt.Tooltip("share:Q", format=".1%"), "n_classes"],
     )
@@ -272,7 +276,11 @@ def build_caption_diagnostics_chart(bins: pd.DataFrame, *, n_classes: int) -> al
     x = alt.X("bin_low:Q", bin="binned", title="caption's similarity to its own synset")
     base = alt.Chart(frame).encode(x=x, x2="bin_high:Q")
     bars = base.mark_bar(opacity=0.8, binSpacing=1).encode(
-        y=alt.Y("mean:Q", title="share of other classes more similar", axis=alt.Axis(format="%")),
+        y=alt.Y(
+            "mean:Q",
+            title="share of other classes more similar",
+            axis=alt.Axis(format="%", titleLimit=AXIS_TITLE_LIMIT),
+        ),
         tooltip=[
             alt.Tooltip("bin_low:Q", title="from"),
             alt.Tooltip("bin_high:Q", title="to"),
@@ -292,7 +300,11 @@ def build_share_sweep_chart(sweep: pd.DataFrame, *, threshold: float) -> alt.Lay
         x=alt.X(
             "threshold:Q", title="text-to-text similarity threshold", scale=alt.Scale(zero=False)
         ),
-        y=alt.Y("share:Q", title="share of classes significantly lower", axis=alt.Axis(format="%")),
+        y=alt.Y(
+            "share:Q",
+            title="share of classes significantly lower",
+            axis=alt.Axis(format="%", titleLimit=AXIS_TITLE_LIMIT),
+        ),
         color=alt.Color("side:N", title="intra-class similarity"),
         tooltip=["threshold", "side", alt.Tooltip("share:Q", format=".1%"), "n_classes"],
     )
