@@ -6,7 +6,6 @@ missing); never ``playwright install``. The test fails, never skips, without a b
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import socket
@@ -55,10 +54,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def _serve(demo_db: Path, log: Path) -> Iterator[str]:
-    """A fresh ``streamlit run app.py`` on a free port; yields its URL."""
+@pytest.fixture(scope="module")
+def app_url(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     env = {**os.environ, "LAIONET_DB": str(demo_db)}
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -99,24 +98,6 @@ def _serve(demo_db: Path, log: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def app_url(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with _serve(demo_db, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
 
 
 def _metric(page, label: str) -> str:

@@ -4,6 +4,7 @@ request leaves the machine."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -11,7 +12,7 @@ import pytest
 
 from laionet_core import queries
 from laionet_core.selection import SelectionParams
-from tests.e2e.test_browser import _metric, _serve
+from tests.e2e.serving import CHROMIUM_ARGS, find_chromium, serve_app
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +28,32 @@ DEEP_LINKS = {
 }
 WAIT_MS = 90_000
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = find_chromium()
+    if not chromium:
+        pytest.fail("no Chromium found: apt-get install chromium (make test does this)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve_app(demo_db, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as app:
+        yield app.url
+
+
+def _metric(page: object, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]', has_text=label)
+    return metric.locator('[data-testid="stMetricValue"]').inner_text()
 
 
 def _open(browser: object, url: str) -> tuple[object, object, set[str]]:
@@ -55,8 +82,8 @@ def test_deep_link_on_a_cold_server(
 
     query, header = DEEP_LINKS[page_name]
     path = f"/{page_name}" if page_name != "home" else "/"
-    with _serve(demo_db, tmp_path / "streamlit.log") as url:
-        context, page, hosts = _open(browser, f"{url}{path}?{query}")
+    with serve_app(demo_db, tmp_path / "streamlit.log") as app:
+        context, page, hosts = _open(browser, f"{app.url}{path}?{query}")
         _settled(page)
         expect(page.get_by_role("heading", name=header)).to_be_visible(timeout=WAIT_MS)
         expect(page.get_by_text("Page not found")).to_have_count(0)
