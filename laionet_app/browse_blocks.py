@@ -18,7 +18,7 @@ from laionet_app.browse import (
 )
 from laionet_app.charts_lab import GRID_SELECTION, build_similarity_grid_chart
 from laionet_app.connection import DbKey
-from laionet_app.controls import bound_widget, select_bound_option
+from laionet_app.controls import bound_widget, select_bound_option, select_linked_option
 from laionet_app.tables import load_classes, load_histograms, load_samples_in_band
 from laionet_app.text import escape_markdown
 from laionet_core.selection import SelectionParams, compute_band_edges
@@ -50,13 +50,13 @@ def select_class(db: DbKey) -> str:
         found = classes
     labels = dict(zip(classes["wnid"], classes["name"] + " (" + classes["wnid"] + ")", strict=True))
     wnids = found["wnid"].tolist()
-    return select_bound_option(
+    return select_linked_option(
         "Class",
         wnids,
         key="wnid",
         default=SHOWCASE_WNID,
-        warn_unknown=not query.strip(),
         format_func=labels.get,
+        warn_unknown=not query.strip(),
     )
 
 

@@ -81,6 +81,40 @@ def select_bound_option(
     return bound_widget(st.selectbox, label, key=key, options=options, index=index, **kwargs)
 
 
+def select_linked_option(
+    label: str,
+    options: Sequence[str],
+    *,
+    key: str,
+    default: str,
+    format_func: Callable[[str], str],
+    warn_unknown: bool = True,
+) -> str:
+    """A selectbox shown through ``format_func`` whose query parameter holds the raw
+    option (``?wnid=n02125311``, not the label that ``bind`` would write).
+
+    A URL value the session has not seen yet (a shared link, a chart's link) sets the
+    widget; after that the widget writes the URL. The value is kept for the session.
+    """
+    options = list(options)
+    seen = f"_url_{key}"
+    given = st.query_params.get(key)
+    if given is not None and given != st.session_state.get(seen):
+        if given in options:
+            st.session_state[key] = given
+        elif warn_unknown:
+            warn_unknown_link_value(key, options)
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default if default in options else options[0]
+    value = st.selectbox(label, options, key=key, format_func=format_func, persist_state="session")
+    if value == default:
+        st.query_params.pop(key, None)
+    else:
+        st.query_params[key] = value
+    st.session_state[seen] = st.query_params.get(key)
+    return value
+
+
 def select_dataset(db: DbKey, *, key: str = "dataset") -> str:
     """A picker over the datasets with caption similarities (all of them if none has)."""
     names = load_datasets(db)["dataset"].tolist()

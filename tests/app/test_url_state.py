@@ -57,3 +57,13 @@ def test_unknown_link_value_is_named(app: AppTest) -> None:
     app.switch_page("pages/compare_datasets.py").run()
     assert not app.exception
     assert any(escape_markdown("no-such-dataset") in w.body for w in app.warning)
+
+
+def test_a_class_link_opens_that_class(app: AppTest) -> None:
+    app.query_params["wnid"] = "n01443537"  # goldfish, as a chart's link gives it
+    app.run()
+    app.switch_page("pages/class_browser.py").run()
+    assert not app.exception
+    assert app.selectbox(key="wnid").value == "n01443537"
+    app.selectbox(key="wnid").set_value("n02125311").run()  # the user moves on
+    assert app.selectbox(key="wnid").value == "n02125311"
