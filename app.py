@@ -10,9 +10,8 @@ import streamlit as st
 from laionet_app.blocks import render_simulated_banner
 from laionet_app.connection import database_lease
 
-st.set_page_config(
-    page_title="LAIONet Explorer", page_icon=":material/image_search:", layout="wide"
-)
+# An emoji icon is drawn in the page; a :material/ one would be fetched from Google.
+st.set_page_config(page_title="LAIONet Explorer", page_icon="🔎", layout="wide")
 
 # Every url_path differs from its file name on purpose: Streamlit serves the files under
 # pages/ by name (its older multipage mode) until app.py has called st.navigation once,
