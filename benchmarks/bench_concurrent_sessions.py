@@ -88,7 +88,8 @@ def main() -> None:
             )
             wall = time.perf_counter() - start
             print(f"{args.sessions} sessions, 2 swaps: {many.summary()} wall={wall:.1f}s")
-            print(f"p95 ratio ({args.sessions} sessions / 1): {many.percentile(95) / one.percentile(95):.2f}x")
+            ratio = many.percentile(95) / one.percentile(95)
+            print(f"p95 ratio ({args.sessions} sessions / 1): {ratio:.2f}x")
             for line in (many.failed_requests + many.exceptions)[:10]:
                 print("  ", line)
             time.sleep(2)
