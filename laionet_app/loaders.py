@@ -16,7 +16,6 @@ import pandas as pd
 import streamlit as st
 
 from laionet_app.connection import DbKey, cursor
-from laionet_app.controls import THRESHOLDED_KINDS
 from laionet_app.tables import (
     load_class_metrics,
     load_classes,
@@ -37,15 +36,15 @@ from laionet_core.comparison import (
     compute_variant_panel,
     default_selection_for_kind,
 )
+from laionet_core.export import is_downloaded_selection
 from laionet_core.metrics import bin_caption_diagnostics, sample_pairwise_similarities
 from laionet_core.selection import SelectionParams
-from laionet_core.settings import LAIONET_DATASET
+from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compare_class_means, compute_significance_shares
+from laionet_core.thresholds import THRESHOLDED_KINDS
 from laionet_core.uploads import parse_prediction_upload
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
-# The reference dataset of every comparison unless the user picks another.
-IMAGENET_DATASET = "imagenet-val"
 # Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
 PAIR_SEED = 0
 
@@ -53,14 +52,22 @@ PAIR_SEED = 0
 def is_thresholded(db: DbKey, dataset: str) -> bool:
     """True when ``dataset`` is kept by a threshold on ``text_similarity`` (LAIONet-like
     or text-matched), so selection controls apply to it."""
+    if is_downloaded_selection(_dataset_parameters(db, dataset)):
+        return False  # a downloaded export: its selection was made before the download
     return read_dataset_kind(db, dataset) in THRESHOLDED_KINDS
+
+
+def _dataset_parameters(db: DbKey, dataset: str) -> dict:
+    """``datasets.parameters`` of ``dataset`` ({} when unknown)."""
+    frame = load_datasets(db).set_index("dataset")
+    return frame.at[dataset, "parameters"] if dataset in frame.index else {}
 
 
 def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> SelectionParams | None:
     """The selection of ``dataset``: ``params``, or its kind's paper default when None;
     None for datasets used whole."""
     kind = read_dataset_kind(db, dataset)
-    if kind not in THRESHOLDED_KINDS:
+    if kind not in THRESHOLDED_KINDS or not is_thresholded(db, dataset):
         return None
     return params if params is not None else default_selection_for_kind(kind)
 
@@ -85,29 +92,32 @@ def load_selected_samples(db: DbKey, dataset: str, params: SelectionParams | Non
 def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
     """class_metrics rows of one dataset (or its selection), stored or computed live.
 
-    Stored rows are used for datasets taken whole and for the kind's paper selection,
-    which ``python -m precompute metrics`` stores under the dataset's plain name.
+    Stored rows are used for datasets taken whole and for the kind's paper selection at
+    any threshold that ``python -m precompute metrics`` stored.
     """
     params = _selection(db, dataset, params)
     if params is None or _is_paper_selection(db, dataset, params):
-        stored = load_class_metrics(db, dataset)
+        threshold = None if params is None else params.threshold
+        stored = load_class_metrics(db, dataset, threshold=threshold)
         if not stored.empty:
             return stored
     info = load_datasets(db).set_index("dataset").loc[dataset]
     fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
     synsets = load_synset_embeddings(db, info["encoder"], fmt)
     embedded = load_embeddings(db, dataset, schema.IMAGE_EMBEDDINGS)
-    return compute_sample_metric_rows(
-        dataset, embedded, load_selected_samples(db, dataset, params), synsets
-    )
+    selected = load_selected_samples(db, dataset, params)
+    threshold = None if params is None else params.threshold
+    return compute_sample_metric_rows(dataset, embedded, selected, synsets, threshold=threshold)
 
 
 def _is_paper_selection(db: DbKey, dataset: str, params: SelectionParams) -> bool:
-    """``params`` keeps the samples of the kind's paper selection (coverage aside)."""
+    """``params`` filters as the kind's paper selection does, at any threshold (coverage
+    aside): its stored metrics, if any, are the ones at ``params.threshold``."""
     paper = default_selection_for_kind(read_dataset_kind(db, dataset))
-    return paper is not None and replace(params, min_samples_per_class=1) == replace(
-        paper, min_samples_per_class=1
-    )
+    if paper is None:
+        return False
+    ignored = {"threshold": 0.0, "min_samples_per_class": 1}
+    return replace(params, **ignored) == replace(paper, **ignored)
 
 
 def load_metric_table(
@@ -282,6 +292,13 @@ def load_caption_diagnostics(db: DbKey, dataset: str) -> pd.DataFrame:
             "false_classes_more_similar": "proportion_more_similar",
         }
     ).assign(text=lambda d: texts.reindex(d["sample_id"]).to_numpy())
+
+
+def load_least_explained_captions(db: DbKey, dataset: str, rows: int) -> pd.DataFrame:
+    """The ``rows`` captions least similar to their own synset, with their class name."""
+    names = load_classes(db).set_index("wnid")["name"]
+    least = load_caption_diagnostics(db, dataset).nsmallest(rows, "similarity")
+    return least.assign(label=names.reindex(least["wnid"]).to_numpy())
 
 
 def load_caption_diagnostic_bins(db: DbKey, dataset: str) -> pd.DataFrame:

@@ -428,7 +428,3 @@ def _delete_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
         schema.DATASETS,
     ):
         con.execute(f"DELETE FROM {table} WHERE dataset = ?", [dataset])
-    # Selections at other thresholds: "<dataset>@<T>" (comparison.name_selection_dataset).
-    con.execute(
-        f"DELETE FROM {schema.CLASS_METRICS} WHERE starts_with(dataset, ?)", [dataset + "@"]
-    )

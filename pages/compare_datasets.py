@@ -16,7 +16,6 @@ from laionet_app.charts import build_variant_panel_chart
 from laionet_app.connection import require_database
 from laionet_app.controls import selection_controls
 from laionet_app.loaders import (
-    IMAGENET_DATASET,
     is_thresholded,
     load_metric_table,
     load_variant_panel,
@@ -30,7 +29,8 @@ from laionet_core.comparison import (
     METRIC_ZERO_SHOT_1,
     METRIC_ZERO_SHOT_5,
 )
-from laionet_core.settings import LAIONET_DATASET
+from laionet_core.export import describe_download
+from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
 
 db = require_database()
@@ -61,6 +61,10 @@ else:
     )
 if is_thresholded(db, b):
     st.caption(f"{escape_markdown(b)} is taken at the paper's selection for its kind.")
+for name, parameters in load_datasets(db).set_index("dataset")["parameters"].items():
+    if name in (a, b) and (download := describe_download(parameters)):
+        # Link rot of a dataset added back from img2dataset.
+        st.caption(f"{escape_markdown(name)}: {escape_markdown(download)}")
 
 st.subheader("Intra-class similarity (Figure 6)")
 render_pair_distribution(db, a, params, b, None)

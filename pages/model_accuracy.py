@@ -12,7 +12,6 @@ from laionet_app.charts import build_accuracy_chart, build_model_scatter_chart
 from laionet_app.connection import require_database
 from laionet_app.controls import selection_controls
 from laionet_app.loaders import (
-    IMAGENET_DATASET,
     build_accuracy_summary,
     build_model_comparison,
     compute_selection_weights,
@@ -27,7 +26,7 @@ from laionet_app.tables import read_dataset_kind
 from laionet_app.text import escape_markdown
 from laionet_core.comparison import METRIC_INTRA
 from laionet_core.messages import MAX_MESSAGE_CHARS
-from laionet_core.settings import LAIONET_DATASET
+from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
 from laionet_core.uploads import UploadError
 

@@ -10,7 +10,6 @@ slider needs no scan of the samples.
 
 import json
 
-import numpy as np
 import streamlit as st
 
 from laionet_app.charts import (
@@ -67,9 +66,7 @@ with left:
 with right:
     st.subheader("Class frequencies")
     st.altair_chart(
-        build_class_frequency_chart(
-            summary.class_counts, class_names(db), np.asarray(histograms.wnids)
-        ),
+        build_class_frequency_chart(summary.class_counts, class_names(db), histograms.wnids),
         width="stretch",
     )
 

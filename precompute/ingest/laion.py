@@ -1,11 +1,7 @@
 """Readers of LAION's on-disk layouts.
 
-Two layouts are recognised under a root folder:
-
-* the embeddings release: ``metadata/metadata_N.parquet`` row-aligned with
-  ``img_emb/img_emb_N.npy`` and ``text_emb/text_emb_N.npy`` (and, for the simulated
-  corpus, thumbnails in ``images/NNNNN/<SAMPLE_ID>.jpg``);
-* the original LAION-400M metadata: ``*.parquet`` parts directly under the root.
+The layouts themselves (folder and file names, part pairing) are recognised by
+``precompute.ingest.laion_layouts``; this module reads the parts it finds.
 
 Column names differ between them (``SAMPLE_ID/URL/TEXT`` against ``key/url/caption``);
 ``read_part_metadata`` returns one normalised set of columns for both.
@@ -15,16 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from laionet_core.validation import require_embedding_matrix
+from precompute.ingest.laion_layouts import LaionPart, list_laion_parts  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -50,84 +45,69 @@ UNSAFE_ID_PARTS = ("/", "\\", "..", "\0")
 CORPUS_INFO_FILE = "corpus.json"  # written by the simulator; absent for real LAION data
 # Recorded as the encoder when the embeddings are LAION's own release (CLIP ViT-B/32).
 LAION_RELEASE_ENCODER = "laion-release:ViT-B-32"
-_PART_NUMBER = re.compile(r"(\d+)(?=\D*$)")
+# The release's model by its embedding width: LAION-400M ships ViT-B/32 (512), LAION-5B
+# ViT-L/14 (768); other widths fall back to LAION_RELEASE_ENCODER with a warning.
+LAION_RELEASE_ENCODERS = {512: LAION_RELEASE_ENCODER, 768: "laion-release:ViT-L-14"}
 
 
-@dataclass(frozen=True)
-class LaionPart:
-    """One metadata part and the files aligned with it by row position.
-
-    Attributes:
-        index: Part number N.
-        metadata: The parquet file.
-        img_emb: ``img_emb_N.npy`` when the layout has it.
-        text_emb: ``text_emb_N.npy`` when the layout has it.
-        images: Folder of this part's thumbnails, when present.
-    """
-
-    index: int
-    metadata: Path
-    img_emb: Path | None = None
-    text_emb: Path | None = None
-    images: Path | None = None
+def read_key_stem(path: Path) -> str:
+    """The file base name that keys a row without a sample id: ``<stem>:<row>``."""
+    return Path(path).name.split(".")[0]
 
 
-def _part_number(path: Path) -> int:
-    match = _PART_NUMBER.search(path.stem.split(".")[0].split("-c000")[0])
-    if match is None:
-        raise ValueError(f"{path}: cannot tell the part number from the file name")
-    return int(match.group(1))
+def render_sample_ids(
+    values: pa.Array | pa.ChunkedArray,
+    *,
+    file_stem: str,
+    rows: np.ndarray | None = None,
+    where: object = "SAMPLE_ID",
+) -> list[str]:
+    """Sample ids as LAION's keys: the id as text, or ``<file_stem>:<row>`` where missing.
 
+    LAION-400M stores SAMPLE_ID as int64 in some parts and float64 in others; integral
+    floats lose their ``.0`` so both give the same key. One definition for the build
+    and the ``match`` command.
 
-def list_laion_parts(root: str | Path) -> list[LaionPart]:
-    """Find the parts under ``root`` in either layout, sorted by part number.
+    Args:
+        values: (N,) sample ids: integers, floats or strings; null or NaN where missing.
+        file_stem: ``read_key_stem`` of the file the rows come from.
+        rows: (N,) row numbers in that file (default ``0 .. N-1``).
+        where: The file, for the error message.
 
     Raises:
-        FileNotFoundError: ``root`` has neither ``metadata/*.parquet`` nor ``*.parquet``.
-        ValueError: Two files claim the same part number.
+        ValueError: The ids are neither numbers nor strings (lists or bytes, say).
     """
-    root = Path(root)
-    release = root / "metadata"
-    files = (
-        sorted(release.glob("*.parquet")) if release.is_dir() else sorted(root.glob("*.parquet"))
-    )
-    if not files:
-        raise FileNotFoundError(
-            f"{root}: no LAION parts found (expected metadata/metadata_N.parquet or *.parquet)"
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    rows = np.arange(len(values)) if rows is None else np.asarray(rows)
+    kind = values.type
+    if pa.types.is_floating(kind):
+        numbers = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        finite = np.isfinite(numbers)
+        integral = finite & (numbers == np.round(numbers))
+        text = [
+            str(int(v)) if whole else (str(v) if ok else None)
+            for v, whole, ok in zip(
+                numbers.tolist(), integral.tolist(), finite.tolist(), strict=True
+            )
+        ]
+    elif pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = values.cast(pa.string()).to_pylist()
+    elif pa.types.is_null(kind):
+        text = [None] * len(values)
+    else:
+        raise ValueError(
+            f"{where}: sample id column has type {kind}; expected integers, floats or strings"
         )
-    parts: dict[int, LaionPart] = {}
-    for path in files:
-        number = _part_number(path) if release.is_dir() else len(parts)
-        if number in parts:
-            raise ValueError(f"{path} and {parts[number].metadata} are both part {number}")
-
-        def aligned(folder: str, stem: str, number: int = number) -> Path | None:
-            candidate = root / folder / f"{stem}_{number}.npy"
-            return candidate if candidate.is_file() else None
-
-        images = root / "images" / f"{number:05d}"
-        parts[number] = LaionPart(
-            index=number,
-            metadata=path,
-            img_emb=aligned("img_emb", "img_emb"),
-            text_emb=aligned("text_emb", "text_emb"),
-            images=images if images.is_dir() else None,
-        )
-    return [parts[k] for k in sorted(parts)]
+    return [
+        value if value is not None else f"{file_stem}:{row}"
+        for value, row in zip(text, rows.tolist(), strict=True)
+    ]
 
 
 def format_sample_key(value: object, *, file_stem: str, row: int) -> str:
-    """A sample's key: its SAMPLE_ID, or ``<file base name>:<row>`` when it has none.
-
-    LAION-400M stores SAMPLE_ID as float64 in some parts; integral floats lose ``.0``.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return f"{file_stem}:{row}"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+    """One sample's key (``render_sample_ids`` of a single value)."""
+    return render_sample_ids(pa.array([value]), file_stem=file_stem, rows=np.array([row]))[0]
 
 
 def read_part_metadata(part: LaionPart) -> pd.DataFrame:
@@ -158,11 +138,9 @@ def read_part_metadata(part: LaionPart) -> pd.DataFrame:
     for column in METADATA_ALIASES:
         if column not in frame:
             frame[column] = None
-    stem = part.metadata.name.split(".")[0]
-    raw_ids = frame["sample_id"].tolist()
-    frame["sample_id"] = [
-        format_sample_key(v, file_stem=stem, row=i) for i, v in enumerate(raw_ids)
-    ]
+    stem = read_key_stem(part.metadata)
+    ids = table.column(chosen["sample_id"]) if "sample_id" in chosen else pa.nulls(len(frame))
+    frame["sample_id"] = render_sample_ids(ids, file_stem=stem, where=part.metadata)
     return frame.loc[:, list(METADATA_ALIASES)]
 
 
