@@ -5,13 +5,16 @@ selection chosen here; the LAION-weighted accuracy weights each class by its fre
 in that selection.
 """
 
-import pandas as pd
 import streamlit as st
 
 from laionet_app.blocks import render_rank_correlation
-from laionet_app.charts import build_accuracy_chart, build_model_scatter_chart
-from laionet_app.connection import require_database
+from laionet_app.charts_compare import (
+    build_accuracy_chart,
+    build_model_scatter_chart,
+    build_weighting_chart,
+)
 from laionet_app.controls import selection_controls
+from laionet_app.frame import open_page
 from laionet_app.loaders import (
     build_accuracy_summary,
     build_model_comparison,
@@ -24,12 +27,18 @@ from laionet_app.loaders import (
     restrict_to_selection,
 )
 from laionet_app.tables import read_dataset_kind
+from laionet_app.text import escape_markdown
 from laionet_core.comparison import METRIC_INTRA
+from laionet_core.messages import MAX_MESSAGE_CHARS
 from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
+from laionet_core.uploads import UploadError
 
-db = require_database()
-st.header("Model accuracy")
+db = open_page(
+    "Model accuracy",
+    "How an ImageNet model's accuracy drops from ImageNet to LAIONet, and what explains "
+    "the drop (Figures 1, 5, 7, 14).",
+)
 models = load_prediction_models(db)
 upload = st.file_uploader(
     "Or upload predictions (CSV or parquet: sample_id with top5 / pred_1..pred_5, "
@@ -38,12 +47,10 @@ upload = st.file_uploader(
     key="upload",
 )
 if upload is not None:
-    raw = pd.read_parquet(upload) if upload.name.endswith(".parquet") else pd.read_csv(upload)
     try:
-        predictions = parse_uploaded_predictions(db, raw)
-    except ValueError as error:
-        st.error(f"Could not read `{upload.name}`:")
-        st.code(str(error), language=None)  # quotes the file's values: shown as plain text
+        predictions = parse_uploaded_predictions(db, upload.getvalue(), upload.name)
+    except UploadError as error:  # one bounded line, shown as text
+        st.error("Could not use the upload: " + escape_markdown(error, limit=MAX_MESSAGE_CHARS))
         st.stop()
     model = upload.name
 elif models:
@@ -56,7 +63,10 @@ else:
     )
     st.stop()
 if model.startswith("simulated-"):
-    st.caption(f"`{model}` is a SIMULATED model: nearest class mean of the reference images.")
+    st.caption(
+        f"{escape_markdown(model)} is a SIMULATED model: "
+        "nearest class mean of the reference images."
+    )
 
 if read_dataset_kind(db, LAIONET_DATASET) is None:
     st.info(f"The database holds no `{LAIONET_DATASET}` dataset to measure accuracy on.")
@@ -101,20 +111,18 @@ if upload is None and models:
         st.altair_chart(build_model_scatter_chart(compared, laion=LAIONET_DATASET), width="stretch")
 
 st.subheader("LAION-weighted vs equally weighted accuracy (Figure 5)")
-st.dataframe(
-    summary[["dataset", "k", "equal", "equal_se", "weighted", "weighted_se"]],
-    hide_index=True,
-    width="stretch",
+st.caption(
+    "Equally weighted: the mean of the per-class recalls. LAION-weighted: each class's recall "
+    "weighted by its share of the LAIONet selection, i.e. the accuracy a model would get if "
+    "classes came as often as they do in LAION."
 )
-st.altair_chart(
-    build_accuracy_chart(
-        summary,
-        value="weighted",
-        title="classes weighted by LAIONet frequency",
-        x_title="accuracy (per-class recall weighted by LAIONet frequency)",
-    ),
-    width="stretch",
-)
+st.altair_chart(build_weighting_chart(summary, laion=LAIONET_DATASET), width="stretch")
+with st.expander("The same as a table (its toolbar downloads it as CSV)"):
+    st.dataframe(
+        summary[["dataset", "k", "equal", "equal_se", "weighted", "weighted_se"]],
+        hide_index=True,
+        width="stretch",
+    )
 
 if LAIONET_DATASET in per_dataset:
     recall = per_dataset[LAIONET_DATASET].per_class[1]["recall"]
@@ -127,6 +135,7 @@ if LAIONET_DATASET in per_dataset:
             diff["difference"], recall, x_name="similarity gap", y_name="top-1 recall"
         )
         render_rank_correlation(
+            db,
             gap,
             label="Spearman: recall vs gap",
             x_title="intra-class similarity: LAIONet − ImageNet",
@@ -137,6 +146,7 @@ if LAIONET_DATASET in per_dataset:
         relative_frequency(weights), recall, x_name="relative frequency", y_name="top-1 recall"
     )
     render_rank_correlation(
+        db,
         freq,
         label="Spearman: recall vs frequency",
         x_title="relative class frequency in LAIONet",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, parse_encoder_spec
 from laionet_core.recipes import describe_recipe
+from precompute.cli.options import batch_size, nonempty_name, worker_count
 from precompute.cli.recipes import add_recipe_argument, resolve_recipe
 from precompute.ingest.imagenetv2_names import resolve_imagenetv2_name
 from precompute.ingest.reference_layouts import REFERENCE_DATASET_KINDS, REFERENCE_KINDS
@@ -61,6 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--db", type=Path, required=True, help="existing database to update")
     parser.add_argument(
         "--name",
+        type=nonempty_name,
         help="name of the new dataset (ImageNetV2 release folders are named "
         "imagenetv2-a/b/c automatically, as in Section 4.1)",
     )
@@ -89,12 +91,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--ground-truth", type=Path, help="devkit ground truth (flat val)")
     parser.add_argument("--id-to-wnid", type=Path, help="devkit meta.mat or id->wnid file")
-    parser.add_argument("--labels", type=Path, help="parquet of key, wnid (webdataset)")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="webdataset: the export file it was downloaded from (parquet or CSV, joined by "
+        "SAMPLE_ID or URL), or a parquet of key, wnid",
+    )
     parser.add_argument(
         "--images-root", type=Path, help="ImageNet train folder (imagenet-captions)"
     )
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_IMAGE_BATCH_SIZE)
-    parser.add_argument("--workers", type=int, default=2, help="decode processes (default: 2)")
+    parser.add_argument("--batch-size", type=batch_size, default=DEFAULT_IMAGE_BATCH_SIZE)
+    parser.add_argument(
+        "--workers", type=worker_count, default=2, help="decode processes (default: 2)"
+    )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")
     parser.add_argument("--replace", action="store_true", help="replace a same-named dataset")

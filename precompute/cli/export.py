@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from laionet_core.export import EXPORT_FORMATS, write_export
+from laionet_core.export import EXPORT_FORMATS, command_path_for, manifest_path_for, write_export
 from laionet_core.queries import connect, read_classes, read_dataset_info
 from laionet_core.recipes import Recipe, describe_recipe, read_recorded_recipe
 from laionet_core.schema import KIND_TEXT_MATCHED
@@ -27,6 +27,7 @@ from laionet_core.selection import (
 )
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.thresholds import CAPTION_THRESHOLD, TEXT_MATCH_THRESHOLD, read_threshold_spec
+from precompute.cli.options import nonempty_name, refuse_output_over_inputs
 from precompute.cli.recipes import add_recipe_argument, resolve_recipe
 from precompute.ingest.ocr_text import read_ocr_text
 
@@ -52,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="parquet", dest="export_format")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
-    parser.add_argument("--dataset", default=LAIONET_DATASET)
+    parser.add_argument("--dataset", type=nonempty_name, default=LAIONET_DATASET)
     parser.add_argument("--keep-nsfw", action="store_true", help="keep every NSFW tag")
     parser.add_argument(
         "--keep-multi-label", action="store_true", help="keep captions that matched several classes"
@@ -113,6 +114,13 @@ def _resolve(
 
 def run(args: argparse.Namespace) -> int:
     """Write the export."""
+    outputs = {
+        "--out": args.out,
+        "--out's manifest": manifest_path_for(args.out),
+        "--out's img2dataset command": command_path_for(args.out),
+    }
+    for option, out in outputs.items():
+        refuse_output_over_inputs(out, [("--db", args.db)], option=option)
     con = connect(args.db)
     try:
         recipe, ocr = _resolve(con, args)
@@ -141,13 +149,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         con.close()
     logger.info(
-        "wrote %d rows in %d classes to %s (manifest %s; recipe %s; %s)",
+        "wrote %d rows in %d classes to %s (manifest %s; recipe %s; %s); download it with %s",
         manifest["rows"],
         manifest["classes"],
         args.out,
         manifest_path,
         recipe.name,
         manifest["ocr_filter"],
+        command_path_for(args.out),
     )
     return 0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from laionet_core.selection import DEFAULT_TEXT_MATCH_THRESHOLD, DEFAULT_THRESHOLD
 from precompute.analyses.class_metrics import compute_database_metrics
+from precompute.cli.options import similarity
 from precompute.cli.recipes import add_recipe_argument, resolve_recipe
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--db", type=Path, required=True, help="database to update")
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=similarity,
         nargs="+",
         default=None,
         help=f"selection thresholds of text-selected datasets (default: the recipe's, "
@@ -36,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--text-match-threshold",
-        type=float,
+        type=similarity,
         nargs="+",
         default=None,
         help=f"text-to-text thresholds of text-matched datasets (default: the recipe's, "

@@ -9,8 +9,8 @@ Layouts (``kind``):
     imagenetv2         ``<root>/<class_index 0-999>/<file>`` (ILSVRC class-index order)
     folder             ``<root>/<wnid>/<file>`` (any wnids of the vocabulary)
     webdataset         ``.tar`` shards as img2dataset writes them (``<key>.jpg``,
-                       ``<key>.txt``, ``<key>.json``); wnid from the json's ``wnid`` (or an
-                       int ``label`` = class index) or a ``labels`` parquet (key, wnid)
+                       ``<key>.txt``, ``<key>.json``, and ``<shard>.parquet``); read by
+                       ``precompute.ingest.webdataset``
     imagenet-captions  the ImageNet-Captions JSON list (filename, title, description,
                        tags, wnid); images under ``<images_root>/<wnid>/<filename>``
 
@@ -21,18 +21,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
-import tarfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from laionet_core import schema
 from laionet_core.vocabulary import load_imagenet_vocabulary
-from precompute.ingest.images import FileSlice, ImageSource
+from precompute.ingest.images import ImageSource
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +60,8 @@ class ReferenceItem:
         source: Image path, bytes or tar-member slice; None for text-only items.
         url: Original URL when known (webdataset), else None.
         text: Caption when known (webdataset, ImageNet-Captions), else None.
+        nsfw: LAION's NSFW tag when the layout carries it (webdataset), else None.
+        key: img2dataset's key when the id is another (the saved SAMPLE_ID), else None.
     """
 
     sample_id: str
@@ -70,6 +69,8 @@ class ReferenceItem:
     source: ImageSource | None
     url: str | None = None
     text: str | None = None
+    nsfw: str | None = None
+    key: str | None = None
 
 
 def _require_dir(root: str | Path) -> Path:
@@ -180,76 +181,6 @@ def read_imagenet_val_flat(
     return items
 
 
-def _label_to_wnid(meta: dict, where: str, wnids: Sequence[str]) -> str | None:
-    wnid = meta.get("wnid")
-    if isinstance(wnid, str) and WNID_PATTERN.match(wnid):
-        return wnid
-    label = meta.get("label")
-    if isinstance(label, str) and WNID_PATTERN.match(label):
-        return label
-    if isinstance(label, int) and 0 <= label < len(wnids):
-        return wnids[label]
-    if wnid is not None or label is not None:
-        raise ValueError(f"{where}: wnid={wnid!r} label={label!r}; expected a wnid or 0-999")
-    return None
-
-
-def read_webdataset_shards(
-    path: str | Path, *, labels: str | Path | None = None
-) -> list[ReferenceItem]:
-    """Read img2dataset-style tar shards (one ``.tar`` file or a folder of them).
-
-    Images are referenced as ``FileSlice``s into the tar, so nothing is held in memory.
-
-    Args:
-        path: A shard or a folder of ``*.tar``.
-        labels: Optional parquet with columns ``key`` and ``wnid``; it wins over the json.
-
-    Raises:
-        ValueError: No shards, a bad shard, a sample with no wnid anywhere, or a
-            labels file without ``key``/``wnid`` columns.
-    """
-    path = Path(path)
-    shards = sorted(path.glob("*.tar")) if path.is_dir() else [path]
-    if not shards or not shards[0].is_file():
-        raise ValueError(f"{path}: expected a .tar shard or a folder of them")
-    key_to_wnid: dict[str, str] = {}
-    if labels is not None:
-        table = pd.read_parquet(labels)
-        if not {"key", "wnid"} <= set(table.columns):
-            raise ValueError(f"{labels}: expected columns key, wnid; got {list(table.columns)}")
-        key_to_wnid = dict(zip(table["key"].astype(str), table["wnid"].astype(str), strict=True))
-    wnids = load_imagenet_vocabulary().wnids
-    items = []
-    for shard in shards:
-        groups: dict[str, dict[str, Any]] = {}
-        try:
-            with tarfile.open(shard, mode="r:") as tar:
-                for member in tar:
-                    if not member.isfile():
-                        continue
-                    key, _, ext = member.name.rpartition(".")
-                    group = groups.setdefault(key, {})
-                    if "." + ext.lower() in IMAGE_EXTENSIONS:
-                        group["image"] = FileSlice(str(shard), member.offset_data, member.size)
-                    elif ext in ("json", "txt"):
-                        group[ext] = tar.extractfile(member).read().decode("utf-8")
-        except (tarfile.TarError, UnicodeDecodeError) as e:
-            raise ValueError(f"{shard}: not a readable webdataset tar shard: {e}") from e
-        for key, group in groups.items():
-            if "image" not in group:
-                continue
-            meta = json.loads(group["json"]) if "json" in group else {}
-            sample_key = str(meta.get("key") or Path(key).name)
-            where = f"{shard}:{key}"
-            wnid = key_to_wnid.get(sample_key) or _label_to_wnid(meta, where, wnids)
-            if wnid is None:
-                raise ValueError(f"{where}: no wnid; expected a json 'wnid'/'label' or --labels")
-            text = meta.get("caption") or group.get("txt")
-            items.append(ReferenceItem(sample_key, wnid, group["image"], meta.get("url"), text))
-    return items
-
-
 def read_imagenet_captions(
     json_path: str | Path, *, images_root: str | Path | None = None
 ) -> list[ReferenceItem]:
@@ -263,34 +194,57 @@ def read_imagenet_captions(
         images_root: ImageNet train folder (``<wnid>/<filename>``); None for text only.
 
     Raises:
-        ValueError: Not a list of entries with ``filename``, or no usable wnid.
+        ValueError: Not a list of entries with ``filename``, no usable wnid, a title,
+            description or tag that is not a string, or a ``filename`` that would leave
+            ``images_root`` (each names the file, the entry and the field).
     """
     try:
         entries = json.loads(Path(json_path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{json_path}: expected the ImageNet-Captions JSON list") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{json_path}: expected the ImageNet-Captions JSON list ({e})") from e
     if not isinstance(entries, list):
         raise ValueError(f"{json_path}: expected a JSON list, got {type(entries).__name__}")
     items = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
-            raise ValueError(f"{json_path}: entry {i} has no 'filename' string")
-        filename = entry["filename"]
-        if filename in seen:
-            continue
-        seen.add(filename)
-        wnid = entry.get("wnid") or filename.split("_", 1)[0]
-        if not WNID_PATTERN.match(str(wnid)):
-            raise ValueError(f"{json_path}: entry {i} ({filename}): no wnid field or prefix")
-        tags = entry.get("tags") or []
-        parts = [entry.get("title") or "", " ".join(tags), entry.get("description") or ""]
-        text = " ".join(" ".join(parts).split())
-        source = str(Path(images_root) / wnid / filename) if images_root else None
-        items.append(ReferenceItem(filename, wnid, source, None, text))
+        item = _read_caption_entry(entry, where=f"{json_path}: entry {i}", images_root=images_root)
+        if item.sample_id in seen:
+            continue  # a repeated file name: the first is kept, as in the authors' code
+        seen.add(item.sample_id)
+        items.append(item)
     if len(items) < len(entries):
         logger.info("%s: %d repeated file names dropped", json_path, len(entries) - len(items))
     return items
+
+
+def _read_caption_entry(
+    entry: object, *, where: str, images_root: str | Path | None
+) -> ReferenceItem:
+    """One ImageNet-Captions entry, its fields checked (``read_imagenet_captions``)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
+        raise ValueError(f"{where} has no 'filename' string")
+    filename = entry["filename"]
+    wnid = entry.get("wnid") or filename.split("_", 1)[0]
+    if not isinstance(wnid, str) or not WNID_PATTERN.fullmatch(wnid):
+        raise ValueError(f"{where} ({filename!r}): no wnid field or prefix")
+    for field in ("title", "description"):
+        if not isinstance(entry.get(field) or "", str):
+            raise ValueError(f"{where}: '{field}' is a {type(entry[field]).__name__}, not text")
+    tags = entry.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError(f"{where}: 'tags' must be a list of strings, got {tags!r:.80}")
+    parts = [entry.get("title") or "", " ".join(tags), entry.get("description") or ""]
+    text = " ".join(" ".join(parts).split())
+    source = None
+    if images_root:
+        inside = os.path.normpath(os.path.join(wnid, filename))
+        if os.path.isabs(inside) or inside.split(os.sep)[0] != wnid or "\x00" in filename:
+            raise ValueError(
+                f"{where}: filename {filename!r} leaves --images-root/{wnid}; expected a "
+                "file name inside its class folder"
+            )
+        source = str(Path(images_root) / inside)
+    return ReferenceItem(filename, wnid, source, None, text)
 
 
 def list_reference_items(kind: str, path: str | Path, **options: Any) -> list[ReferenceItem]:
@@ -311,6 +265,9 @@ def list_reference_items(kind: str, path: str | Path, **options: Any) -> list[Re
             path, ground_truth=options["ground_truth"], id_to_wnid=options["id_to_wnid"]
         )
     if kind == "webdataset":
+        # Imported here: that module builds on this one's ReferenceItem.
+        from precompute.ingest.webdataset import read_webdataset_shards
+
         return read_webdataset_shards(path, labels=options.get("labels"))
     if kind == "imagenet-captions":
         return read_imagenet_captions(path, images_root=options.get("images_root"))
