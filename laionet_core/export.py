@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable
 import shlex
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
