@@ -12,20 +12,24 @@ import json
 
 import streamlit as st
 
+from laionet_app.blocks import render_class_chart
 from laionet_app.charts import (
     build_class_frequency_chart,
     build_curve_chart,
     build_similarity_histogram,
 )
-from laionet_app.connection import require_database
 from laionet_app.controls import select_dataset, select_threshold_control, selection_controls
+from laionet_app.frame import open_page
 from laionet_app.tables import class_names, load_export, load_histograms, read_dataset_kind
 from laionet_core import schema
 from laionet_core.export import EXPORT_FORMATS
 from laionet_core.selection import summarize_selection
 
-db = require_database()
-st.header("Threshold explorer")
+db = open_page(
+    "Threshold explorer",
+    "How the caption-similarity threshold trades the classes covered against the dataset "
+    "size (Figures 3, 4 and 16a).",
+)
 dataset = select_dataset(db)
 kind = read_dataset_kind(db, dataset)
 if kind == schema.KIND_TEXT_MATCHED:
@@ -39,9 +43,17 @@ summary = summarize_selection(histograms.counts, params)
 n_classes = len(histograms.wnids)
 
 covered_col, size_col, threshold_col = st.columns(3)
-covered_col.metric("Classes covered", f"{summary.covered:,} / {n_classes:,}")
-size_col.metric("Dataset size", f"{summary.size:,}")
-threshold_col.metric("Threshold", f"> {params.threshold:.3f}")
+covered_col.metric(
+    "Classes covered",
+    f"{summary.covered:,} / {n_classes:,}",
+    help=f"Classes with at least {params.min_samples_per_class} selected sample(s).",
+)
+size_col.metric("Dataset size", f"{summary.size:,}", help="Samples the selection keeps.")
+threshold_col.metric(
+    "Threshold",
+    f"> {params.threshold:.3f}",
+    help="A sample is kept when its similarity is strictly above this.",
+)
 
 left, right = st.columns(2)
 with left:
@@ -65,9 +77,10 @@ with left:
     )
 with right:
     st.subheader("Class frequencies")
-    st.altair_chart(
+    st.caption("Click a bar to open its class in the class browser.")
+    render_class_chart(
         build_class_frequency_chart(summary.class_counts, class_names(db), histograms.wnids),
-        width="stretch",
+        key="class_frequencies",
     )
 
 st.subheader("Export the selection")

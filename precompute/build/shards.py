@@ -45,7 +45,7 @@ from precompute.ingest.laion import (
     LaionPart,
     load_part_embeddings,
     read_part_metadata,
-    read_thumbnail_file,
+    read_thumbnail_files,
 )
 
 logger = logging.getLogger(__name__)
@@ -220,11 +220,10 @@ def match_shard(part: LaionPart, context: ShardContext) -> MatchedShard:
         elif not params.encodes_captions:
             raise ValueError(f"{part.img_emb}: dimension {array.shape[1]}, expected {dim}")
     matched = meta.iloc[rows][["sample_id", "url", "text", "nsfw"]].reset_index(drop=True)
-    thumbnails = (
-        [read_thumbnail_file(part.images, s) for s in matched["sample_id"]]
-        if params.thumbnails and part.images is not None
-        else None
-    )
+    thumbnails = None
+    if params.thumbnails and part.images is not None:  # refused files: rejected rows
+        thumbnails, refused = read_thumbnail_files(part.images, matched["sample_id"])
+        rejected = pd.concat([rejected, refused], ignore_index=True) if len(refused) else rejected
     return MatchedShard(
         part,
         len(meta),

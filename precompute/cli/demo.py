@@ -19,6 +19,7 @@ from laionet_core.storage import open_database_for_update
 from precompute.analyses.caption_diagnostics import write_dataset_caption_diagnostics
 from precompute.build.pipeline import build_database
 from precompute.cli.build import add_build_arguments, config_from_args
+from precompute.cli.options import random_seed, refuse_replacing_a_non_database
 from precompute.ingest.laion import read_corpus_info
 from precompute.simulate.corpus import SIMULATOR_VERSION, SimulationConfig, generate_corpus
 from precompute.simulate.paper_scale import (
@@ -59,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.n_parts,
         help="metadata parts to write (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
+    parser.add_argument("--seed", type=random_seed, default=defaults.seed, help="random seed")
     parser.add_argument(
         "--preset",
         choices=[PRESET_NAME],
@@ -98,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--captions and --parts must be positive, got {args.captions}, {args.parts}"
         )
+    refuse_replacing_a_non_database(args.db)
     config = SimulationConfig(n_captions=args.captions, n_parts=args.parts, seed=args.seed)
     stale = find_stale_corpus(args.corpus, config, any_size=args.if_missing)
     if args.if_missing and args.db.is_file() and stale is None:
