@@ -72,11 +72,27 @@ async def _wait_for(page, threshold: float, sizes: set[str]) -> None:
         await asyncio.sleep(POLL_S)
 
 
+# Streamlit's frontend first looks for the server under the page's own path (a page
+# opened at /threshold_explorer asks /threshold_explorer/_stcore/health, gets 404, then
+# asks /_stcore/health): these probes are not failed requests of the app.
+BASE_URL_PROBES = ("/_stcore/health", "/_stcore/host-config")
+
+
+def _is_failed(response, origin: str) -> bool:
+    if response.status < 400:
+        return False
+    path = response.url.removeprefix(origin).split("?")[0]
+    probe = path.endswith(BASE_URL_PROBES) and not path.startswith("/_stcore/")
+    return not (response.status == 404 and probe)
+
+
 def _watch(page, report: SessionsReport, origin: str) -> None:
     page.on("requestfailed", lambda r: report.failed_requests.append(f"{r.url} {r.failure}"))
     page.on(
         "response",
-        lambda r: report.failed_requests.append(f"{r.url} {r.status}") if r.status >= 400 else None,
+        lambda r: (
+            report.failed_requests.append(f"{r.url} {r.status}") if _is_failed(r, origin) else None
+        ),
     )
     page.on("pageerror", lambda e: report.exceptions.append(f"page error: {e}"))
     page.on(
