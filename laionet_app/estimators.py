@@ -14,6 +14,7 @@ from laionet_app.connection import DbKey
 from laionet_app.loaders import load_difference
 from laionet_app.tables import load_datasets
 from laionet_app.text import escape_markdown
+from laionet_app.url_state import linked_widget, parse_option
 from laionet_core.recipes import DEFAULT_RECIPE, RECIPES, read_recorded_recipe
 from laionet_core.report import ESTIMATOR_METRICS
 from laionet_core.selection import SelectionParams
@@ -47,12 +48,14 @@ def render_estimator_choice(db: DbKey, a: str, params: SelectionParams | None, b
     """
     default = read_recipe_estimator(db, a)
     names = list(ESTIMATOR_METRICS)
-    chosen = st.radio(
+    chosen = linked_widget(  # in the URL like every control that shapes the view
+        st.radio,
         f"Intra-class interval ({escape_markdown(a)}'s recipe uses **{default}**)",
-        names,
-        index=names.index(default),
-        format_func=ESTIMATOR_LABELS.get,
         key="intra_estimator",
+        default=default,
+        parse=parse_option(names),
+        options=names,
+        format_func=ESTIMATOR_LABELS.get,
         horizontal=True,
     )
     columns = st.columns(len(names))
