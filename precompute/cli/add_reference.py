@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, parse_encoder_spec
-from precompute.cli.options import batch_size, nonempty_name, worker_count
+from precompute.cli.options import MAX_WORKERS, batch_size, int_between, nonempty_name
 from precompute.ingest.reference_layouts import REFERENCE_DATASET_KINDS, REFERENCE_KINDS
 
 
@@ -94,7 +94,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--batch-size", type=batch_size, default=DEFAULT_IMAGE_BATCH_SIZE)
     parser.add_argument(
-        "--workers", type=worker_count, default=2, help="decode processes (default: 2)"
+        "--workers",
+        type=int_between(0, MAX_WORKERS),
+        default=2,
+        help="decode processes, 0 for this one (default: 2)",
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")
