@@ -10,13 +10,14 @@ import streamlit as st
 
 from laionet_app.blocks import render_difference_table
 from laionet_app.charts_lab import build_mechanism_chart
-from laionet_app.controls import bound_widget, select_bound_option, selection_controls
+from laionet_app.controls import select_bound_option, selection_controls
 from laionet_app.definitions import DEFINITIONS, METRIC_LABELS
 from laionet_app.frame import open_page
 from laionet_app.lab import load_lab, load_lab_difference
 from laionet_app.tables import load_datasets
+from laionet_app.url_state import bound_widget
 from laionet_core import schema
-from laionet_core.comparison import METRIC_INTRA, METRICS
+from laionet_core.comparison import METRIC_INTRA
 from laionet_core.selection import THRESHOLD_MAX, THRESHOLD_MIN, THRESHOLD_STEP
 from laionet_core.selection_lab import (
     DEFAULT_MULTIMODAL_TEXT_THRESHOLD,
@@ -71,7 +72,7 @@ st.caption(
     "over classes of the per-class value, with its 95% interval over classes."
 )
 st.dataframe(summary, hide_index=True, width="stretch", key="lab_summary")
-for metric in METRICS:
+for metric in METRIC_LABELS:
     st.markdown(f"**{METRIC_LABELS[metric].capitalize()}**")
     st.caption(DEFINITIONS[metric])
     st.altair_chart(
@@ -90,7 +91,7 @@ with middle:
 with right:
     metric = select_bound_option(
         "Metric",
-        list(METRICS),
+        list(METRIC_LABELS),
         key="lab_metric",
         default=METRIC_INTRA,
         format_func=METRIC_LABELS.get,

@@ -12,7 +12,10 @@ import argparse
 from pathlib import Path
 
 from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, parse_encoder_spec
-from precompute.cli.options import MAX_WORKERS, batch_size, int_between, nonempty_name
+from laionet_core.recipes import describe_recipe
+from precompute.cli.options import batch_size, decode_worker_count, nonempty_name
+from precompute.cli.recipes import add_recipe_argument, resolve_recipe
+from precompute.ingest.imagenetv2_names import resolve_imagenetv2_name
 from precompute.ingest.reference_layouts import REFERENCE_DATASET_KINDS, REFERENCE_KINDS
 
 
@@ -57,7 +60,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Add one reference dataset to an existing database, in one transaction.",
     )
     parser.add_argument("--db", type=Path, required=True, help="existing database to update")
-    parser.add_argument("--name", type=nonempty_name, required=True, help="name of the new dataset")
+    parser.add_argument(
+        "--name",
+        type=nonempty_name,
+        help="name of the new dataset (ImageNetV2 release folders are named "
+        "imagenetv2-a/b/c automatically, as in Section 4.1)",
+    )
     parser.add_argument("--kind", required=True, choices=REFERENCE_KINDS, help="input layout")
     parser.add_argument(
         "--images",
@@ -95,13 +103,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=batch_size, default=DEFAULT_IMAGE_BATCH_SIZE)
     parser.add_argument(
         "--workers",
-        type=int_between(0, MAX_WORKERS),
+        type=decode_worker_count,
         default=2,
-        help="decode processes, 0 for this one (default: 2)",
+        help="decode processes; 0 decodes in this process (default: 2)",
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")
     parser.add_argument("--replace", action="store_true", help="replace a same-named dataset")
+    add_recipe_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -110,9 +119,15 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: it loads torch, which every other command can do without.
     from precompute.references.store import AddReferenceConfig, add_reference_dataset
 
+    if args.kind == "imagenetv2":
+        name = resolve_imagenetv2_name(args.images, args.name)
+    elif args.name is None:
+        raise ValueError(f"--name is required for --kind {args.kind}")
+    else:
+        name = args.name
     config = AddReferenceConfig(
         db=args.db,
-        name=args.name,
+        name=name,
         layout=args.kind,
         path=args.images,
         encoder=build_encoder_spec(
@@ -129,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         thumbnails=not args.no_thumbnails,
         replace=args.replace,
+        recipe_settings=describe_recipe(resolve_recipe(args)),
     )
     add_reference_dataset(config)
     return 0

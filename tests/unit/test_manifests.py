@@ -14,7 +14,6 @@ import pytest
 
 from laionet_core.vocabulary import load_imagenet_vocabulary
 from precompute.build.assemble import read_shard_outputs
-from precompute.build.lifetime import WORK_LOCK_FILE
 from precompute.build.manifests import (
     MANIFEST_FILE,
     SHARD_FORMAT_VERSION,
@@ -56,7 +55,7 @@ def _context(corpus: Path, work: Path, **changes) -> tuple[list, ShardContext]:
 
 def test_manifest_records_inputs_parameters_outputs_and_rows(built) -> None:
     corpus, work = built
-    shards = sorted(p.name for p in work.iterdir() if p.name != WORK_LOCK_FILE)
+    shards = sorted(p.name for p in work.iterdir() if p.is_dir())
     assert shards == ["part-00000", "part-00001"]
     manifest = json.loads((work / "part-00000" / MANIFEST_FILE).read_text())
     params = manifest["parameters"]
