@@ -198,7 +198,8 @@ def _option_cases(fx: Fixtures) -> Iterator[BadInput]:
         "text-match --recall-sample": ["text-match", "--db", db, "--recall-sample"],
     }  # fmt: skip
     for label, argv in count_options.items():
-        for value in counts:
+        values = counts[1:] if label == "add-reference --workers" else counts  # 0: in process
+        for value in values:
             yield BadInput(
                 "count", f"{label} {value}", (*argv, value), (label.split()[1],),
                 guarded=(fx.db,), absent=(out,),

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import functools
 import logging
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 PARENT_POLL_SECONDS = 1.0
 # The lock file inside a work folder (a dot file: shard folders are part-NNNNN).
 WORK_LOCK_FILE = ".build.lock"
+
+R = TypeVar("R")
 
 
 class WorkFolderBusyError(ValueError):
@@ -120,3 +124,27 @@ def hold_work_folder_lock(work_dir: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def locking_work_folder(
+    work_dir_of: Callable[[Any], Path],
+) -> Callable[[Callable[[Any], R]], Callable[[Any], R]]:
+    """Decorate a build function to run holding its work folder's lock.
+
+    Args:
+        work_dir_of: Maps the build's one argument (its config) to its work folder.
+
+    Returns:
+        A decorator; the decorated build raises ``WorkFolderBusyError`` while another
+        build holds the folder.
+    """
+
+    def decorate(build: Callable[[Any], R]) -> Callable[[Any], R]:
+        @functools.wraps(build)
+        def locked(config: Any) -> R:
+            with hold_work_folder_lock(work_dir_of(config)):
+                return build(config)
+
+        return locked
+
+    return decorate

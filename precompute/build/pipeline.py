@@ -14,10 +14,8 @@ Stages:
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +48,7 @@ from precompute.build.executors import (
     build_shards,
     open_executor,
 )
-from precompute.build.lifetime import hold_work_folder_lock
+from precompute.build.lifetime import locking_work_folder
 from precompute.build.manifests import (
     ShardContext,
     ShardParams,
@@ -370,21 +368,7 @@ def _write_database(
     return totals
 
 
-def _holding_work_folder_lock(build: Callable[[BuildConfig], Path]) -> Callable[..., Path]:
-    """Run ``build`` holding its work folder's lock (``lifetime.hold_work_folder_lock``).
-
-    A second build on the same folder raises ``WorkFolderBusyError`` naming this one's pid.
-    """
-
-    @functools.wraps(build)
-    def locked(config: BuildConfig) -> Path:
-        with hold_work_folder_lock(resolve_work_dir(config)):
-            return build(config)
-
-    return locked
-
-
-@_holding_work_folder_lock
+@locking_work_folder(resolve_work_dir)
 def build_database(config: BuildConfig) -> Path:
     """Check the corpus, build (or reuse) every shard, then write ``config.db`` atomically.
 

@@ -46,8 +46,10 @@ NAMED_ERRORS = (ValueError, TypeError, FileNotFoundError, TimeoutError)
 def format_message(text: str) -> str:
     """``text`` on one line, at most ``MAX_MESSAGE_CHARS`` characters."""
     line = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
-    if len(line) > MAX_MESSAGE_CHARS:
-        line = line[: MAX_MESSAGE_CHARS - 30] + f" ... ({len(line)} characters)"
+    if len(line) > MAX_MESSAGE_CHARS:  # keep the head (what) and the tail (the hint)
+        tail = MAX_MESSAGE_CHARS // 4
+        cut = f" ... ({len(line) - MAX_MESSAGE_CHARS} characters left out) ... "
+        line = line[: MAX_MESSAGE_CHARS - tail - len(cut)] + cut + line[-tail:]
     return line
 
 
