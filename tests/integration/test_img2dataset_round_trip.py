@@ -45,7 +45,7 @@ def built(tmp_path_factory) -> tuple[Path, Path, Path]:
 def _add(db: Path, checkpoint: Path, name: str, images: Path, labels: Path) -> int:
     argv = ["add-reference", "--db", str(db), "--name", name, "--kind", "webdataset"]
     argv += ["--images", str(images), "--labels", str(labels), "--model", TINY_CLIP_NAME]
-    argv += ["--pretrained", str(checkpoint), "--device", "cpu", "--workers", "0"]
+    argv += ["--pretrained", str(checkpoint), "--device", "cpu", "--workers", "1"]
     return precompute_main(argv)
 
 
