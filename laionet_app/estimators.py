@@ -13,6 +13,8 @@ import streamlit as st
 from laionet_app.connection import DbKey
 from laionet_app.loaders import load_difference
 from laionet_app.tables import load_datasets
+from laionet_app.text import escape_markdown
+from laionet_app.url_state import linked_widget, parse_option
 from laionet_core.recipes import DEFAULT_RECIPE, RECIPES, read_recorded_recipe
 from laionet_core.report import ESTIMATOR_METRICS
 from laionet_core.selection import SelectionParams
@@ -46,12 +48,14 @@ def render_estimator_choice(db: DbKey, a: str, params: SelectionParams | None, b
     """
     default = read_recipe_estimator(db, a)
     names = list(ESTIMATOR_METRICS)
-    chosen = st.radio(
-        f"Intra-class interval (`{a}`'s recipe uses **{default}**)",
-        names,
-        index=names.index(default),
-        format_func=ESTIMATOR_LABELS.get,
+    chosen = linked_widget(  # in the URL like every control that shapes the view
+        st.radio,
+        f"Intra-class interval ({escape_markdown(a)}'s recipe uses **{default}**)",
         key="intra_estimator",
+        default=default,
+        parse=parse_option(names),
+        options=names,
+        format_func=ESTIMATOR_LABELS.get,
         horizontal=True,
     )
     columns = st.columns(len(names))
@@ -59,7 +63,7 @@ def render_estimator_choice(db: DbKey, a: str, params: SelectionParams | None, b
         diff = load_difference(db, a, params, b, None, ESTIMATOR_METRICS[name])
         shares = compute_significance_shares(diff)
         column.metric(
-            f"{a} significantly lower than {b}: {name}",
+            f"{escape_markdown(a)} significantly lower than {escape_markdown(b)}: {name}",
             "n/a" if not shares["n_classes"] else f"{shares['lower']:.1%}",
             help=f"of {shares['n_classes']} classes; higher in "
             + ("n/a" if not shares["n_classes"] else f"{shares['higher']:.1%}"),

@@ -6,10 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from laionet_app.connection import DbKey
+from laionet_app.definitions import METRIC_LABELS
 from laionet_app.loaders import load_all_samples
 from laionet_app.tables import load_datasets, load_embeddings, load_meta, load_synset_embeddings
 from laionet_core import schema
-from laionet_core.comparison import METRICS, build_metric_table, compute_sample_metric_rows
+from laionet_core.comparison import build_metric_table, compute_sample_metric_rows
 from laionet_core.selection_lab import LabParams, build_lab_summary, compute_lab_selections
 from laionet_core.stats import compare_class_means
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
@@ -40,7 +41,7 @@ def load_lab(db: DbKey, dataset: str, params: LabParams) -> tuple[pd.DataFrame, 
         masks,
         labels,
         rows,
-        metrics=METRICS,
+        metrics=tuple(METRIC_LABELS),  # the four of the paper's figures
         min_samples_per_class=params.selection.min_samples_per_class,
     )
     return summary, rows

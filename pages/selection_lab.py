@@ -17,7 +17,7 @@ from laionet_app.lab import load_lab, load_lab_difference
 from laionet_app.tables import load_datasets
 from laionet_app.url_state import bound_widget
 from laionet_core import schema
-from laionet_core.comparison import METRIC_INTRA, METRICS
+from laionet_core.comparison import METRIC_INTRA
 from laionet_core.selection import THRESHOLD_MAX, THRESHOLD_MIN, THRESHOLD_STEP
 from laionet_core.selection_lab import (
     DEFAULT_MULTIMODAL_TEXT_THRESHOLD,
@@ -72,7 +72,7 @@ st.caption(
     "over classes of the per-class value, with its 95% interval over classes."
 )
 st.dataframe(summary, hide_index=True, width="stretch", key="lab_summary")
-for metric in METRICS:
+for metric in METRIC_LABELS:
     st.markdown(f"**{METRIC_LABELS[metric].capitalize()}**")
     st.caption(DEFINITIONS[metric])
     st.altair_chart(
@@ -91,7 +91,7 @@ with middle:
 with right:
     metric = select_bound_option(
         "Metric",
-        list(METRICS),
+        list(METRIC_LABELS),
         key="lab_metric",
         default=METRIC_INTRA,
         format_func=METRIC_LABELS.get,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, parse_encoder_spec
 from laionet_core.recipes import describe_recipe
-from precompute.cli.options import batch_size, nonempty_name, worker_count
+from precompute.cli.options import batch_size, decode_worker_count, nonempty_name
 from precompute.cli.recipes import add_recipe_argument, resolve_recipe
 from precompute.ingest.imagenetv2_names import resolve_imagenetv2_name
 from precompute.ingest.reference_layouts import REFERENCE_DATASET_KINDS, REFERENCE_KINDS
@@ -102,7 +102,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--batch-size", type=batch_size, default=DEFAULT_IMAGE_BATCH_SIZE)
     parser.add_argument(
-        "--workers", type=worker_count, default=2, help="decode processes (default: 2)"
+        "--workers",
+        type=decode_worker_count,
+        default=2,
+        help="decode processes; 0 decodes in this process (default: 2)",
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")

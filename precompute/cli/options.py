@@ -72,6 +72,8 @@ def int_between(low: int | None, high: int) -> Callable[[str], int]:
 
 positive_int = int_between(1, MAX_COUNT)
 worker_count = int_between(1, MAX_WORKERS)
+# Image decoding may run in the command's own process (0 workers).
+decode_worker_count = int_between(0, MAX_WORKERS)
 batch_size = int_between(1, MAX_BATCH_SIZE)
 random_seed = int_between(0, 2**63 - 1)
 

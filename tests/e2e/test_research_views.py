@@ -4,6 +4,7 @@ request leaves the machine."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -109,7 +110,7 @@ def test_threshold_follows_the_user_between_pages(
     _settled(page)
     thumb = page.get_by_test_id("stSliderThumbValue").first
     expect(thumb).to_have_text("0.840", timeout=WAIT_MS)
-    assert "threshold=0.84" in page.url
+    expect(page).to_have_url(re.compile(r"threshold=0\.84\b"), timeout=WAIT_MS)
     context.close()
     assert hosts <= LOCAL_HOSTS, hosts
 

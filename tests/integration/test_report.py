@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from laionet_app.text import escape_markdown
 from laionet_core import queries
 from laionet_core.comparison import METRIC_ZERO_SHOT_1
 from laionet_core.report import HEADLINE_KEYS
@@ -98,7 +99,7 @@ def test_compare_page_offers_both_estimators(demo_db: Path, monkeypatch) -> None
             value_column="value",
         )
         expected[name] = compute_significance_shares(diff)
-        label = f"laionet significantly lower than imagenet-val: {name}"
+        label = f"laionet significantly lower than {escape_markdown('imagenet-val')}: {name}"
         assert shown[label] == f"{expected[name]['lower']:.1%}"
     assert at.radio(key="intra_estimator").value == "u-statistic"  # the explorer recipe's
     at.radio(key="intra_estimator").set_value("paper").run()
@@ -107,4 +108,4 @@ def test_compare_page_offers_both_estimators(demo_db: Path, monkeypatch) -> None
     for m in at.metric:  # the intra-class block comes first
         first.setdefault(m.label, m.value)
     assert first["Classes compared"] == f"{expected['paper']['n_classes']:,}"
-    assert first["`laionet` significantly lower"] == f"{expected['paper']['lower']:.1%}"
+    assert first["laionet significantly lower"] == f"{expected['paper']['lower']:.1%}"
