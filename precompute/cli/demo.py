@@ -71,7 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(about 21M matched captions over 994 classes, about 880k above 0.82, embeddings "
         "above 0.82, ImageNet-val/V2/Captions, text match, two models) straight into --db "
         f"(default {DEFAULT_PAPER_SCALE_DB}), "
-        "without a corpus on disk (11-14 min of CPU, under 30 min on 2 cores; "
+        "without a corpus on disk (12 min of CPU, under 30 min on 2 cores; "
         "--captions, --parts and the build options do not apply)",
     )
     parser.add_argument(
