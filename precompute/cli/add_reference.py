@@ -73,6 +73,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="the layout's folder, .tar shard(s) or ImageNet-Captions JSON file",
     )
+    _add_model_arguments(parser)
+    _add_layout_arguments(parser)
+    parser.add_argument("--batch-size", type=batch_size, default=DEFAULT_IMAGE_BATCH_SIZE)
+    parser.add_argument(
+        "--workers",
+        type=decode_worker_count,
+        default=2,
+        help="decode processes; 0 decodes in this process (default: 2)",
+    )
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")
+    parser.add_argument("--replace", action="store_true", help="replace a same-named dataset")
+    add_recipe_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The image model and the caption encoder."""
     parser.add_argument("--model", help="open_clip architecture, e.g. ViT-B-32")
     parser.add_argument(
         "--pretrained", help="pretrained tag, checkpoint file or local-dir:PATH of --model"
@@ -83,6 +101,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--text-encoder", help="caption encoder spec (default: the image model's text tower)"
     )
+
+
+def _add_layout_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options that only some layouts take."""
     parser.add_argument(
         "--dataset-kind",
         choices=REFERENCE_DATASET_KINDS,
@@ -100,18 +122,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--images-root", type=Path, help="ImageNet train folder (imagenet-captions)"
     )
-    parser.add_argument("--batch-size", type=batch_size, default=DEFAULT_IMAGE_BATCH_SIZE)
-    parser.add_argument(
-        "--workers",
-        type=decode_worker_count,
-        default=2,
-        help="decode processes; 0 decodes in this process (default: 2)",
-    )
-    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
-    parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")
-    parser.add_argument("--replace", action="store_true", help="replace a same-named dataset")
-    add_recipe_argument(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
