@@ -32,14 +32,14 @@ def render_pair_distribution(
 ) -> None:
     """Within-class image pair similarities of both datasets, equal pairs per class."""
     pairs = load_matched_pairs(db, a, params_a, b, params_b)
-    if pairs.empty:
+    if pairs.classes == 0:
         st.info("The two datasets share no class with at least two images each.")
         return
     st.caption(
         f"Pairs of images of the same class, the same number per class in both datasets "
-        f"({pairs['label'].nunique():,} shared classes, {len(pairs) // 2:,} pairs each)."
+        f"({pairs.classes:,} shared classes, {pairs.pairs_each:,} pairs each)."
     )
-    st.altair_chart(build_pair_similarity_chart(pairs), width="stretch")
+    st.altair_chart(build_pair_similarity_chart(pairs.bins), width="stretch")
 
 
 def render_difference(

@@ -165,24 +165,22 @@ def build_class_frequency_chart(
 SIGNIFICANCE_COLORS = {"lower": "#1f77b4", "higher": "#d62728", "not significant": "#999999"}
 
 
-def build_pair_similarity_chart(pairs: pd.DataFrame, *, bin_width: float = 0.02) -> alt.Chart:
+def build_pair_similarity_chart(bins: pd.DataFrame) -> alt.Chart:
     """Overlaid distributions of within-class pair similarities per dataset (Figure 6a).
 
     Args:
-        pairs: Columns ``dataset`` and ``similarity``.
+        bins: Binned on the server (``selection_pairs.bin_pair_similarities``): columns
+            ``dataset``, ``bin_low``, ``bin_high``, ``pairs``.
     """
     return (
-        alt.Chart(pairs[["dataset", "similarity"]])
+        alt.Chart(bins[["dataset", "bin_low", "bin_high", "pairs"]])
         .mark_bar(opacity=0.5, binSpacing=0)
         .encode(
-            x=alt.X(
-                "similarity:Q",
-                bin=alt.Bin(step=bin_width),
-                title="intra-class pairwise image similarity",
-            ),
-            y=alt.Y("count():Q", stack=None, title="pairs"),
+            x=alt.X("bin_low:Q", title="intra-class pairwise image similarity"),
+            x2="bin_high:Q",
+            y=alt.Y("pairs:Q", stack=None, title="pairs"),
             color=alt.Color("dataset:N", title="dataset"),
-            tooltip=["dataset", alt.Tooltip("count():Q", title="pairs")],
+            tooltip=["dataset", "bin_low", "bin_high", "pairs"],
         )
         .properties(height=260)
     )

@@ -1,0 +1,130 @@
+"""DuckDB reads of the precomputed selection statistics and of embedded rows by class.
+
+``queries`` holds the other reads; values reach SQL as bound parameters.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from laionet_core import schema
+from laionet_core.queries import fetch_one
+from laionet_core.selection import NSFW_TAG
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """True when the database holds ``table`` (optional tables of older databases)."""
+    row = fetch_one(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+    )
+    return bool(row and row[0])
+
+
+def read_selection_stats(con: duckdb.DuckDBPyConnection, dataset: str) -> pd.DataFrame | None:
+    """One dataset's ``selection_stats`` rows by class, combo and bin; None when the
+    database has none for it (the app then computes live)."""
+    if not has_table(con, schema.SELECTION_STATS):
+        return None
+    frame = con.execute(
+        f"SELECT * EXCLUDE (dataset) FROM {schema.SELECTION_STATS} WHERE dataset = ? "
+        "ORDER BY wnid, combo, min_bin",
+        [dataset],
+    ).df()
+    return None if frame.empty else frame
+
+
+def read_selection_subsets(con: duckdb.DuckDBPyConnection, dataset: str) -> dict[str, dict]:
+    """wnid -> ``bins``, ``nsfw``, ``multi_label`` (numpy arrays of the class's subset
+    rows) and ``gram`` (their pair similarities, upper triangle); empty when none."""
+    if not has_table(con, schema.SELECTION_SUBSETS):
+        return {}
+    arrow = con.sql(
+        f"SELECT wnid, bins, nsfw, multi_label, gram FROM {schema.SELECTION_SUBSETS} "
+        "WHERE dataset = $dataset ORDER BY wnid",
+        params={"dataset": dataset},
+    ).to_arrow_table()
+    columns = {name: arrow.column(name).combine_chunks() for name in arrow.column_names}
+    out = {}
+    for i, wnid in enumerate(columns["wnid"].to_pylist()):
+        out[wnid] = {
+            name: columns[name][i].values.to_numpy(zero_copy_only=False)
+            for name in ("bins", "nsfw", "multi_label", "gram")
+        }
+    return out
+
+
+EMBEDDING_ROWS_SQL = f"""
+SELECT s.wnid, s.text_similarity, upper(trim(coalesce(s.nsfw, ''))) = $nsfw_tag AS nsfw,
+       s.multi_label, s.image_similarity, e.embedding
+FROM {schema.IMAGE_EMBEDDINGS} e JOIN {schema.SAMPLES} s USING (dataset, sample_id)
+WHERE e.dataset = $dataset AND s.wnid >= $first AND s.wnid <= $last
+ORDER BY s.wnid, e.sample_id
+"""
+
+
+def read_embedded_class_counts(con: duckdb.DuckDBPyConnection, dataset: str) -> pd.Series:
+    """Embedded rows per class of ``dataset`` (wnid -> count, sorted by wnid)."""
+    frame = con.execute(
+        f"""SELECT s.wnid, count(*) AS n FROM {schema.IMAGE_EMBEDDINGS} e
+            JOIN {schema.SAMPLES} s USING (dataset, sample_id)
+            WHERE e.dataset = ? GROUP BY s.wnid ORDER BY s.wnid""",
+        [dataset],
+    ).df()
+    return frame.set_index("wnid")["n"]
+
+
+def read_embedded_rows(
+    con: duckdb.DuckDBPyConnection, dataset: str, first: str, last: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Embedded rows of the classes ``first <= wnid <= last``, by class then sample id.
+
+    Returns:
+        ``(rows, embeddings)``: rows has wnid, text_similarity, nsfw (bool: LAION's tag
+        is NSFW), multi_label, image_similarity; embeddings (N, D) float32, row-aligned.
+    """
+    arrow = con.sql(
+        EMBEDDING_ROWS_SQL,
+        params={"dataset": dataset, "first": first, "last": last, "nsfw_tag": NSFW_TAG},
+    ).to_arrow_table()
+    rows = arrow.drop_columns(["embedding"]).to_pandas()
+    column = arrow.column("embedding").combine_chunks()
+    if len(column) == 0:
+        return rows, np.zeros((0, 0), dtype=np.float32)
+    values = np.asarray(column.flatten(), dtype=np.float32)
+    return rows, values.reshape(len(column), -1)
+
+
+EXPORT_SAMPLE_SQL = f"""
+SELECT s.sample_id, s.url, s.text, s.wnid, c.name AS class_name, s.text_similarity, s.nsfw
+FROM {schema.SAMPLES} s JOIN {schema.CLASSES} c USING (wnid)
+WHERE s.dataset = $dataset
+ORDER BY hash(s.sample_id) LIMIT $limit
+"""
+
+
+def read_export_sample(con: duckdb.DuckDBPyConnection, dataset: str, *, limit: int) -> pd.DataFrame:
+    """``limit`` reproducibly random samples of ``dataset`` with the export's columns,
+    to estimate an export's size before making it."""
+    return con.execute(EXPORT_SAMPLE_SQL, {"dataset": dataset, "limit": limit}).df()
+
+
+PREDICTION_OUTCOMES_SQL = f"""
+SELECT p.dataset, p.sample_id, s.wnid, s.text_similarity,
+       upper(trim(coalesce(s.nsfw, ''))) = $nsfw_tag AS nsfw, s.multi_label,
+       CAST(coalesce(list_position(p.top5_wnids, s.wnid), 0) AS TINYINT) AS position
+FROM {schema.PREDICTIONS} p JOIN {schema.SAMPLES} s USING (dataset, sample_id)
+WHERE p.model = $model ORDER BY p.dataset, s.wnid, p.sample_id
+"""
+
+
+def read_prediction_outcomes(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame:
+    """Where each sample's true class sits in ``model``'s top 5, with its selection fields.
+
+    Returns:
+        Columns dataset, sample_id, wnid (true class), text_similarity, nsfw (bool),
+        multi_label, position (1-based rank of the true class in the top 5; 0 when
+        absent), sorted by dataset, class and sample id.
+    """
+    return con.execute(PREDICTION_OUTCOMES_SQL, {"model": model, "nsfw_tag": NSFW_TAG}).df()
