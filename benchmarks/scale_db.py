@@ -128,7 +128,7 @@ def _write_predictions(con, wnids: np.ndarray, rng) -> None:
                 {
                     "dataset": pa.array([dataset] * len(rows), pa.string()),
                     "model": pa.array([model] * len(rows), pa.string()),
-                    "sample_id": pa.array(rows["sample_id"], pa.string()),
+                    "sample_id": pa.array(rows["sample_id"].tolist(), pa.string()),
                     "top5_wnids": pa.ListArray.from_arrays(offsets, flat),
                 }
             )

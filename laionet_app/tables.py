@@ -107,7 +107,7 @@ def _export_bytes_per_row(db: DbKey, dataset: str, export_format: str) -> float:
 
 def estimate_export_bytes(db: DbKey, dataset: str, export_format: str, rows: int) -> int:
     """About how large an export of ``rows`` rows will be, before it is made: the mean
-    encoded size of ``EXPORT_SAMPLE_ROWS`` random rows of the dataset, times ``rows``."""
+    encoded size of ``EXPORT_SAMPLE_ROWS`` rows of the dataset, times ``rows``."""
     return int(_export_bytes_per_row(db, dataset, export_format) * rows)
 
 
