@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from laionet_core.matching import LemmaMatcher
 from laionet_core.vocabulary import load_imagenet_vocabulary
-from precompute.cli.match import match_parquet_files
+from precompute.match.parquet import match_parquet_files
 
 WEB_CAPTIONS = Path("/work/shared/data/web_captions_1000.parquet")
 # Share of generated captions that name a lemma (LAION: 21M of 400M match, about 5%).

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import streamlit as st
 
 from laionet_app.connection import DbKey
@@ -11,59 +9,10 @@ from laionet_app.tables import load_datasets, load_histograms
 from laionet_core import schema
 from laionet_core.selection import (
     DEFAULT_MIN_SAMPLES_PER_CLASS,
-    DEFAULT_TEXT_MATCH_THRESHOLD,
-    DEFAULT_THRESHOLD,
-    THRESHOLD_MAX,
-    THRESHOLD_MIN,
-    THRESHOLD_STEP,
     SelectionParams,
 )
 from laionet_core.settings import LAIONET_DATASET
-
-
-@dataclass(frozen=True)
-class ThresholdControl:
-    """How the slider over a dataset's ``text_similarity`` reads for one dataset kind.
-
-    Attributes:
-        label: The slider's label.
-        quantity: What the similarity compares, for axis titles.
-        default: The paper's threshold for that kind.
-        key: Widget key, named after the parameter (distinct kinds, distinct parameters).
-        help: One line on where the default comes from.
-    """
-
-    label: str
-    quantity: str
-    default: float
-    key: str
-    help: str
-
-
-CAPTION_THRESHOLD = ThresholdControl(
-    "Caption-to-synset similarity threshold (keep >)",
-    "caption-to-synset similarity",
-    DEFAULT_THRESHOLD,
-    "threshold",
-    f"The paper keeps captions with CLIP similarity above {DEFAULT_THRESHOLD} to "
-    "'<name> which is <definition>'.",
-)
-
-
-# Text-matched datasets hold the similarity of each LAION caption to the ImageNet-Captions
-# text that chose it (Section 4.3), a different quantity with its own threshold.
-TEXT_MATCH_THRESHOLD = ThresholdControl(
-    "Text-to-text similarity threshold (keep >)",
-    "similarity to the ImageNet-Captions text",
-    DEFAULT_TEXT_MATCH_THRESHOLD,
-    "text_match_threshold",
-    "The paper keeps a LAION caption when its CLIP similarity to the ImageNet-Captions "
-    f"text is above {DEFAULT_TEXT_MATCH_THRESHOLD} (Section 4.3).",
-)
-
-
-# Kinds whose samples are kept by a threshold on text_similarity (the rest are used whole).
-THRESHOLDED_KINDS = (schema.KIND_TEXT_SELECTED, schema.KIND_TEXT_MATCHED)
+from laionet_core.thresholds import CAPTION_THRESHOLD, ThresholdSpec, read_threshold_spec
 
 
 def select_dataset(db: DbKey, *, key: str = "dataset") -> str:
@@ -77,9 +26,10 @@ def select_dataset(db: DbKey, *, key: str = "dataset") -> str:
     return st.selectbox("Dataset", names, index=default, key=key)
 
 
-def select_threshold_control(kind: str) -> ThresholdControl:
-    """The threshold slider's wording and default for a dataset kind."""
-    return TEXT_MATCH_THRESHOLD if kind == schema.KIND_TEXT_MATCHED else CAPTION_THRESHOLD
+def select_threshold_control(kind: str) -> ThresholdSpec:
+    """The threshold slider's wording, default and bounds for a dataset kind (a kind used
+    whole gets the caption threshold's, for a slider that has nothing to select)."""
+    return read_threshold_spec(kind) or CAPTION_THRESHOLD
 
 
 def selection_controls(kind: str = schema.KIND_TEXT_SELECTED) -> SelectionParams:
@@ -92,12 +42,12 @@ def selection_controls(kind: str = schema.KIND_TEXT_SELECTED) -> SelectionParams
     control = select_threshold_control(kind)
     threshold = st.slider(
         control.label,
-        min_value=THRESHOLD_MIN,
-        max_value=THRESHOLD_MAX,
+        min_value=control.low,
+        max_value=control.high,
         value=control.default,
-        step=THRESHOLD_STEP,
+        step=control.step,
         format="%.3f",
-        key=control.key,
+        key=control.param,
         help=control.help,
     )
     left, right, third = st.columns(3)

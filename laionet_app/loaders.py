@@ -16,7 +16,6 @@ import pandas as pd
 import streamlit as st
 
 from laionet_app.connection import DbKey, cursor
-from laionet_app.controls import THRESHOLDED_KINDS
 from laionet_app.tables import (
     load_class_metrics,
     load_datasets,
@@ -56,12 +55,11 @@ from laionet_core.selection_pairs import (
     draw_matched_pair_histogram,
 )
 from laionet_core.selection_stats import count_selected_rows, evaluate_metric_rows
-from laionet_core.settings import LAIONET_DATASET
+from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compare_class_means, compute_significance_shares
+from laionet_core.thresholds import THRESHOLDED_KINDS
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
-# The reference dataset of every comparison unless the user picks another.
-IMAGENET_DATASET = "imagenet-val"
 # Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
 PAIR_SEED = 0
 
@@ -101,14 +99,15 @@ def load_selected_samples(db: DbKey, dataset: str, params: SelectionParams | Non
 def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
     """class_metrics rows of one dataset (or its selection), stored, looked up or live.
 
-    Stored rows are used for datasets taken whole and for the kind's paper selection,
-    which ``python -m precompute metrics`` stores under the dataset's plain name. Other
-    selections come from the precomputed selection statistics (a lookup per class);
-    only a database without them is computed live from the embeddings.
+    Stored rows are used for datasets taken whole and for the kind's paper selection at
+    any threshold that ``python -m precompute metrics`` stored. Other selections come
+    from the precomputed selection statistics (a lookup per class); only a database
+    without them is computed live from the embeddings.
     """
     params = _selection(db, dataset, params)
     if params is None or _is_paper_selection(db, dataset, params):
-        stored = load_class_metrics(db, dataset)
+        threshold = None if params is None else params.threshold
+        stored = load_class_metrics(db, dataset, threshold=threshold)
         if not stored.empty:
             return stored
     stats = load_selection_stats(db, dataset) if params is not None else None
@@ -118,17 +117,19 @@ def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) ->
     fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
     synsets = load_synset_embeddings(db, info["encoder"], fmt)
     embedded = load_embeddings(db, dataset, schema.IMAGE_EMBEDDINGS)
-    return compute_sample_metric_rows(
-        dataset, embedded, load_selected_samples(db, dataset, params), synsets
-    )
+    selected = load_selected_samples(db, dataset, params)
+    threshold = None if params is None else params.threshold
+    return compute_sample_metric_rows(dataset, embedded, selected, synsets, threshold=threshold)
 
 
 def _is_paper_selection(db: DbKey, dataset: str, params: SelectionParams) -> bool:
-    """``params`` keeps the samples of the kind's paper selection (coverage aside)."""
+    """``params`` filters as the kind's paper selection does, at any threshold (coverage
+    aside): its stored metrics, if any, are the ones at ``params.threshold``."""
     paper = default_selection_for_kind(read_dataset_kind(db, dataset))
-    return paper is not None and replace(params, min_samples_per_class=1) == replace(
-        paper, min_samples_per_class=1
-    )
+    if paper is None:
+        return False
+    ignored = {"threshold": 0.0, "min_samples_per_class": 1}
+    return replace(params, **ignored) == replace(paper, **ignored)
 
 
 def load_metric_table(

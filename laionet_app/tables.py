@@ -164,10 +164,16 @@ def load_synset_embeddings(
 
 @st.cache_data(show_spinner=False)
 def load_class_metrics(
-    db: DbKey, dataset: str | None = None, metric: str | None = None
+    db: DbKey,
+    dataset: str | None = None,
+    metric: str | None = None,
+    *,
+    threshold: float | None = None,
 ) -> pd.DataFrame:
-    """Precomputed per-class metrics."""
-    return queries.read_class_metrics(cursor(db), dataset=dataset, metric=metric)
+    """Precomputed per-class metrics (``queries.read_class_metrics``)."""
+    return queries.read_class_metrics(
+        cursor(db), dataset=dataset, metric=metric, threshold=threshold
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -24,11 +24,11 @@ import pandas as pd
 from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.stats import (
     DEFAULT_CONFIDENCE,
-    _check_length,
     compute_label_codes,
     compute_normal_quantile,
     compute_wilson_interval,
 )
+from laionet_core.validation import check_length
 
 # The paper reports top-1 and top-5 throughout.
 DEFAULT_TOP_K = (1, 5)
@@ -44,7 +44,7 @@ def _as_correct(correct: object, n: int) -> np.ndarray:
     arr = np.asarray(correct)
     if arr.ndim != 1:
         raise ValueError(f"correct must be 1-D, got shape {arr.shape}")
-    _check_length(arr, n, name="correct")
+    check_length(arr, n, name="correct")
     if arr.dtype != bool:
         if arr.dtype.kind not in "iuf" or not np.isin(arr, (0, 1)).all():
             raise ValueError("correct must be boolean (or 0/1 without NaN)")
@@ -223,7 +223,7 @@ def _correct_columns(
         pred = pred[:, None]
     if pred.ndim != 2:
         raise ValueError(f"predictions must be (N, k) labels, got shape {pred.shape}")
-    _check_length(pred, labels.size, name="predictions")
+    check_length(pred, labels.size, name="predictions")
     if max(ks) > pred.shape[1]:
         raise ValueError(f"predictions have {pred.shape[1]} columns, fewer than k={max(ks)}")
     return {kk: (pred[:, :kk] == labels[:, None]).any(axis=1) for kk in ks}

@@ -1,14 +1,13 @@
 """Per-class comparison tables and prediction tables: pure glue over metrics/stats/accuracy.
 
-The ``class_metrics`` table holds one row per (dataset, wnid, metric). Three conventions:
+The ``class_metrics`` table holds one row per (dataset, threshold, wnid, metric). Three
+conventions:
 
-* For a text-selected dataset (LAIONet), metrics stored under the dataset's own name are
-  those of the paper's default selection (``SelectionParams()``: threshold 0.82, NSFW and
-  multi-label captions dropped); other thresholds are stored as ``"<dataset>@<T>"`` with
-  T printed to three decimals (``laionet@0.750``). A text-matched dataset (Section 4.3)
-  is stored under its own name at text-to-text similarity > 0.7
-  (``text_match_selection``), other thresholds as ``"<dataset>@<T>"``. Other datasets
-  are used whole.
+* A text-selected dataset (LAIONet) is measured on the paper's selection at each stored
+  ``threshold`` (``SelectionParams(threshold=T)``: NSFW and multi-label captions
+  dropped; 0.82 by default). A text-matched dataset (Section 4.3) is measured at each
+  text-to-text ``threshold`` (0.7 by default, ``text_match_selection``). Other datasets
+  are used whole, and their ``threshold`` is NULL.
 * Recalls (zero-shot) are stored as ``value`` with their Wilson interval; intra-class and
   image-to-synset similarity as the class mean with its interval. Comparisons recover each
   side's standard error as the interval's half-width over the normal quantile.
@@ -32,8 +31,6 @@ from laionet_core.accuracy import (
 from laionet_core.metrics import compute_intra_class_similarity
 from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
 from laionet_core.selection import (
-    DEFAULT_TEXT_MATCH_THRESHOLD,
-    DEFAULT_THRESHOLD,
     SelectionParams,
     snap_threshold,
 )
@@ -43,6 +40,7 @@ from laionet_core.stats import (
     compute_class_means,
     compute_significance_shares,
 )
+from laionet_core.thresholds import CAPTION_THRESHOLD, TEXT_MATCH_THRESHOLD
 
 # Metric names in class_metrics.metric; one definition for precompute, app and tests.
 METRIC_INTRA = "intra_class_similarity"
@@ -51,7 +49,7 @@ METRIC_ZERO_SHOT_1 = "zero_shot_recall@1"
 METRIC_ZERO_SHOT_5 = "zero_shot_recall@5"
 METRICS = (METRIC_INTRA, METRIC_IMAGE_SIMILARITY, METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5)
 # Columns of class_metrics rows, in the table's order.
-METRIC_COLUMNS = ("dataset", "wnid", "metric", "n", "value", "ci_low", "ci_high")
+METRIC_COLUMNS = ("dataset", "threshold", "wnid", "metric", "n", "value", "ci_low", "ci_high")
 # Placeholder wnid in a stored top-5 list where the source table said nothing.
 UNKNOWN_PREDICTION = "?"
 # The paper's prediction lists are five long.
@@ -63,18 +61,6 @@ PRED_COLUMNS = tuple(f"pred_{i}" for i in range(1, TOP_K + 1))
 BOOLEAN_VALUES = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
 
 
-def name_selection_dataset(
-    dataset: str, threshold: float, *, default: float = DEFAULT_THRESHOLD
-) -> str:
-    """The class_metrics dataset name of a dataset's selection at ``threshold``.
-
-    The kind's default threshold (``default``: 0.82 for text-selected, 0.7 for
-    text-matched datasets) keeps the plain name; others become ``"<dataset>@<T:.3f>"``.
-    """
-    t = snap_threshold(threshold)
-    return dataset if t == snap_threshold(default) else f"{dataset}@{t:.3f}"
-
-
 # ImageNetV2 variants by their average MTurk selection frequency (Section 4.4), low to high.
 IMAGENETV2_SELECTION_FREQUENCY = {"imagenetv2-b": 0.73, "imagenetv2-a": 0.85, "imagenetv2-c": 0.93}
 # Figure 6a: pairs drawn per class at most (ImageNet's 50 images give 1,225 distinct pairs).
@@ -82,8 +68,8 @@ MAX_PAIRS_PER_CLASS = 1_225
 
 
 def default_selection() -> SelectionParams:
-    """The paper's selection, whose metrics are stored under the plain dataset name."""
-    return SelectionParams()
+    """The paper's selection of LAIONet (threshold 0.82, NSFW and multi-label dropped)."""
+    return SelectionParams(threshold=CAPTION_THRESHOLD.default)
 
 
 def text_match_selection() -> SelectionParams:
@@ -93,11 +79,11 @@ def text_match_selection() -> SelectionParams:
     ImageNet-Captions text that chose it; the paper keeps it above 0.7. NSFW rows are
     dropped as in LAIONet (text-matched rows are never multi-label).
     """
-    return SelectionParams(threshold=DEFAULT_TEXT_MATCH_THRESHOLD)
+    return SelectionParams(threshold=TEXT_MATCH_THRESHOLD.default)
 
 
 def default_selection_for_kind(kind: str) -> SelectionParams | None:
-    """The selection whose metrics carry a dataset's plain name; None means all samples.
+    """The paper's selection of a dataset kind, the default of its metrics; None: all samples.
 
     ``text-selected``: ``default_selection()``; ``text-matched``:
     ``text_match_selection()``; every other kind is used whole.
@@ -109,10 +95,13 @@ def default_selection_for_kind(kind: str) -> SelectionParams | None:
     return None
 
 
-def _long(frame: pd.DataFrame, dataset: str, metric: str, value: str) -> pd.DataFrame:
+def _long(
+    frame: pd.DataFrame, dataset: str, threshold: float | None, metric: str, value: str
+) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "dataset": dataset,
+            "threshold": np.nan if threshold is None else snap_threshold(threshold),
             "wnid": frame.index.astype(str),
             "metric": metric,
             "n": frame["n"].to_numpy(np.int64),
@@ -132,17 +121,20 @@ def compute_class_metric_rows(
     class_text_embeddings: np.ndarray,
     class_labels: object,
     *,
+    threshold: float | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> pd.DataFrame:
     """Every metric of ``METRICS`` for one dataset, as class_metrics rows.
 
     Args:
-        dataset: Name written into the rows (e.g. ``name_selection_dataset(...)``).
+        dataset: Name written into the rows.
         wnids: (N,) true class of each sample.
         image_embeddings: (N, D) L2-normalised image embeddings, row-aligned with wnids.
         image_similarity: (N,) image-to-synset cosine similarity (NaN rows are skipped).
         class_text_embeddings: (C, D) synset-text embeddings of every class.
         class_labels: (C,) their wnids.
+        threshold: The selection threshold the samples were kept at, written into the
+            rows (snapped to the grid); None for a dataset used whole.
         confidence: Two-sided level of every interval.
 
     Returns:
@@ -156,22 +148,33 @@ def compute_class_metric_rows(
     zero = compute_zero_shot_accuracy(
         image_embeddings, labels, class_text_embeddings, class_labels, k=(1, TOP_K)
     )
+    top1, top5 = (zero.recall_table(k, confidence=confidence) for k in (1, TOP_K))
     parts = [
-        _long(intra, dataset, METRIC_INTRA, "mean"),
-        _long(image, dataset, METRIC_IMAGE_SIMILARITY, "mean"),
-        _long(zero.recall_table(1, confidence=confidence), dataset, METRIC_ZERO_SHOT_1, "recall"),
-        _long(zero.recall_table(5, confidence=confidence), dataset, METRIC_ZERO_SHOT_5, "recall"),
+        _long(intra, dataset, threshold, METRIC_INTRA, "mean"),
+        _long(image, dataset, threshold, METRIC_IMAGE_SIMILARITY, "mean"),
+        _long(top1, dataset, threshold, METRIC_ZERO_SHOT_1, "recall"),
+        _long(top5, dataset, threshold, METRIC_ZERO_SHOT_5, "recall"),
     ]
     return pd.concat(parts, ignore_index=True)
 
 
-def build_metric_table(rows: pd.DataFrame, dataset: str, metric: str) -> pd.DataFrame:
+def build_metric_table(
+    rows: pd.DataFrame, dataset: str, metric: str, *, threshold: float | None = None
+) -> pd.DataFrame:
     """One dataset's metric from class_metrics rows, shaped for ``compare_class_means``.
+
+    Args:
+        rows: class_metrics rows (``METRIC_COLUMNS``).
+        dataset, metric: The rows to pick.
+        threshold: Pick the selection at this threshold (on the grid); None takes the
+            rows as they are, which must then hold one selection of ``dataset``.
 
     Returns:
         DataFrame indexed by wnid (``label``): ``n``, ``value``, ``ci_low``, ``ci_high``.
     """
     picked = rows[(rows["dataset"] == dataset) & (rows["metric"] == metric)]
+    if threshold is not None:
+        picked = picked[np.isclose(picked["threshold"], snap_threshold(threshold))]
     table = picked.set_index("wnid")[["n", "value", "ci_low", "ci_high"]].sort_index()
     table.index.name = "label"
     return table
@@ -288,11 +291,14 @@ def compute_sample_metric_rows(
     embedded: tuple[pd.DataFrame, np.ndarray],
     samples: pd.DataFrame,
     synsets: tuple[list[str], np.ndarray],
+    *,
+    threshold: float | None = None,
 ) -> pd.DataFrame:
     """``compute_class_metric_rows`` for the embedded rows whose sample is in ``samples``.
 
     Args:
         name: Dataset name written into the rows.
+        threshold: Threshold the samples were selected at; None for a dataset used whole.
         embedded: ``(rows with sample_id and wnid, (N, D) embeddings)``.
         samples: The selected samples (``sample_id``, ``image_similarity``).
         synsets: ``(wnids, (C, D) synset-text embeddings)`` of every class.
@@ -302,7 +308,13 @@ def compute_sample_metric_rows(
     ids, emb = ids[keep], emb[keep]
     sims = samples.set_index("sample_id")["image_similarity"].reindex(ids["sample_id"])
     return compute_class_metric_rows(
-        name, ids["wnid"].to_numpy(), emb, sims.to_numpy(np.float64), synsets[1], synsets[0]
+        name,
+        ids["wnid"].to_numpy(),
+        emb,
+        sims.to_numpy(np.float64),
+        synsets[1],
+        synsets[0],
+        threshold=threshold,
     )
 
 

@@ -42,14 +42,12 @@ from laionet_core.accuracy import compute_mean_per_class_recall, compute_zero_sh
 from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.stats import (
     DEFAULT_CONFIDENCE,
-    _check_confidence,
-    _check_length,
     compute_class_means,
     compute_class_slices,
     compute_label_codes,
     compute_normal_quantile,
 )
-from laionet_core.validation import check_embeddings
+from laionet_core.validation import check_confidence, check_embeddings, check_length
 
 # The paper's measures in one import for notebooks: intra-class similarity is here;
 # mean per-class recall and zero-shot accuracy live in ``accuracy`` and are re-exported.
@@ -226,10 +224,10 @@ def compute_intra_class_similarity(
         ValueError: shapes disagree, a row is not finite, or ``zeta2_rows < 2``.
         TypeError: ``embeddings`` is not floating point.
     """
-    z = compute_normal_quantile(_check_confidence(confidence))
+    z = compute_normal_quantile(check_confidence(confidence))
     x = check_embeddings(embeddings)
     classes, codes = compute_label_codes(labels)
-    _check_length(x, codes.size, name="embeddings")
+    check_length(x, codes.size, name="embeddings")
     if int(zeta2_rows) < 2:
         raise ValueError(f"zeta2_rows must be at least 2, got {zeta2_rows}")
     order, starts = compute_class_slices(codes, classes.size)
@@ -285,7 +283,7 @@ def sample_pairwise_similarities(
     """
     x = check_embeddings(embeddings)
     classes, codes = compute_label_codes(labels)
-    _check_length(x, codes.size, name="embeddings")
+    check_length(x, codes.size, name="embeddings")
     order, starts = compute_class_slices(codes, classes.size)
     if isinstance(n_pairs_per_label, Mapping | pd.Series):
         wanted = pd.Series(n_pairs_per_label).reindex(classes).fillna(0).to_numpy()

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from laionet_core import schema
-from laionet_core.selection import N_BINS, NSFW_TAG, SelectionParams
+from laionet_core.selection import N_BINS, NSFW_TAG, THRESHOLD_STEP, SelectionParams
 
 _SELECTION_WHERE = """
     s.dataset = $dataset
@@ -256,15 +256,31 @@ def read_synset_embeddings(
 
 
 def read_class_metrics(
-    con: duckdb.DuckDBPyConnection, *, dataset: str | None = None, metric: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    *,
+    dataset: str | None = None,
+    metric: str | None = None,
+    threshold: float | None = None,
 ) -> pd.DataFrame:
-    """Per-class metrics, optionally for one dataset and/or metric."""
+    """Per-class metrics, optionally for one dataset, metric and/or selection threshold.
+
+    Args:
+        threshold: Only rows of the selection at this threshold (compared on the grid,
+            ``selection.snap_threshold``); None keeps every threshold, and the rows of
+            datasets used whole, whose threshold is NULL.
+    """
     return con.execute(
         f"""SELECT * FROM {schema.CLASS_METRICS}
             WHERE ($dataset IS NULL OR dataset = $dataset)
               AND ($metric IS NULL OR metric = $metric)
-            ORDER BY dataset, metric, wnid""",
-        {"dataset": dataset, "metric": metric},
+              AND ($threshold IS NULL OR abs(threshold - $threshold) < $tolerance)
+            ORDER BY dataset, threshold, metric, wnid""",
+        {
+            "dataset": dataset,
+            "metric": metric,
+            "threshold": threshold,
+            "tolerance": THRESHOLD_STEP / 2,
+        },
     ).df()
 
 

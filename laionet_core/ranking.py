@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from laionet_core.stats import _check_length
-from laionet_core.validation import check_embeddings
+from laionet_core.validation import check_embeddings, check_length
 
 # Queries scored against all class texts at once: 8,192 x 1,000 x 8 bytes = 64 MiB.
 BATCH_ROWS = 8_192
@@ -58,8 +57,8 @@ def compute_true_class_ranks(
     t = check_embeddings(class_embeddings, name="class_text_embeddings")
     lab = np.asarray(labels)
     cl = np.asarray(class_labels)
-    _check_length(lab.reshape(-1), q.shape[0], name="labels", other=query_name)
-    _check_length(cl.reshape(-1), t.shape[0], name="class_labels", other="class_text_embeddings")
+    check_length(lab.reshape(-1), q.shape[0], name="labels", other=query_name)
+    check_length(cl.reshape(-1), t.shape[0], name="class_labels", other="class_text_embeddings")
     if q.shape[1] != t.shape[1]:
         raise ValueError(f"{query_name} has D={q.shape[1]} but class embeddings D={t.shape[1]}")
     if pd.Index(cl).has_duplicates:

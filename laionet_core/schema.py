@@ -8,7 +8,7 @@ rows of each table carry the ``dataset`` they belong to.
 from __future__ import annotations
 
 # Bump when a table or column changes meaning; readers refuse other versions.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Tables.
 META = "meta"
@@ -108,6 +108,7 @@ CREATE TABLE {SIMILARITY_HISTOGRAMS} (
 );
 CREATE TABLE {CLASS_METRICS} (
     dataset VARCHAR NOT NULL,
+    threshold DOUBLE,
     wnid VARCHAR NOT NULL,
     metric VARCHAR NOT NULL,
     n BIGINT NOT NULL,

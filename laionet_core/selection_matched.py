@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from laionet_core.stats import _check_length, compute_class_slices, compute_label_codes
+from laionet_core.stats import compute_class_slices, compute_label_codes
+from laionet_core.validation import check_length
 
 
 def _as_scores(values: object, name: str) -> np.ndarray:
@@ -37,7 +38,7 @@ def select_by_thresholds(
     """
     t = _as_scores(text_sim, "text_sim")
     i = _as_scores(image_sim, "image_sim")
-    _check_length(i, t.size, name="image_sim", other="text_sim")
+    check_length(i, t.size, name="image_sim", other="text_sim")
     return (t > text_threshold) & (i > image_threshold)
 
 
@@ -57,7 +58,7 @@ def select_top_k_per_class(scores: object, labels: object, *, k: int) -> np.ndar
     """
     s = _as_scores(scores, "scores")
     classes, codes = compute_label_codes(labels)
-    _check_length(s, codes.size, name="scores")
+    check_length(s, codes.size, name="scores")
     if int(k) < 0:
         raise ValueError(f"k must be >= 0, got {k}")
     ok = ~np.isnan(s)
@@ -92,7 +93,7 @@ def find_matching_image_threshold(
     """
     t = _as_scores(text_sim, "text_sim")
     i = _as_scores(image_sim, "image_sim")
-    _check_length(i, t.size, name="image_sim", other="text_sim")
+    check_length(i, t.size, name="image_sim", other="text_sim")
     if int(target_size) < 0:
         raise ValueError(f"target_size must be >= 0, got {target_size}")
     cand = i[(t > text_threshold) & ~np.isnan(i)]

@@ -317,8 +317,9 @@ def evaluate_metric_rows(
         confidence: Two-sided level of every interval.
 
     Returns:
-        Rows ``dataset, wnid, metric, n, value, ci_low, ci_high`` for every class the
-        selection keeps an embedded row of, as ``comparison.compute_class_metric_rows``.
+        Rows ``dataset, threshold, wnid, metric, n, value, ci_low, ci_high`` for every
+        class the selection keeps an embedded row of, as
+        ``comparison.compute_class_metric_rows``.
     """
     z = compute_normal_quantile(confidence)
     rows = compute_selection_rows(stats, params)
@@ -336,6 +337,7 @@ def evaluate_metric_rows(
         pd.DataFrame(
             {
                 "dataset": dataset,
+                "threshold": params.threshold,
                 "wnid": wnids,
                 "metric": metric,
                 "n": count.astype(np.int64),

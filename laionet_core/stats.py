@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from laionet_core.validation import check_confidence, check_length
+
 logger = logging.getLogger(__name__)
 
 # The paper reports 95% intervals everywhere.
@@ -40,15 +42,9 @@ PER_CLASS_COLUMNS = ("n", "ci_low", "ci_high")
 VALUE_COLUMNS = ("mean", "recall")
 
 
-def _check_confidence(confidence: float) -> float:
-    if not isinstance(confidence, int | float) or not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
-    return float(confidence)
-
-
 def compute_normal_quantile(confidence: float) -> float:
     """Two-sided normal quantile, e.g. 1.959964 for ``confidence=0.95``."""
-    return float(sps.norm.ppf(0.5 + _check_confidence(confidence) / 2.0))
+    return float(sps.norm.ppf(0.5 + check_confidence(confidence) / 2.0))
 
 
 def _as_label_array(labels: object, *, name: str = "labels") -> np.ndarray:
@@ -63,11 +59,6 @@ def _as_label_array(labels: object, *, name: str = "labels") -> np.ndarray:
             f"{name} contains a missing value at position {int(np.argmax(pd.isna(arr)))}"
         )
     return arr
-
-
-def _check_length(arr: np.ndarray, n: int, *, name: str, other: str = "labels") -> None:
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} rows but {other} has {n}; they must match")
 
 
 def compute_label_codes(labels: object) -> tuple[np.ndarray, np.ndarray]:
@@ -153,7 +144,7 @@ def compute_class_means(
     Raises:
         ValueError: ``values`` is not 1-D numeric or its length differs from ``labels``.
     """
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     classes, codes = compute_label_codes(labels)
     try:
         v = np.asarray(values, dtype=np.float64)
@@ -161,7 +152,7 @@ def compute_class_means(
         raise ValueError("values must be numeric") from e
     if v.ndim != 1:
         raise ValueError(f"values must be 1-D, got shape {v.shape}")
-    _check_length(v, codes.size, name="values")
+    check_length(v, codes.size, name="values")
     ok = np.isfinite(v)
     c, v = codes[ok], v[ok]
     k = classes.size

@@ -17,17 +17,20 @@ from laionet_core.validation import require_columns
 
 
 def write_class_metrics(con: duckdb.DuckDBPyConnection, metrics: pd.DataFrame) -> None:
-    """Replace per-class metrics rows for the (dataset, metric) pairs in ``metrics``.
+    """Replace per-class metrics rows for the (dataset, threshold, metric) in ``metrics``.
 
     Args:
-        metrics: Columns dataset, wnid, metric, n, value, ci_low, ci_high.
+        metrics: Columns dataset, threshold (NaN for a dataset used whole), wnid, metric,
+            n, value, ci_low, ci_high.
     """
-    columns = ("dataset", "wnid", "metric", "n", "value", "ci_low", "ci_high")
+    columns = ("dataset", "threshold", "wnid", "metric", "n", "value", "ci_low", "ci_high")
     require_columns(metrics, columns, where="class metrics")
-    for dataset, metric in metrics[["dataset", "metric"]].drop_duplicates().itertuples(False):
+    keys = metrics[["dataset", "threshold", "metric"]].drop_duplicates()
+    for dataset, threshold, metric in keys.itertuples(index=False):
         con.execute(
-            f"DELETE FROM {schema.CLASS_METRICS} WHERE dataset = ? AND metric = ?",
-            [dataset, metric],
+            f"DELETE FROM {schema.CLASS_METRICS} WHERE dataset = ? AND metric = ? "
+            "AND threshold IS NOT DISTINCT FROM ?",
+            [dataset, metric, None if pd.isna(threshold) else float(threshold)],
         )
     insert_frame(con, schema.CLASS_METRICS, metrics.loc[:, list(columns)])
 

@@ -127,7 +127,3 @@ def delete_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
     ):
         if has_table(con, table):  # the selection tables are optional in older databases
             con.execute(f"DELETE FROM {table} WHERE dataset = ?", [dataset])
-    # Selections at other thresholds: "<dataset>@<T>" (comparison.name_selection_dataset).
-    con.execute(
-        f"DELETE FROM {schema.CLASS_METRICS} WHERE starts_with(dataset, ?)", [dataset + "@"]
-    )

@@ -106,3 +106,26 @@ def require_unit_rows(array: np.ndarray, *, name: str) -> np.ndarray:
             f"{name}: row {bad} has norm {norms[bad]:.4f}; embeddings must be L2-normalised"
         )
     return values
+
+
+def check_confidence(confidence: object) -> float:
+    """A confidence level as a float in (0, 1).
+
+    Raises:
+        ValueError: ``confidence`` is not a number strictly between 0 and 1.
+    """
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
+    return float(confidence)
+
+
+def check_length(arr: np.ndarray, n: int, *, name: str, other: str = "labels") -> None:
+    """Check that ``arr`` has ``n`` rows, the length of its partner ``other``.
+
+    Raises:
+        ValueError: The row counts differ; the message names both arrays.
+    """
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} rows but {other} has {n}; they must match")

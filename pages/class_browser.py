@@ -8,7 +8,7 @@ import streamlit as st
 
 from laionet_app.blocks import render_sample_grid
 from laionet_app.connection import require_database
-from laionet_app.controls import THRESHOLDED_KINDS, select_threshold_control
+from laionet_app.controls import select_threshold_control
 from laionet_app.tables import (
     load_class_counts,
     load_class_samples,
@@ -17,6 +17,7 @@ from laionet_app.tables import (
     load_samples_in_band,
 )
 from laionet_core.selection import compute_band_edges
+from laionet_core.thresholds import BAND_STEP, DEFAULT_BAND_RANGE, THRESHOLDED_KINDS
 
 SHOWCASE_WNID = "n02125311"  # cougar: the paper's Figure 11 example ("puma")
 
@@ -49,10 +50,10 @@ if kind in THRESHOLDED_KINDS:
     control = select_threshold_control(kind)
     low, high = st.slider(
         f"Range of {control.quantity}",
-        0.0,
-        1.0,
-        (0.5, 1.0),
-        step=0.01,
+        control.low,
+        control.high,
+        DEFAULT_BAND_RANGE,
+        step=BAND_STEP,
         key="band_range",
         help=f"The paper keeps > {control.default}.",
     )

@@ -16,7 +16,6 @@ from laionet_app.charts import build_variant_panel_chart
 from laionet_app.connection import require_database
 from laionet_app.controls import selection_controls
 from laionet_app.loaders import (
-    IMAGENET_DATASET,
     is_thresholded,
     load_metric_table,
     load_variant_panel,
@@ -29,7 +28,7 @@ from laionet_core.comparison import (
     METRIC_ZERO_SHOT_1,
     METRIC_ZERO_SHOT_5,
 )
-from laionet_core.settings import LAIONET_DATASET
+from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
 
 db = require_database()

@@ -13,7 +13,6 @@ from laionet_app.charts import build_accuracy_chart, build_model_scatter_chart
 from laionet_app.connection import require_database
 from laionet_app.controls import selection_controls
 from laionet_app.loaders import (
-    IMAGENET_DATASET,
     build_accuracy_summary,
     build_model_comparison,
     compute_selection_weights,
@@ -26,7 +25,7 @@ from laionet_app.loaders import (
 )
 from laionet_app.tables import read_dataset_kind
 from laionet_core.comparison import METRIC_INTRA
-from laionet_core.settings import LAIONET_DATASET
+from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
 
 db = require_database()

@@ -3,10 +3,9 @@
 For each dataset with image embeddings: intra-class similarity, image-to-synset
 similarity and CLIP zero-shot recall@1/@5 against every class of the database (synset
 embeddings of the dataset's encoder and the database's synset format). Text-selected
-datasets are measured on a selection: the paper's (threshold 0.82, NSFW and multi-label
-captions dropped) under the dataset's own name, other ``--threshold`` values under
-``"<dataset>@<T>"``; text-matched datasets (Section 4.3) on text-to-text similarity
-> 0.7 under their own name, other ``--text-match-threshold`` values likewise (see
+datasets are measured on the paper's selection (NSFW and multi-label captions dropped)
+at each ``--threshold`` (0.82 by default); text-matched datasets (Section 4.3) at each
+text-to-text ``--text-match-threshold`` (0.7); rows carry their ``threshold`` (see
 ``laionet_core.comparison``). ``write_dataset_metrics`` does one dataset (used by
 ``add-reference`` and ``text-match``).
 """
@@ -29,7 +28,6 @@ from laionet_core.comparison import (
     METRIC_ZERO_SHOT_5,
     compute_sample_metric_rows,
     default_selection_for_kind,
-    name_selection_dataset,
 )
 from laionet_core.selection import (
     DEFAULT_TEXT_MATCH_THRESHOLD,
@@ -51,20 +49,20 @@ def list_metric_selections(
     *,
     thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
     text_match_thresholds: Sequence[float] = (DEFAULT_TEXT_MATCH_THRESHOLD,),
-) -> list[tuple[str, SelectionParams | None]]:
-    """The selections of one dataset that get class metrics, with their stored names.
+) -> list[tuple[float | None, SelectionParams | None]]:
+    """The selections of one dataset that get class metrics, with their thresholds.
 
-    Text-selected datasets at ``thresholds`` (the paper's 0.82 under the plain name),
-    text-matched ones at ``text_match_thresholds`` (0.7 under the plain name), any other
-    dataset whole (selection None). Thresholds are snapped to the grid first, so
-    repeated or near-equal ones (0.7 and 0.701) give one selection, in first-given order.
+    Text-selected datasets at ``thresholds``, text-matched ones at
+    ``text_match_thresholds``, any other dataset whole (threshold and selection None).
+    Thresholds are snapped to the grid first, so repeated or near-equal ones (0.7 and
+    0.701) give one selection, in first-given order.
 
     Raises:
         ValueError: A threshold off the grid's range or not finite (the option is named).
     """
     base = default_selection_for_kind(kind)
     if base is None:
-        return [(dataset, None)]
+        return [(None, None)]
     if kind == schema.KIND_TEXT_SELECTED:
         option, chosen = "--threshold", thresholds
     else:
@@ -77,13 +75,7 @@ def list_metric_selections(
             raise ValueError(f"{option} {t!r}: {error}") from error
     if len(snapped) < len(chosen):
         logger.info("%s %s: %d distinct on the grid", option, list(chosen), len(snapped))
-    return [
-        (
-            name_selection_dataset(dataset, t, default=base.threshold),
-            replace(base, threshold=t),
-        )
-        for t in snapped
-    ]
+    return [(t, replace(base, threshold=t)) for t in snapped]
 
 
 def compute_dataset_metrics(
@@ -123,14 +115,15 @@ def compute_dataset_metrics(
             f"{synset_format!r} (dataset {dataset!r})"
         )
     parts = []
-    for name, params in list_metric_selections(
+    for threshold, params in list_metric_selections(
         dataset, kind, thresholds=thresholds, text_match_thresholds=text_match_thresholds
     ):
         if params is None:
             samples = queries.read_samples(con, dataset)
         else:
             samples = queries.read_selected_samples(con, dataset, params)
-        parts.append(compute_sample_metric_rows(name, embedded, samples, synsets))
+        rows = compute_sample_metric_rows(dataset, embedded, samples, synsets, threshold=threshold)
+        parts.append(rows)
     return pd.concat(parts, ignore_index=True)
 
 

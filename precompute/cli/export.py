@@ -6,10 +6,13 @@ import argparse
 import logging
 from pathlib import Path
 
+import duckdb
+
 from laionet_core.export import EXPORT_FORMATS, write_export
-from laionet_core.queries import connect
-from laionet_core.selection import DEFAULT_MIN_SAMPLES_PER_CLASS, DEFAULT_THRESHOLD, SelectionParams
+from laionet_core.queries import connect, read_dataset_info
+from laionet_core.selection import DEFAULT_MIN_SAMPLES_PER_CLASS, SelectionParams
 from laionet_core.settings import LAIONET_DATASET
+from laionet_core.thresholds import CAPTION_THRESHOLD, TEXT_MATCH_THRESHOLD, read_threshold_spec
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +28,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--threshold",
         type=float,
-        default=DEFAULT_THRESHOLD,
-        help="keep text_similarity > THRESHOLD (default: %(default)s)",
+        default=None,
+        help="keep text_similarity > THRESHOLD (default: the dataset kind's, "
+        f"{CAPTION_THRESHOLD.default} for text-selected, {TEXT_MATCH_THRESHOLD.default} "
+        "for text-matched)",
     )
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="parquet", dest="export_format")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
@@ -40,14 +45,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the export."""
-    params = SelectionParams(
-        threshold=args.threshold,
-        drop_nsfw=not args.keep_nsfw,
-        drop_multi_label=not args.keep_multi_label,
-        min_samples_per_class=DEFAULT_MIN_SAMPLES_PER_CLASS,
-    )
     con = connect(args.db)
     try:
+        threshold = args.threshold
+        if threshold is None:
+            threshold = read_default_threshold(con, args.dataset)
+        params = SelectionParams(
+            threshold=threshold,
+            drop_nsfw=not args.keep_nsfw,
+            drop_multi_label=not args.keep_multi_label,
+            min_samples_per_class=DEFAULT_MIN_SAMPLES_PER_CLASS,
+        )
         manifest_path, manifest = write_export(
             con,
             db_path=args.db,
@@ -66,3 +74,21 @@ def run(args: argparse.Namespace) -> int:
         manifest_path,
     )
     return 0
+
+
+def read_default_threshold(con: duckdb.DuckDBPyConnection, dataset: str) -> float:
+    """The paper's threshold for ``dataset``'s kind (``laionet_core.thresholds``).
+
+    Raises:
+        ValueError: The database has no such dataset, or its kind is used whole.
+    """
+    info = read_dataset_info(con, dataset)
+    if info is None:
+        raise ValueError(f"--dataset {dataset!r}: no such dataset in the database")
+    spec = read_threshold_spec(info["kind"])
+    if spec is None:
+        raise ValueError(
+            f"--dataset {dataset!r} is of kind {info['kind']!r}, which no threshold selects; "
+            "give --threshold to select on its text_similarity anyway"
+        )
+    return spec.default

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from laionet_core.validation import require_embedding_matrix
@@ -116,18 +116,64 @@ def list_laion_parts(root: str | Path) -> list[LaionPart]:
     return [parts[k] for k in sorted(parts)]
 
 
-def format_sample_key(value: object, *, file_stem: str, row: int) -> str:
-    """A sample's key: its SAMPLE_ID, or ``<file base name>:<row>`` when it has none.
+def read_key_stem(path: Path) -> str:
+    """The file base name that keys a row without a sample id: ``<stem>:<row>``."""
+    return Path(path).name.split(".")[0]
 
-    LAION-400M stores SAMPLE_ID as float64 in some parts; integral floats lose ``.0``.
+
+def render_sample_ids(
+    values: pa.Array | pa.ChunkedArray,
+    *,
+    file_stem: str,
+    rows: np.ndarray | None = None,
+    where: object = "SAMPLE_ID",
+) -> list[str]:
+    """Sample ids as LAION's keys: the id as text, or ``<file_stem>:<row>`` where missing.
+
+    LAION-400M stores SAMPLE_ID as int64 in some parts and float64 in others; integral
+    floats lose their ``.0`` so both give the same key. One definition for the build
+    and the ``match`` command.
+
+    Args:
+        values: (N,) sample ids: integers, floats or strings; null or NaN where missing.
+        file_stem: ``read_key_stem`` of the file the rows come from.
+        rows: (N,) row numbers in that file (default ``0 .. N-1``).
+        where: The file, for the error message.
+
+    Raises:
+        ValueError: The ids are neither numbers nor strings (lists or bytes, say).
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return f"{file_stem}:{row}"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    rows = np.arange(len(values)) if rows is None else np.asarray(rows)
+    kind = values.type
+    if pa.types.is_floating(kind):
+        numbers = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        finite = np.isfinite(numbers)
+        integral = finite & (numbers == np.round(numbers))
+        text = [
+            str(int(v)) if whole else (str(v) if ok else None)
+            for v, whole, ok in zip(
+                numbers.tolist(), integral.tolist(), finite.tolist(), strict=True
+            )
+        ]
+    elif pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = values.cast(pa.string()).to_pylist()
+    elif pa.types.is_null(kind):
+        text = [None] * len(values)
+    else:
+        raise ValueError(
+            f"{where}: sample id column has type {kind}; expected integers, floats or strings"
+        )
+    return [
+        value if value is not None else f"{file_stem}:{row}"
+        for value, row in zip(text, rows.tolist(), strict=True)
+    ]
+
+
+def format_sample_key(value: object, *, file_stem: str, row: int) -> str:
+    """One sample's key (``render_sample_ids`` of a single value)."""
+    return render_sample_ids(pa.array([value]), file_stem=file_stem, rows=np.array([row]))[0]
 
 
 def read_part_metadata(part: LaionPart) -> pd.DataFrame:
@@ -158,11 +204,9 @@ def read_part_metadata(part: LaionPart) -> pd.DataFrame:
     for column in METADATA_ALIASES:
         if column not in frame:
             frame[column] = None
-    stem = part.metadata.name.split(".")[0]
-    raw_ids = frame["sample_id"].tolist()
-    frame["sample_id"] = [
-        format_sample_key(v, file_stem=stem, row=i) for i, v in enumerate(raw_ids)
-    ]
+    stem = read_key_stem(part.metadata)
+    ids = table.column(chosen["sample_id"]) if "sample_id" in chosen else pa.nulls(len(frame))
+    frame["sample_id"] = render_sample_ids(ids, file_stem=stem, where=part.metadata)
     return frame.loc[:, list(METADATA_ALIASES)]
 
 

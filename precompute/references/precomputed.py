@@ -15,14 +15,15 @@ import numpy as np
 import pandas as pd
 
 from laionet_core import schema
+from laionet_core.settings import IMAGENET_CAPTIONS_DATASET, IMAGENET_DATASET, IMAGENETV2_DATASETS
 from laionet_core.storage import DatasetInfo, write_dataset
 from laionet_core.validation import require_columns
 from precompute.ingest.laion import load_part_embeddings, read_thumbnail_file
 
 REFERENCES_DIR = "references"
 # Reference sets selected by looking at the image, and the one that carries captions.
-IMAGE_SELECTED_REFERENCES = ("imagenet-val", "imagenetv2-a", "imagenetv2-b", "imagenetv2-c")
-CAPTIONED_REFERENCE = "imagenet-captions"
+IMAGE_SELECTED_REFERENCES = (IMAGENET_DATASET, *IMAGENETV2_DATASETS)
+CAPTIONED_REFERENCE = IMAGENET_CAPTIONS_DATASET
 
 
 def read_precomputed_references(

@@ -16,6 +16,7 @@ import pandas as pd
 from laionet_core import queries
 from laionet_core.accuracy import calibrate_feature_noise, compute_nearest_class_mean_predictions
 from laionet_core.selection import DEFAULT_THRESHOLD
+from laionet_core.settings import IMAGENET_DATASET
 from laionet_core.storage import open_database_for_update
 from precompute.analyses.class_metrics import compute_database_metrics
 from precompute.analyses.predictions import write_predictions
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 # The simulated model learns from the ImageNet-like validation images, as a stand-in for
 # a model trained on ImageNet's training set.
-DEFAULT_FIT_DATASET = "imagenet-val"
+DEFAULT_FIT_DATASET = IMAGENET_DATASET
 # Every simulated model's name starts with this, so no chart can pass it off as real.
 SIMULATED_PREFIX = "simulated-"
 # Top-1 accuracy the simulated model has on its own reference images (leave-one-out):

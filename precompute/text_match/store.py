@@ -39,7 +39,7 @@ import pandas as pd
 from laionet_core import queries, schema
 from laionet_core.encoders import parse_encoder_spec
 from laionet_core.selection import DEFAULT_TEXT_MATCH_THRESHOLD, snap_threshold
-from laionet_core.settings import LAIONET_DATASET
+from laionet_core.settings import IMAGENET_CAPTIONS_DATASET, LAIONET_DATASET, TEXT_MATCHED_DATASET
 from laionet_core.storage import (
     DatasetInfo,
     DatasetWriter,
@@ -68,8 +68,8 @@ from precompute.text_match.sources import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_QUERIES = "imagenet-captions"  # ImageNet-Captions' texts, added with add-reference
-DEFAULT_TEXT_MATCHED = "text-matched"  # the stored dataset's name
+DEFAULT_QUERIES = IMAGENET_CAPTIONS_DATASET  # ImageNet-Captions' texts, from add-reference
+DEFAULT_TEXT_MATCHED = TEXT_MATCHED_DATASET  # the stored dataset's name
 # What text_similarity means in a text-matched dataset, recorded with it.
 TEXT_SIMILARITY_MEANING = "cosine(candidate caption, caption of the query that chose it)"
 

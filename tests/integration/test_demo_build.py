@@ -12,6 +12,7 @@ import pytest
 
 from laionet_core import queries, schema
 from laionet_core.selection import SelectionParams, select_mask, summarize_selection
+from laionet_core.thresholds import CAPTION_THRESHOLD, TEXT_MATCH_THRESHOLD
 from laionet_core.vocabulary import load_imagenet_vocabulary
 from precompute.cli import main as precompute_main
 from tests.conftest import TEST_CAPTIONS
@@ -166,6 +167,27 @@ def test_export_command_writes_file_and_manifest(demo_db: Path, con, tmp_path: P
         len(pd.read_csv(csv_out))
         == queries.count_selected(con, "laionet", SelectionParams(threshold=0.9))[0]
     )
+
+
+def test_export_defaults_to_the_threshold_of_the_dataset_kind(
+    demo_db: Path, con, tmp_path: Path, capsys
+) -> None:
+    """One definition per kind: the export's default is the slider's (0.82 / 0.7)."""
+    for dataset, spec in (("laionet", CAPTION_THRESHOLD), ("text-matched", TEXT_MATCH_THRESHOLD)):
+        out = tmp_path / f"{dataset}.parquet"
+        args = ["export", "--db", str(demo_db), "--dataset", dataset, "--out", str(out)]
+        assert precompute_main(args) == 0
+        manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
+        assert manifest["selection"]["threshold"] == spec.default
+        expected = queries.count_selected(con, dataset, SelectionParams(threshold=spec.default))
+        assert len(pd.read_parquet(out)) == expected[0]
+    whole = ["export", "--db", str(demo_db), "--dataset", "imagenet-val"]
+    assert precompute_main([*whole, "--out", str(tmp_path / "v.csv")]) == 2
+    assert "'image-selected', which no threshold selects" in capsys.readouterr().err
+    assert (
+        precompute_main([*whole[:-2], "--dataset", "nope", "--out", str(tmp_path / "n.csv")]) == 2
+    )
+    assert "--dataset 'nope': no such dataset" in capsys.readouterr().err
 
 
 def test_export_rejects_a_bad_threshold(demo_db: Path, tmp_path: Path, capsys) -> None:

@@ -139,14 +139,21 @@ def test_simulated_model_stored_and_worse_on_laionet(con) -> None:
         assert acc["laionet"].summary.loc[k, "equal"] < acc["imagenet-val"].summary.loc[k, "equal"]
 
 
-def test_metrics_command_stores_other_thresholds_under_their_own_name(db_copy: Path) -> None:
+def test_metrics_command_stores_other_thresholds_in_the_threshold_column(db_copy: Path) -> None:
     assert precompute_main(["metrics", "--db", str(db_copy), "--threshold", "0.82", "0.75"]) == 0
     con = queries.connect(db_copy)
-    names = set(queries.read_class_metrics(con)["dataset"])
-    assert {"laionet", "laionet@0.750"} <= names
-    wide = build_metric_table(queries.read_class_metrics(con), "laionet@0.750", METRIC_INTRA)
-    narrow = build_metric_table(queries.read_class_metrics(con), "laionet", METRIC_INTRA)
+    rows = queries.read_class_metrics(con, dataset="laionet")
+    assert sorted(rows["threshold"].unique()) == pytest.approx([0.75, 0.82])
+    assert set(queries.read_class_metrics(con)["dataset"]) <= set(
+        queries.read_datasets(con)["dataset"]
+    )
+    wide = build_metric_table(rows, "laionet", METRIC_INTRA, threshold=0.75)
+    narrow = build_metric_table(rows, "laionet", METRIC_INTRA, threshold=0.82)
     assert wide["n"].sum() > narrow["n"].sum()
+    at_75 = queries.read_class_metrics(con, dataset="laionet", threshold=0.75)
+    assert len(at_75) == len(rows[rows["threshold"] == 0.75]) > 0
+    whole = queries.read_class_metrics(con, dataset="imagenet-val")
+    assert whole["threshold"].isna().all()
 
 
 def test_add_predictions_from_files_in_both_forms(db_copy: Path, tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from laionet_core.comparison import (
     compute_class_metric_rows,
     compute_matched_pair_counts,
     compute_variant_panel,
-    name_selection_dataset,
     parse_prediction_table,
 )
 from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
@@ -196,9 +195,7 @@ def test_class_metric_rows_and_metric_table_round_trip() -> None:
     assert table["n"].tolist() == [4, 6]
 
 
-def test_selection_names_and_matched_pair_counts() -> None:
-    assert name_selection_dataset("laionet", 0.82) == "laionet"
-    assert name_selection_dataset("laionet", 0.7501) == "laionet@0.750"
+def test_matched_pair_counts() -> None:
     pairs = compute_matched_pair_counts(
         pd.Series({"x": 3, "y": 100, "z": 1}), pd.Series({"x": 50, "y": 60, "w": 9})
     )
@@ -272,9 +269,9 @@ def test_repeated_or_near_equal_thresholds_give_one_selection_each() -> None:
     text = list_metric_selections(
         "laionet", KIND_TEXT_SELECTED, thresholds=[0.75, 0.82, 0.75, 0.8201, 0.751]
     )
-    assert [(n, p.threshold) for n, p in text] == [("laionet@0.750", 0.75), ("laionet", 0.82)]
+    assert [(t, p.threshold) for t, p in text] == [(0.75, 0.75), (0.82, 0.82)]
     matched = list_metric_selections("tm", KIND_TEXT_MATCHED, text_match_thresholds=[0.7, 0.701])
-    assert [(n, p.threshold) for n, p in matched] == [("tm", 0.7)]
+    assert [(t, p.threshold) for t, p in matched] == [(0.7, 0.7)]
     with pytest.raises(ValueError, match="--text-match-threshold 1.5: threshold 1.5 is outside"):
         list_metric_selections("tm", KIND_TEXT_MATCHED, text_match_thresholds=[0.7, 1.5])
     with pytest.raises(ValueError, match="--threshold nan: threshold must be a finite number"):

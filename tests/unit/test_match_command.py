@@ -8,11 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import precompute.cli.match as match_command
+import precompute.match.parquet as match_command
 from laionet_core.matching import LemmaMatcher
 from laionet_core.vocabulary import load_imagenet_vocabulary
 from precompute.cli import main
-from precompute.cli.match import MATCH_SCHEMA, match_parquet_file
+from precompute.ingest.laion import LaionPart, read_part_metadata
+from precompute.match.parquet import MATCH_SCHEMA, match_parquet_file
 
 CAPTIONS = ["A PUMA in the snow", "nothing to see", None, "great white shark", "tabby cat"]
 
@@ -37,7 +38,7 @@ def test_keys_from_float_sample_ids_and_fallback(tmp_path, matcher):
     assert captions == 5
     assert table.schema == MATCH_SCHEMA
     # Integral floats lose ".0"; a null SAMPLE_ID falls back to file:row.
-    assert table["key"].to_pylist() == ["1000000000000000", "part-00000.parquet:3", "5.5"]
+    assert table["key"].to_pylist() == ["1000000000000000", "part-00000:3", "5.5"]
     assert table["wnids"].to_pylist() == [["n02125311"], ["n01484850"], ["n02123045"]]
     assert table["lemmas"].to_pylist()[1] == ["great white shark", "white shark"]
 
@@ -45,7 +46,24 @@ def test_keys_from_float_sample_ids_and_fallback(tmp_path, matcher):
 def test_keys_without_sample_id_use_file_and_row(tmp_path, matcher):
     path = write(tmp_path / "meta.parquet", caption=CAPTIONS, url=["u"] * 5)
     table, _ = match_parquet_file(path, matcher)
-    assert table["key"].to_pylist() == ["meta.parquet:0", "meta.parquet:3", "meta.parquet:4"]
+    assert table["key"].to_pylist() == ["meta:0", "meta:3", "meta:4"]
+
+
+def test_match_and_build_key_rows_the_same_way(tmp_path, matcher):
+    """One rendering of LAION ids (``ingest.laion``) for the match command and the build."""
+    ids = pa.array([1.0e15, 2.0, 3.0, None, 5.5], pa.float64())
+    path = write(tmp_path / "part-00007.snappy.parquet", SAMPLE_ID=ids, TEXT=CAPTIONS)
+    table, _ = match_parquet_file(path, matcher)
+    part = LaionPart(index=7, metadata=path, img_emb=None, text_emb=None, images=None)
+    built = read_part_metadata(part)["sample_id"].tolist()
+    assert built == ["1000000000000000", "2", "3", "part-00007:3", "5.5"]
+    assert set(table["key"].to_pylist()) <= set(built)
+
+
+def test_sample_ids_that_are_lists_are_refused(tmp_path, matcher):
+    path = write(tmp_path / "l.parquet", SAMPLE_ID=pa.array([[1]] * 5), TEXT=CAPTIONS)
+    with pytest.raises(ValueError, match=r"l.parquet: sample id column has type list"):
+        match_parquet_file(path, matcher)
 
 
 def test_rows_count_across_read_batches(tmp_path, matcher, monkeypatch):
@@ -54,7 +72,7 @@ def test_rows_count_across_read_batches(tmp_path, matcher, monkeypatch):
     table, _ = match_parquet_file(path, matcher)
     assert table["key"].to_pylist() == ["7", "10", "11"]
     path = write(tmp_path / "q.parquet", TEXT=CAPTIONS)
-    assert match_parquet_file(path, matcher)[0]["key"].to_pylist()[-1] == "q.parquet:4"
+    assert match_parquet_file(path, matcher)[0]["key"].to_pylist()[-1] == "q:4"
 
 
 def test_missing_caption_column_names_file_and_columns(tmp_path, matcher):
@@ -73,10 +91,10 @@ def test_command_writes_matches_and_modes_differ(tmp_path, capsys):
     assert main(args) == 0
     table = pq.read_table(out)
     assert table.schema == MATCH_SCHEMA
-    assert table["key"].to_pylist() == ["1", "4", "5", "b.parquet:0", "b.parquet:1", "b.parquet:2"]
+    assert table["key"].to_pylist() == ["1", "4", "5", "b:0", "b:1", "b:2"]
     assert main([*args, "--mode", "paper", "--workers", "1"]) == 0
     # Case-sensitive, punctuation-literal: "A PUMA" and both Shih-Tzu spellings drop out.
-    assert pq.read_table(out)["key"].to_pylist() == ["4", "5", "b.parquet:2"]
+    assert pq.read_table(out)["key"].to_pylist() == ["4", "5", "b:2"]
     assert not [p for p in out.parent.iterdir() if p.name != "matches.parquet"]
 
 

@@ -170,13 +170,14 @@ def test_temporary_files_of_killed_builds_are_removed(tmp_path: Path) -> None:
     )
 
 
-def test_replacing_a_dataset_drops_its_selections_at_other_thresholds(tmp_path: Path) -> None:
+def test_replacing_a_dataset_drops_its_metrics_at_every_threshold(tmp_path: Path) -> None:
     path = tmp_path / "db.duckdb"
     samples, _ = _build(path)
-    names = ["laionet", "laionet@0.750", "laionet@0.900", "laionet2@0.750", "other"]
+    names = ["laionet", "laionet", "laionet", "laionet2", "other"]
     metrics = pd.DataFrame(
         {
             "dataset": names,
+            "threshold": [0.82, 0.75, 0.9, 0.75, None],
             "wnid": "n01440764",
             "metric": "intra_class_similarity",
             "n": 5,
@@ -190,5 +191,24 @@ def test_replacing_a_dataset_drops_its_selections_at_other_thresholds(tmp_path: 
     with open_database_for_update(path) as con:
         write_dataset(con, INFO, samples)
     con = duckdb.connect(str(path), read_only=True)
-    kept = con.execute("SELECT dataset FROM class_metrics ORDER BY dataset").fetchall()
-    assert [row[0] for row in kept] == ["laionet2@0.750", "other"]
+    kept = con.execute("SELECT dataset, threshold FROM class_metrics ORDER BY dataset").fetchall()
+    assert kept == [("laionet2", 0.75), ("other", None)]
+
+
+def test_class_metrics_are_replaced_per_threshold(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    _build(path)
+    row = {"dataset": "laionet", "wnid": "n01440764", "metric": "intra_class_similarity"}
+    first = pd.DataFrame(
+        [
+            {**row, "threshold": t, "n": 5, "value": 0.5, "ci_low": 0.4, "ci_high": 0.6}
+            for t in (0.75, 0.82)
+        ]
+    )
+    again = first.iloc[[1]].assign(value=0.7)
+    with open_database_for_update(path) as con:
+        write_class_metrics(con, first)
+        write_class_metrics(con, again)
+    con = duckdb.connect(str(path), read_only=True)
+    stored = con.execute("SELECT threshold, value FROM class_metrics ORDER BY threshold").fetchall()
+    assert stored == [(0.75, 0.5), (0.82, 0.7)]

@@ -90,20 +90,15 @@ def test_dedupe_against_a_loop_over_queries() -> None:
     assert out["n_queries"].sum() == int(np.sum(best >= 0))
 
 
-def test_metric_selections_per_kind_and_their_names() -> None:
+def test_metric_selections_per_kind_and_their_thresholds() -> None:
     text = list_metric_selections("laionet", schema.KIND_TEXT_SELECTED, thresholds=[0.82, 0.75])
-    assert [(n, p.threshold) for n, p in text] == [("laionet", 0.82), ("laionet@0.750", 0.75)]
+    assert [(t, p.threshold) for t, p in text] == [(0.82, 0.82), (0.75, 0.75)]
     matched = list_metric_selections(
         "text-matched", schema.KIND_TEXT_MATCHED, text_match_thresholds=[0.7, 0.8]
     )
-    assert [(n, p.threshold) for n, p in matched] == [
-        ("text-matched", 0.7),
-        ("text-matched@0.800", 0.8),
-    ]
+    assert [(t, p.threshold) for t, p in matched] == [(0.7, 0.7), (0.8, 0.8)]
     assert all(p.drop_nsfw for _, p in matched)
-    assert list_metric_selections("imagenet-val", schema.KIND_IMAGE_SELECTED) == [
-        ("imagenet-val", None)
-    ]
+    assert list_metric_selections("imagenet-val", schema.KIND_IMAGE_SELECTED) == [(None, None)]
 
 
 def test_streamed_exact_search_and_rescoring_equal_numpy() -> None:

@@ -1,0 +1,1 @@
+"""Lemma matching at LAION scale, alone: parquet parts in, matched captions out."""
