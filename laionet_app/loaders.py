@@ -79,13 +79,13 @@ def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> Selec
     return params if params is not None else default_selection_for_kind(kind)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def load_all_samples(db: DbKey, dataset: str) -> pd.DataFrame:
-    """Every sample of ``dataset``, scored or not."""
+    """Every sample of ``dataset``, scored or not (shared: callers must not modify it)."""
     return queries.read_samples(cursor(db), dataset)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def load_selected_samples(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
     """Samples of ``dataset`` kept by its selection (``_selection``); every sample of a
     dataset used whole."""

@@ -21,11 +21,17 @@ from laionet_core.export import (
     encode_export,
 )
 from laionet_core.queries_stats import (
+    read_bin_samples,
+    read_class_summaries,
     read_export_sample,
     read_selection_stats,
     read_selection_subsets,
+    select_band_samples,
+    select_class_counts,
 )
 from laionet_core.selection import (
+    GRID_MIN,
+    THRESHOLD_STEP,
     SelectionParams,
     SelectionSummary,
     compute_counts_above,
@@ -176,15 +182,39 @@ def load_class_metrics(
     )
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_class_summaries(db: DbKey) -> pd.DataFrame:
+    """Per dataset and class: samples and mean similarities (one scan, shared)."""
+    return read_class_summaries(cursor(db))
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def load_class_counts(db: DbKey, wnid: str) -> pd.DataFrame:
-    return queries.read_class_counts(cursor(db), wnid)
+    """``queries.read_class_counts`` from the per-class summaries: no scan per class."""
+    return select_class_counts(_load_class_summaries(db), load_datasets(db), wnid)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _load_bin_samples(db: DbKey, dataset: str, wnid: str, limit: int, seed: int) -> pd.DataFrame:
+    return read_bin_samples(
+        cursor(db), dataset, wnid, limit=limit, seed=seed, grid_min=GRID_MIN, step=THRESHOLD_STEP
+    )
+
+
+def _on_grid(value: float) -> bool:
+    steps = (value - GRID_MIN) / THRESHOLD_STEP
+    return abs(steps - round(steps)) < 1e-6
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def load_samples_in_band(
     db: DbKey, dataset: str, wnid: str, low: float, high: float, limit: int, seed: int
 ) -> pd.DataFrame:
+    """``queries.read_samples_in_band``; bands on the threshold grid share one query per
+    class (``read_bin_samples``), so a class switch scans the samples once, not per band."""
+    if _on_grid(low) and _on_grid(high):
+        bins = _load_bin_samples(db, dataset, wnid, limit, seed)
+        return select_band_samples(bins, low=low, high=high, limit=limit)
     return queries.read_samples_in_band(
         cursor(db), dataset, wnid, low=low, high=high, limit=limit, seed=seed
     )

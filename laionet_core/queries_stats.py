@@ -128,3 +128,73 @@ def read_prediction_outcomes(con: duckdb.DuckDBPyConnection, model: str) -> pd.D
         absent), sorted by dataset, class and sample id.
     """
     return con.execute(PREDICTION_OUTCOMES_SQL, {"model": model, "nsfw_tag": NSFW_TAG}).df()
+
+
+CLASS_SUMMARIES_SQL = f"""
+SELECT s.dataset, s.wnid, count(*) AS samples,
+       avg(s.text_similarity) AS mean_text_similarity,
+       avg(s.image_similarity) AS mean_image_similarity
+FROM {schema.SAMPLES} s GROUP BY s.dataset, s.wnid
+"""
+
+
+def read_class_summaries(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per dataset and class: samples and mean similarities, in one scan (what
+    ``queries.read_class_counts`` gives for one class, for every class at once)."""
+    return con.execute(CLASS_SUMMARIES_SQL).df()
+
+
+BIN_SAMPLES_SQL = f"""
+SELECT s.sample_id, s.url, s.text, s.wnid, s.text_similarity, s.image_similarity,
+       s.nsfw, s.multi_label, s.thumbnail_id, hash(s.sample_id, $seed) AS draw
+FROM {schema.SAMPLES} s
+WHERE s.dataset = $dataset AND s.wnid = $wnid AND s.text_similarity IS NOT NULL
+QUALIFY row_number() OVER (
+    PARTITION BY CAST(ceil(round((s.text_similarity - $grid_min) / $step, 6)) AS INTEGER)
+    ORDER BY hash(s.sample_id, $seed)
+) <= $limit
+"""
+
+
+def read_bin_samples(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    wnid: str,
+    *,
+    limit: int,
+    seed: int,
+    grid_min: float,
+    step: float,
+) -> pd.DataFrame:
+    """Per threshold-grid bin of one class, its ``limit`` samples first by
+    ``hash(sample_id, seed)`` (``draw``): any band of whole bins then takes its
+    ``limit`` first draws from these rows alone, as ``queries.read_samples_in_band``."""
+    params = {
+        "dataset": dataset,
+        "wnid": wnid,
+        "limit": limit,
+        "seed": seed,
+        "grid_min": grid_min,
+        "step": step,
+    }
+    return con.execute(BIN_SAMPLES_SQL, params).df()
+
+
+def select_band_samples(
+    bin_samples: pd.DataFrame, *, low: float, high: float, limit: int
+) -> pd.DataFrame:
+    """``queries.read_samples_in_band``'s rows from ``read_bin_samples``' rows, for a band
+    ``(low, high]`` whose edges lie on the threshold grid (so it is a union of whole bins).
+    """
+    sims = bin_samples["text_similarity"].to_numpy(np.float64)
+    inside = bin_samples[(sims > low) & (sims <= high)]
+    return inside.sort_values("draw").head(limit).drop(columns="draw").reset_index(drop=True)
+
+
+def select_class_counts(summaries: pd.DataFrame, datasets: pd.DataFrame, wnid: str) -> pd.DataFrame:
+    """``queries.read_class_counts(con, wnid)`` from ``read_class_summaries``' rows and the
+    datasets (``dataset``, ``kind``): every dataset, with 0 samples where it has none."""
+    chosen = summaries[summaries["wnid"] == wnid].drop(columns="wnid")
+    out = datasets[["dataset", "kind"]].merge(chosen, on="dataset", how="left")
+    out["samples"] = out["samples"].fillna(0).astype(np.int64)
+    return out.sort_values("dataset").reset_index(drop=True)
