@@ -31,6 +31,7 @@ from laionet_core import schema  # noqa: E402
 from laionet_core.storage import (  # noqa: E402
     DatasetInfo,
     DatasetWriter,
+    open_database_for_update,
     open_new_database,
     write_classes,
     write_meta,
@@ -122,7 +123,7 @@ def _write_predictions(con, wnids: np.ndarray, rng) -> None:
             top = rng.integers(0, wnids.size, (len(rows), 5))
             hit = rng.random(len(rows)) < skill
             top[hit, rng.integers(0, 5, hit.sum())] = truth[hit]
-            flat = pa.array(wnids[top.ravel()], pa.string())
+            flat = pa.array(wnids[top.ravel()].tolist(), pa.string())
             offsets = pa.array(np.arange(0, top.size + 1, 5, dtype=np.int32))
             table = pa.table(
                 {
@@ -136,7 +137,8 @@ def _write_predictions(con, wnids: np.ndarray, rng) -> None:
 
 
 def build_scale_database(db: Path, *, samples: int, embedding_floor: float, seed: int) -> None:
-    """Write the database at ``db`` (replacing it), then run the metrics stage."""
+    """Write the database at ``db`` (when absent), its predictions, then run the metrics
+    stage."""
     args = argparse.Namespace(samples=samples, embedding_floor=embedding_floor)
     rng = np.random.default_rng(seed)
     vocabulary = load_imagenet_vocabulary()
@@ -145,6 +147,21 @@ def build_scale_database(db: Path, *, samples: int, embedding_floor: float, seed
     synsets = _unit(centres + 0.8 * _unit(rng.standard_normal(centres.shape, dtype=np.float32)))
     tightness = rng.uniform(0.45, 0.8, wnids.size).astype(np.float32)
     started = time.perf_counter()
+    if db.is_file():  # resume: the samples are written, predictions and metrics may not be
+        logger.info("%s exists: adding predictions and metrics only", db)
+    else:
+        _write_samples(db, vocabulary, wnids, centres, synsets, tightness, args, rng)
+    with open_database_for_update(db) as con:
+        for model in MODELS:
+            con.execute(f"DELETE FROM {schema.PREDICTIONS} WHERE model = ?", [model])
+        _write_predictions(con, wnids, rng)
+    logger.info("wrote %s in %.0f s; running the metrics stage", db, time.perf_counter() - started)
+    started = time.perf_counter()
+    compute_database_metrics(db)
+    logger.info("metrics stage: %.0f s", time.perf_counter() - started)
+
+
+def _write_samples(db, vocabulary, wnids, centres, synsets, tightness, args, rng) -> None:
     with open_new_database(db) as con:
         write_meta(con, {"simulated": "true", "built_by": "benchmarks/scale_db.py"})
         write_classes(con, vocabulary, synset_format=DEFAULT_SYNSET_TEXT_FORMAT)
@@ -157,11 +174,6 @@ def build_scale_database(db: Path, *, samples: int, embedding_floor: float, seed
         )
         _write_laion(con, wnids, centres, synsets, tightness, args, rng)
         _write_imagenet(con, wnids, centres, synsets, tightness, rng)
-        _write_predictions(con, wnids, rng)
-    logger.info("wrote %s in %.0f s; running the metrics stage", db, time.perf_counter() - started)
-    started = time.perf_counter()
-    compute_database_metrics(db)
-    logger.info("metrics stage: %.0f s", time.perf_counter() - started)
 
 
 def main() -> None:
