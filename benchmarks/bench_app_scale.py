@@ -305,11 +305,29 @@ def print_report(db: Path, app: dict, work: dict) -> None:
     print(f"peak RSS of the work part (GiB): {work['peak RSS of this part (GiB)']:.2f}")
 
 
+def add_statistics(db: Path) -> None:
+    """Write every dataset's selection statistics (what ``precompute metrics`` adds)."""
+    from laionet_core import queries
+    from laionet_core.storage import open_database_for_update
+    from precompute.analyses.selection_stats import write_dataset_selection_stats
+
+    with open_database_for_update(db) as con:
+        for dataset in queries.read_datasets(con)["dataset"]:
+            seconds = _timed(write_dataset_selection_stats, con, dataset)
+            print(f"selection statistics of {dataset}: {seconds:.1f} s", flush=True)
+    print(f"peak RSS while writing them: {_peak_rss_gib():.2f} GiB", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=None)
     parser.add_argument("--moves", type=int, default=10, help="moves per action")
     parser.add_argument("--build-samples", type=int, default=0, help="write scale_db first")
+    parser.add_argument(
+        "--add-statistics",
+        action="store_true",
+        help="first write the selection statistics into DB (a database built before them)",
+    )
     parser.add_argument("--part", choices=("app", "work"), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     db = args.db or Path(os.environ.get("LAIONET_BENCH_DB") or DEFAULT_DB)
@@ -323,6 +341,8 @@ def main() -> None:
         build_scale_database(db, samples=args.build_samples, embedding_floor=0.8, seed=0)
     if not db.is_file():
         raise SystemExit(f"no database at {db}; build it (see this script's docstring)")
+    if args.add_statistics:
+        add_statistics(db)
     results = {}
     for part in ("app", "work"):
         command = [sys.executable, __file__, "--db", str(db), "--part", part]

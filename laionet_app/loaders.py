@@ -215,8 +215,8 @@ def load_prediction_models(db: DbKey) -> list[str]:
 
 @st.cache_resource(show_spinner="Loading predictions…", max_entries=8)
 def load_predictions(db: DbKey, model: str) -> pd.DataFrame:
-    """Stored predictions of ``model`` as outcomes (shared, read-only): dataset, sample_id,
-    wnid, position of the true class in the top 5, bin, nsfw, multi_label
+    """Stored predictions of ``model`` as outcomes (shared, read-only): dataset, wnid,
+    position of the true class in the top 5, bin, nsfw, multi_label
     (``prediction_outcomes.prepare_outcomes``)."""
     return prepare_outcomes(read_prediction_outcomes(cursor(db), model))
 

@@ -111,7 +111,7 @@ def read_export_sample(con: duckdb.DuckDBPyConnection, dataset: str, *, limit: i
 
 
 PREDICTION_OUTCOMES_SQL = f"""
-SELECT p.dataset, p.sample_id, s.wnid, s.text_similarity,
+SELECT p.dataset, s.wnid, s.text_similarity,
        upper(trim(coalesce(s.nsfw, ''))) = $nsfw_tag AS nsfw, s.multi_label,
        CAST(coalesce(list_position(p.top5_wnids, s.wnid), 0) AS TINYINT) AS position
 FROM {schema.PREDICTIONS} p JOIN {schema.SAMPLES} s USING (dataset, sample_id)
@@ -123,9 +123,9 @@ def read_prediction_outcomes(con: duckdb.DuckDBPyConnection, model: str) -> pd.D
     """Where each sample's true class sits in ``model``'s top 5, with its selection fields.
 
     Returns:
-        Columns dataset, sample_id, wnid (true class), text_similarity, nsfw (bool),
-        multi_label, position (1-based rank of the true class in the top 5; 0 when
-        absent), sorted by dataset, class and sample id.
+        Columns dataset, wnid (true class), text_similarity, nsfw (bool), multi_label,
+        position (1-based rank of the true class in the top 5; 0 when absent), sorted
+        by dataset, class and sample id (no sample id: 1M of them would cost 100 MB).
     """
     return con.execute(PREDICTION_OUTCOMES_SQL, {"model": model, "nsfw_tag": NSFW_TAG}).df()
 
