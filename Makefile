@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-requirements
 DB ?= data/demo/laionet_demo.duckdb
 PORT ?= 8501
+# Interface the app listens on: this machine only, unless asked (`make app ADDRESS=0.0.0.0`).
+ADDRESS ?= 127.0.0.1
 
 .PHONY: app test demo bench lint chromium
 
@@ -20,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/python -m precompute demo --db $(DB) --if-missing
 
 app: demo
-	LAIONET_DB=$(DB) $(BIN)/streamlit run app.py --server.port $(PORT)
+	LAIONET_DB=$(DB) $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 # Debian's Chromium for the Playwright test (never `playwright install`).
 chromium:

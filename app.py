@@ -8,7 +8,7 @@ The database comes from ``$LAIONET_DB`` (default: the simulated demo database).
 import streamlit as st
 
 from laionet_app.blocks import render_simulated_banner
-from laionet_app.connection import require_database
+from laionet_app.connection import database_lease
 
 st.set_page_config(
     page_title="LAIONet Explorer", page_icon=":material/image_search:", layout="wide"
@@ -54,6 +54,6 @@ PAGES = [
 
 navigation = st.navigation(PAGES)
 st.title("LAIONet Explorer")
-db = require_database()
-render_simulated_banner(db)
-navigation.run()
+with database_lease() as db:  # this rerun finishes on this file, even if a new one lands
+    render_simulated_banner(db)
+    navigation.run()

@@ -23,6 +23,7 @@ from laionet_app.charts import (
 from laionet_app.connection import DbKey
 from laionet_app.loaders import load_difference, load_matched_pairs
 from laionet_app.tables import load_meta, load_thumbnail
+from laionet_app.text import escape_markdown
 from laionet_core.selection import SelectionParams
 from laionet_core.stats import RankCorrelation, compute_significance_shares
 
@@ -58,15 +59,17 @@ def render_difference(
     """
     diff = load_difference(db, a, params_a, b, params_b, metric)
     shares = compute_significance_shares(diff)
-    st.caption(f"Per class: {label}, `{a}` − `{b}`, with 95% intervals")
+    st.caption(
+        f"Per class: {label}, {escape_markdown(a)} − {escape_markdown(b)}, with 95% intervals"
+    )
     if shares["n_classes"] == 0:
         st.info("No shared class has an interval on both sides.")
         return
     cols = st.columns(3)
     cols[0].metric("Classes compared", f"{shares['n_classes']:,}")
     # Dataset names come from the command line: code spans keep Markdown out of them.
-    cols[1].metric(f"`{a}` significantly lower", f"{shares['lower']:.1%}")
-    cols[2].metric(f"`{a}` significantly higher", f"{shares['higher']:.1%}")
+    cols[1].metric(f"{escape_markdown(a)} significantly lower", f"{shares['lower']:.1%}")
+    cols[2].metric(f"{escape_markdown(a)} significantly higher", f"{shares['higher']:.1%}")
     chart = build_difference_chart(diff, y_title=f"{label}: {a} − {b}", legend_title=f"{a} vs {b}")
     st.altair_chart(chart, width="stretch")
 
@@ -101,7 +104,7 @@ def render_simulated_banner(db: DbKey) -> None:
             "figure here is real LAION or ImageNet data.",
             icon=":material/warning:",
         )
-    st.caption(f"Database: `{Path(db[0])}`" + (" · SIMULATED" if simulated else ""))
+    st.caption(f"Database: {escape_markdown(Path(db[0]))}" + (" · SIMULATED" if simulated else ""))
 
 
 def render_sample_grid(db: DbKey, samples: pd.DataFrame, *, columns: int = 6) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -96,7 +98,7 @@ def build_similarity_histogram(
 def build_class_frequency_chart(
     class_counts: np.ndarray,
     names: np.ndarray,
-    wnids: np.ndarray,
+    wnids: Sequence[str] | np.ndarray,
     *,
     top: int = 500,
     labelled: int = 8,
@@ -106,13 +108,14 @@ def build_class_frequency_chart(
     Args:
         class_counts: (C,) selected samples per class.
         names: (C,) class names.
-        wnids: (C,) wnids.
+        wnids: (C,) wnids (any sequence).
         top: Classes shown, most frequent first (the paper shows 500).
         labelled: Classes named on the chart, as in the paper: the most frequent and
             others evenly spaced in rank, so the names do not overlap.
     """
     total = int(class_counts.sum())
     present = class_counts > 0
+    wnids = np.asarray(wnids)
     frame = (
         pd.DataFrame(
             {"class": names[present], "wnid": wnids[present], "samples": class_counts[present]}

@@ -1,38 +1,220 @@
-"""The app's database: its path and modification time as a cache key, and one connection.
+"""The app's database: a key that changes when the file is swapped, and its connection.
 
-Cached helpers take the key ``(path, mtime)``, so a rebuilt database is picked up
-without restarting the app.
+``build`` (and every writer) swaps a new file into place at ``$LAIONET_DB``. Each rerun
+looks at the file's inode and modification time: a new file gets a new key, so cached
+helpers (keyed by it) read the new file, and a new connection is opened for it.
+
+Two details make this work:
+
+- DuckDB hands later ``duckdb.connect(path)`` calls in a process the instance already
+  open for that path, which would keep serving the old, deleted file. So each file is
+  opened in a private in-memory instance (an unnamed ``:memory:`` connection is never
+  shared) and ATTACHed read-only there.
+- Sessions lease the file they started on: ``database_lease`` holds it for a whole rerun
+  (``app.py`` wraps every page in it) and every cursor holds it until it is garbage
+  collected (fragment reruns). A session in the middle of a rerun finishes on the old
+  file; the old connection is closed when its last lease ends.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
 import duckdb
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from laionet_app.text import escape_markdown
 from laionet_core import queries
+from laionet_core.messages import MAX_MESSAGE_CHARS, bound_message
 from laionet_core.settings import DB_ENV_VAR, DEFAULT_DB_PATH, resolve_db_path
 
-DbKey = tuple[str, float]  # (path, modification time): a cache key that changes on rebuild
+logger = logging.getLogger(__name__)
+
+# (path, inode, modification time in ns): a cache key that changes when the file does.
+DbKey = tuple[str, int, int]
+# The name the database file is attached under in its private in-memory instance.
+CATALOG = "laionet"
+# A swap between stat() and ATTACH is retried this many times before giving up.
+OPEN_ATTEMPTS = 3
+
+
+class DatabaseChangedError(RuntimeError):
+    """The file a key names was swapped out and its connection is closed."""
+
+
+@dataclass
+class _Handle:
+    """One open database file and the number of leases on it."""
+
+    key: DbKey
+    con: duckdb.DuckDBPyConnection
+    users: int = 0
+    current: bool = True
+
+
+class _Registry:
+    """Open databases by key; retired ones are closed when their last lease ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._handles: dict[DbKey, _Handle] = {}
+
+    def acquire(self, key: DbKey) -> _Handle:
+        """Lease ``key``'s connection, opening it if it is the file now at its path.
+
+        Raises:
+            DatabaseChangedError: ``key`` is closed and its path now holds another file.
+            ValueError: The file is not a database this version reads.
+        """
+        with self._lock:
+            handle = self._handles.get(key)
+            if handle is None:
+                if stat_database(Path(key[0])) != key:
+                    raise DatabaseChangedError(f"{key[0]} changed; rerun to read the new file")
+                handle = self._handles[key] = _Handle(key, open_database(key))
+                for other in list(self._handles.values()):
+                    if other.key[0] == key[0] and other.key != key:
+                        other.current = False
+                        self._close_if_unused(other)
+            handle.users += 1
+            return handle
+
+    def release(self, key: DbKey) -> None:
+        """End one lease on ``key``; close its connection if it was the last on an old file."""
+        with self._lock:
+            handle = self._handles.get(key)
+            if handle is not None:
+                handle.users -= 1
+                self._close_if_unused(handle)
+
+    def _close_if_unused(self, handle: _Handle) -> None:
+        if handle.users <= 0 and not handle.current:
+            del self._handles[handle.key]
+            handle.con.close()
+            logger.info("closed %s (inode %d): a newer file replaced it", *handle.key[:2])
+
+    def open_keys(self) -> list[DbKey]:
+        """Keys whose connection is open (for tests and diagnostics)."""
+        with self._lock:
+            return list(self._handles)
+
+
+_REGISTRY = _Registry()
+_LEASED = threading.local()  # .key: the database leased by the rerun on this thread
+
+
+def stat_database(path: Path) -> DbKey | None:
+    """The key of the file now at ``path``, or None when there is none."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return str(path), info.st_ino, info.st_mtime_ns
+
+
+def open_database(key: DbKey) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the file ``key`` names, in an instance of its own.
+
+    Raises:
+        DatabaseChangedError: The file kept changing while it was opened.
+        ValueError: The file is not a database this version reads.
+    """
+    path = key[0]
+    literal = "'" + path.replace("'", "''") + "'"
+    for _ in range(OPEN_ATTEMPTS):
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute(f"ATTACH {literal} AS {CATALOG} (READ_ONLY)")
+            con.execute(f"USE {CATALOG}")
+            queries.check_schema_version(con, path)
+        except duckdb.Error as error:
+            con.close()
+            raise ValueError(f"{path} is not a readable DuckDB database: {error}") from error
+        except ValueError:
+            con.close()
+            raise
+        if stat_database(Path(path)) == key:
+            return con
+        con.close()  # swapped while opening: the attached file may be the newer one
+    raise DatabaseChangedError(f"{path} kept changing while it was opened")
 
 
 def require_database() -> DbKey:
-    """The database key, or a page explaining how to build the database (then stop)."""
+    """The key of the database this rerun reads, or a page explaining how to build one.
+
+    Inside ``database_lease`` it is the leased key, so a page sees the same file as the
+    frame around it even if a new one is swapped in meanwhile.
+    """
+    leased = getattr(_LEASED, "key", None)
+    if leased is not None:
+        return leased
     path = resolve_db_path()
-    if not path.is_file():
-        st.error(f"No database at `{path}`.")
+    key = stat_database(path)
+    if key is None or not path.is_file():
+        st.error(f"No database at {escape_markdown(path)}.")
         st.markdown(
-            f"Build the simulated demo database with `python -m precompute demo --db {path}`, "
-            f"or point `{DB_ENV_VAR}` at a database (default: `{DEFAULT_DB_PATH}`)."
+            f"Build the simulated demo database with `python -m precompute demo --db` "
+            f"{escape_markdown(path)}, or point `{DB_ENV_VAR}` at a database "
+            f"(default: `{DEFAULT_DB_PATH}`)."
         )
         st.stop()
-    return str(path), path.stat().st_mtime
+    return key
 
 
-@st.cache_resource(show_spinner=False)
-def _connection(path: str, mtime: float) -> duckdb.DuckDBPyConnection:
-    return queries.connect(path)
+@contextlib.contextmanager
+def database_lease() -> Iterator[DbKey]:
+    """Hold the database now at ``$LAIONET_DB`` for one rerun (stops with a page if none).
+
+    Yields:
+        Its key; ``require_database`` returns it until the block ends.
+    """
+    key = require_database()
+    if getattr(_LEASED, "key", None) is not None:  # nested: the outer lease holds it
+        yield key
+        return
+    try:
+        _REGISTRY.acquire(key)
+    except (ValueError, DatabaseChangedError) as error:
+        st.error(escape_markdown(bound_message(str(error)), limit=MAX_MESSAGE_CHARS))
+        st.stop()
+    _LEASED.key = key
+    try:
+        yield key
+    finally:
+        _LEASED.key = None
+        _REGISTRY.release(key)
 
 
 def cursor(db: DbKey) -> duckdb.DuckDBPyConnection:
-    """A cursor of the shared read-only connection (one per call: cursors are cheap)."""
-    return _connection(*db).cursor()
+    """A cursor on ``db``'s connection; it holds the file until it is garbage collected.
+
+    Raises:
+        DatabaseChangedError: ``db``'s file was replaced and no session uses it any more
+            (a fragment rerun after a swap); inside a Streamlit run the app reruns instead.
+    """
+    try:
+        handle = _REGISTRY.acquire(db)
+    except DatabaseChangedError:
+        if get_script_run_ctx() is not None:
+            st.rerun()  # the whole app, on the new file
+        raise
+    try:
+        cur = handle.con.cursor()
+        cur.execute(f"USE {CATALOG}")  # the catalog is chosen per connection
+    except BaseException:
+        _REGISTRY.release(db)
+        raise
+    weakref.finalize(cur, _REGISTRY.release, db)
+    return cur
+
+
+def open_database_keys() -> list[DbKey]:
+    """Keys of the files this process holds open."""
+    return _REGISTRY.open_keys()

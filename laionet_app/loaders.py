@@ -18,6 +18,7 @@ import streamlit as st
 from laionet_app.connection import DbKey, cursor
 from laionet_app.tables import (
     load_class_metrics,
+    load_classes,
     load_datasets,
     load_embeddings,
     load_histograms,
@@ -39,8 +40,8 @@ from laionet_core.comparison import (
     compute_sample_metric_rows,
     compute_variant_panel,
     default_selection_for_kind,
-    parse_prediction_table,
 )
+from laionet_core.export import is_downloaded_selection
 from laionet_core.metrics import bin_caption_diagnostics, sample_pairwise_similarities
 from laionet_core.prediction_outcomes import (
     compute_outcome_accuracy,
@@ -58,6 +59,7 @@ from laionet_core.selection_stats import count_selected_rows, evaluate_metric_ro
 from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compare_class_means, compute_significance_shares
 from laionet_core.thresholds import THRESHOLDED_KINDS
+from laionet_core.uploads import parse_prediction_upload
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
 # Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
@@ -67,14 +69,22 @@ PAIR_SEED = 0
 def is_thresholded(db: DbKey, dataset: str) -> bool:
     """True when ``dataset`` is kept by a threshold on ``text_similarity`` (LAIONet-like
     or text-matched), so selection controls apply to it."""
+    if is_downloaded_selection(_dataset_parameters(db, dataset)):
+        return False  # a downloaded export: its selection was made before the download
     return read_dataset_kind(db, dataset) in THRESHOLDED_KINDS
+
+
+def _dataset_parameters(db: DbKey, dataset: str) -> dict:
+    """``datasets.parameters`` of ``dataset`` ({} when unknown)."""
+    frame = load_datasets(db).set_index("dataset")
+    return frame.at[dataset, "parameters"] if dataset in frame.index else {}
 
 
 def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> SelectionParams | None:
     """The selection of ``dataset``: ``params``, or its kind's paper default when None;
     None for datasets used whole."""
     kind = read_dataset_kind(db, dataset)
-    if kind not in THRESHOLDED_KINDS:
+    if kind not in THRESHOLDED_KINDS or not is_thresholded(db, dataset):
         return None
     return params if params is not None else default_selection_for_kind(kind)
 
@@ -221,28 +231,21 @@ def load_predictions(db: DbKey, model: str) -> pd.DataFrame:
     return prepare_outcomes(read_prediction_outcomes(cursor(db), model))
 
 
-def parse_uploaded_predictions(db: DbKey, table: pd.DataFrame) -> pd.DataFrame:
-    """An uploaded prediction table in ``load_predictions``' shape (same parser as the CLI).
+def parse_uploaded_predictions(db: DbKey, data: bytes, name: str) -> pd.DataFrame:
+    """An uploaded prediction file in ``load_predictions``' shape, checked as the CLI checks
+    files (``laionet_core.uploads``: columns capped, unknown wnids reported with counts).
 
     Raises:
-        ValueError: the table is malformed or names unknown datasets or samples.
+        UploadError: One bounded line naming the file, column or value.
     """
-    if "dataset" not in table.columns:
-        table = table.assign(dataset=LAIONET_DATASET)
-    names = set(load_datasets(db)["dataset"])
-    frames = []
-    for dataset, group in table.groupby(table["dataset"].astype(str), sort=True):
-        if dataset not in names:
-            raise ValueError(f"dataset {dataset!r} is not in the database; has {sorted(names)}")
-        truth = load_all_samples(db, dataset).set_index("sample_id")["wnid"]
-        parsed = parse_prediction_table(group, true_wnids=truth)
-        parsed["dataset"] = dataset
-        parsed["wnid"] = truth.reindex(parsed["sample_id"]).to_numpy()
-        if parsed["wnid"].isna().any():
-            missing = parsed["sample_id"][parsed["wnid"].isna()].iloc[0]
-            raise ValueError(f"sample_id {missing!r} is not in dataset {dataset!r}")
-        frames.append(parsed)
-    return pd.concat(frames, ignore_index=True)
+    return parse_prediction_upload(
+        data,
+        name,
+        datasets=load_datasets(db)["dataset"].tolist(),
+        read_truth=lambda dataset: load_all_samples(db, dataset).set_index("sample_id")["wnid"],
+        classes=load_classes(db)["wnid"].tolist(),
+        default_dataset=LAIONET_DATASET,
+    )
 
 
 def compute_selection_weights(db: DbKey, laion: str, params: SelectionParams) -> pd.Series:
@@ -339,6 +342,13 @@ def load_caption_diagnostics(db: DbKey, dataset: str) -> pd.DataFrame:
             "false_classes_more_similar": "proportion_more_similar",
         }
     ).assign(text=lambda d: texts.reindex(d["sample_id"]).to_numpy())
+
+
+def load_least_explained_captions(db: DbKey, dataset: str, rows: int) -> pd.DataFrame:
+    """The ``rows`` captions least similar to their own synset, with their class name."""
+    names = load_classes(db).set_index("wnid")["name"]
+    least = load_caption_diagnostics(db, dataset).nsmallest(rows, "similarity")
+    return least.assign(label=names.reindex(least["wnid"]).to_numpy())
 
 
 def load_caption_diagnostic_bins(db: DbKey, dataset: str) -> pd.DataFrame:

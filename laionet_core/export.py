@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,15 @@ EXPORT_COLUMNS = {
     "nsfw": "NSFW",
     "sample_id": "SAMPLE_ID",
 }
+# What img2dataset must keep for add-reference to join the images back and not re-select.
+IMG2DATASET_ADDITIONAL_COLUMNS = ("wnid", "SAMPLE_ID", "NSFW", "text_similarity")
+# A spreadsheet runs a cell that begins with one of these as a formula (CSV injection);
+# a leading apostrophe makes it text. Tab and carriage return are OWASP's additions.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# The dataset parameter that marks a downloaded subset of an export: its class metrics
+# cover every downloaded sample, never a selection made again.
+SELECTION_SOURCE = "selection_source"
+PLACEHOLDER_EXPORT_FILE = "EXPORT_FILE"  # in a manifest made before the file has a name
 
 
 def build_export_table(
@@ -38,6 +48,44 @@ def build_export_table(
     """The rows ``params`` keeps, in the export's columns and order."""
     selected = read_selected_samples(con, dataset, params)
     return selected.loc[:, list(EXPORT_COLUMNS)].rename(columns=EXPORT_COLUMNS)
+
+
+def format_img2dataset_command(
+    export_file: str, export_format: str, *, output_folder: str | None = None
+) -> str:
+    """The img2dataset command that downloads an export and keeps what add-reference needs.
+
+    It names LAION's URL/TEXT columns and saves ``IMG2DATASET_ADDITIONAL_COLUMNS`` in each
+    sample's json, as webdataset shards with img2dataset's per-shard parquet of every
+    row (successes and failures), which ``add-reference --kind webdataset`` reads back.
+
+    Args:
+        export_file: The export's path as the user will pass it.
+        export_format: ``parquet`` or ``csv``.
+        output_folder: Where img2dataset writes; ``<export stem>_images`` by default.
+
+    Returns:
+        One shell command line, every argument quoted for a POSIX shell.
+    """
+    folder = output_folder or f"{Path(export_file).stem}_images"
+    columns = json.dumps(list(IMG2DATASET_ADDITIONAL_COLUMNS), separators=(",", ":"))
+    arguments = [
+        "img2dataset",
+        ("--url_list", export_file),
+        ("--input_format", export_format),
+        ("--url_col", EXPORT_COLUMNS["url"]),
+        ("--caption_col", EXPORT_COLUMNS["text"]),
+        ("--save_additional_columns", columns),
+        ("--output_format", "webdataset"),
+        ("--output_folder", folder),
+        ("--image_size", "256"),
+        ("--resize_mode", "border"),
+        ("--processes_count", "4"),
+        ("--thread_count", "64"),
+        ("--enable_wandb", "False"),
+    ]
+    words = [a if isinstance(a, str) else f"{a[0]} {shlex.quote(a[1])}" for a in arguments]
+    return " ".join(words)
 
 
 def build_export_manifest(
@@ -49,8 +97,13 @@ def build_export_manifest(
     export_format: str,
     rows: int,
     classes: int,
+    export_file: str | None = None,
 ) -> dict:
-    """Every parameter that produced an export, for the JSON written next to it."""
+    """Every parameter that produced an export, for the JSON written next to it.
+
+    ``img2dataset_command`` downloads it (``format_img2dataset_command``); without
+    ``export_file`` it names the file ``EXPORT_FILE``.
+    """
     datasets = read_datasets(con).set_index("dataset")
     if dataset not in datasets.index:
         raise ValueError(f"dataset {dataset!r} is not in {db_path}")
@@ -71,7 +124,49 @@ def build_export_manifest(
         "schema_version": meta.get("schema_version"),
         "dataset_parameters": row["parameters"],
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "img2dataset_command": format_img2dataset_command(
+            export_file or PLACEHOLDER_EXPORT_FILE, export_format
+        ),
     }
+
+
+def is_downloaded_selection(parameters: dict) -> bool:
+    """True for a dataset downloaded from an export: a selection already made, used whole."""
+    return bool(parameters.get(SELECTION_SOURCE))
+
+
+def describe_download(parameters: dict) -> str | None:
+    """The downloaded share of a dataset added back from img2dataset, in words, or None.
+
+    Args:
+        parameters: The dataset's ``datasets.parameters``.
+
+    Returns:
+        E.g. ``downloaded 1,032 of 1,475 exported rows (70.0%); 443 failed (link rot) ...``.
+    """
+    download = parameters.get("download")
+    if not download:
+        return None
+    return (
+        f"downloaded {download['downloaded']:,} of {download['rows']:,} exported rows "
+        f"({100 * download['downloaded_share']:.1f}%); {download['failed']:,} failed (link "
+        "rot), kept as rejected rows"
+        + ("; used whole, not selected again" if is_downloaded_selection(parameters) else "")
+    )
+
+
+def escape_formula_cell(value: object) -> object:
+    """``value`` with a leading apostrophe when a spreadsheet would run it as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def unescape_formula_cell(value: object) -> object:
+    """Undo ``escape_formula_cell`` (for reading an export back)."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+        return value[1:]
+    return value
 
 
 def encode_export(table: pd.DataFrame, export_format: str) -> bytes:
@@ -85,7 +180,11 @@ def encode_export(table: pd.DataFrame, export_format: str) -> bytes:
         table.to_parquet(buffer, index=False)
         return buffer.getvalue()
     if export_format == "csv":
-        return table.to_csv(index=False).encode("utf-8")
+        text_columns = [c for c in table.columns if table[c].dtype.kind not in "biufc"]
+        safe = table.copy()
+        for column in text_columns:
+            safe[column] = safe[column].map(escape_formula_cell)
+        return safe.to_csv(index=False).encode("utf-8")
     raise ValueError(
         f"unknown export format {export_format!r}; allowed: {', '.join(EXPORT_FORMATS)}"
     )
@@ -94,6 +193,11 @@ def encode_export(table: pd.DataFrame, export_format: str) -> bytes:
 def manifest_path_for(out: Path) -> Path:
     """Where the manifest of an export file goes: ``<name>.manifest.json`` beside it."""
     return out.with_name(out.name + ".manifest.json")
+
+
+def command_path_for(out: Path) -> Path:
+    """Where the img2dataset command of an export goes: ``<name>.img2dataset.sh`` beside it."""
+    return out.with_name(out.name + ".img2dataset.sh")
 
 
 def write_export(
@@ -105,7 +209,7 @@ def write_export(
     export_format: str,
     out: str | Path,
 ) -> tuple[Path, dict]:
-    """Write the export and its manifest, each through a temporary file and a rename.
+    """Write the export, its manifest and its img2dataset command, each atomically.
 
     Returns:
         ``(manifest path, manifest)``.
@@ -121,12 +225,23 @@ def write_export(
         export_format=export_format,
         rows=len(table),
         classes=int(table["wnid"].nunique()),
+        export_file=str(out),
     )
     manifest_path = manifest_path_for(out)
+    folder = f"{out.stem}_images"
+    command = (
+        f"#!/bin/sh\n# Download the {manifest['rows']} rows of {out.name} with img2dataset "
+        "(pip install img2dataset), then add the images back:\n"
+        f"#   python -m precompute add-reference --db {shlex.quote(str(db_path))} "
+        f"--name {shlex.quote(dataset + '-downloaded')} --kind webdataset "
+        f"--images {shlex.quote(folder)} --labels {shlex.quote(str(out))} "
+        "--model ViT-B-32 --pretrained laion400m_e32\n" + manifest["img2dataset_command"] + "\n"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     for path, payload in (
         (out, data),
         (manifest_path, json.dumps(manifest, indent=2).encode("utf-8")),
+        (command_path_for(out), command.encode("utf-8")),
     ):
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         tmp.write_bytes(payload)

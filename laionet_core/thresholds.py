@@ -20,6 +20,8 @@ from laionet_core.selection import (
     THRESHOLD_STEP,
 )
 
+# Figure 16b: the text-matched selection compared with ImageNet at each of these.
+SHARE_SWEEP_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 # Similarity bands of the class browser: coarser than the threshold grid, so band edges
 # read as two decimals.
 BAND_STEP = 0.01

@@ -22,12 +22,14 @@ from laionet_app.loaders import (
     relative_frequency,
 )
 from laionet_app.tables import load_datasets, read_dataset_kind
+from laionet_app.text import escape_markdown
 from laionet_core.comparison import (
     METRIC_IMAGE_SIMILARITY,
     METRIC_INTRA,
     METRIC_ZERO_SHOT_1,
     METRIC_ZERO_SHOT_5,
 )
+from laionet_core.export import describe_download
 from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
 
@@ -51,12 +53,18 @@ if a == b:
     st.info("A and B are the same dataset; pick two to compare.")
 params = None  # A taken whole
 if is_thresholded(db, a):
-    st.caption(f"Selection of `{a}`:")
+    st.caption(f"Selection of {escape_markdown(a)}:")
     params = selection_controls(read_dataset_kind(db, a))
 else:
-    st.caption(f"`{a}` is not selected by a similarity threshold, so it is used whole.")
+    st.caption(
+        f"{escape_markdown(a)} is not selected by a similarity threshold, so it is used whole."
+    )
 if is_thresholded(db, b):
-    st.caption(f"`{b}` is taken at the paper's selection for its kind.")
+    st.caption(f"{escape_markdown(b)} is taken at the paper's selection for its kind.")
+for name, parameters in load_datasets(db).set_index("dataset")["parameters"].items():
+    if name in (a, b) and (download := describe_download(parameters)):
+        # Link rot of a dataset added back from img2dataset.
+        st.caption(f"{escape_markdown(name)}: {escape_markdown(download)}")
 
 st.subheader("Intra-class similarity (Figure 6)")
 render_pair_distribution(db, a, params, b, None)
@@ -89,7 +97,7 @@ corr = compute_rank_correlation(
 )
 render_rank_correlation(
     corr,
-    label=f"Spearman correlation in `{a}`",
+    label=f"Spearman correlation in {escape_markdown(a)}",
     x_title=f"relative class frequency in {a}",
     y_title="mean intra-class similarity",
     log_x=True,

@@ -6,7 +6,6 @@ texts, a dataset selected by text alone, against ImageNet. Figure 8 (ImageNetV2 
 is on the Compare datasets page.
 """
 
-import numpy as np
 import streamlit as st
 
 from laionet_app.blocks import render_difference, render_pair_distribution
@@ -19,19 +18,20 @@ from laionet_app.charts import (
 from laionet_app.connection import require_database
 from laionet_app.controls import selection_controls
 from laionet_app.loaders import (
-    IMAGENET_DATASET,
     load_caption_diagnostic_bins,
     load_caption_diagnostics,
+    load_least_explained_captions,
     load_significance_sweep,
 )
 from laionet_app.tables import load_classes, load_datasets, load_selection_summary
+from laionet_app.text import escape_markdown
 from laionet_core import schema
 from laionet_core.comparison import METRIC_INTRA
+from laionet_core.settings import IMAGENET_DATASET
+from laionet_core.thresholds import SHARE_SWEEP_THRESHOLDS
 
 # A text this similar to a synset belongs to it alone (the paper's Figure 9b reading).
 UNIQUE_SYNSET_SIMILARITY = 0.7
-# Thresholds of the Figure 16b sweep.
-SWEEP_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 3).tolist())
 # Captions listed in the table of the least explained ones.
 LEAST_EXPLAINED_ROWS = 50
 
@@ -51,7 +51,7 @@ else:
     name = st.selectbox("Captioned dataset", captioned, key="captions_dataset")
     diagnostics = load_caption_diagnostics(db, name)
     if diagnostics.empty:
-        st.info(f"`{name}` has no caption diagnostics stored.")
+        st.info(f"{escape_markdown(name)} has no caption diagnostics stored.")
     else:
         low = diagnostics["similarity"] <= UNIQUE_SYNSET_SIMILARITY
         cols = st.columns(3)
@@ -86,10 +86,7 @@ else:
                 width="stretch",
             )
         with st.expander("The captions that explain their label least"):
-            names = load_classes(db).set_index("wnid")["name"]
-            least = diagnostics.nsmallest(LEAST_EXPLAINED_ROWS, "similarity").assign(
-                label=lambda d: names.reindex(d["wnid"]).to_numpy()
-            )
+            least = load_least_explained_captions(db, name, LEAST_EXPLAINED_ROWS)
             # st.dataframe shows captions as text, never as HTML.
             st.dataframe(
                 least[["label", "similarity", "proportion_more_similar", "text"]],
@@ -139,5 +136,5 @@ with left:
         width="stretch",
     )
 with right:
-    sweep = load_significance_sweep(db, chosen, reference, params, SWEEP_THRESHOLDS)
+    sweep = load_significance_sweep(db, chosen, reference, params, SHARE_SWEEP_THRESHOLDS)
     st.altair_chart(build_share_sweep_chart(sweep, threshold=params.threshold), width="stretch")

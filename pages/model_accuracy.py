@@ -5,7 +5,6 @@ selection chosen here; the LAION-weighted accuracy weights each class by its fre
 in that selection.
 """
 
-import pandas as pd
 import streamlit as st
 
 from laionet_app.blocks import render_rank_correlation
@@ -24,9 +23,12 @@ from laionet_app.loaders import (
     restrict_to_selection,
 )
 from laionet_app.tables import read_dataset_kind
+from laionet_app.text import escape_markdown
 from laionet_core.comparison import METRIC_INTRA
+from laionet_core.messages import MAX_MESSAGE_CHARS
 from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
+from laionet_core.uploads import UploadError
 
 db = require_database()
 st.header("Model accuracy")
@@ -38,12 +40,10 @@ upload = st.file_uploader(
     key="upload",
 )
 if upload is not None:
-    raw = pd.read_parquet(upload) if upload.name.endswith(".parquet") else pd.read_csv(upload)
     try:
-        predictions = parse_uploaded_predictions(db, raw)
-    except ValueError as error:
-        st.error(f"Could not read `{upload.name}`:")
-        st.code(str(error), language=None)  # quotes the file's values: shown as plain text
+        predictions = parse_uploaded_predictions(db, upload.getvalue(), upload.name)
+    except UploadError as error:  # one bounded line, shown as text
+        st.error("Could not use the upload: " + escape_markdown(error, limit=MAX_MESSAGE_CHARS))
         st.stop()
     model = upload.name
 elif models:
@@ -56,7 +56,10 @@ else:
     )
     st.stop()
 if model.startswith("simulated-"):
-    st.caption(f"`{model}` is a SIMULATED model: nearest class mean of the reference images.")
+    st.caption(
+        f"{escape_markdown(model)} is a SIMULATED model: "
+        "nearest class mean of the reference images."
+    )
 
 if read_dataset_kind(db, LAIONET_DATASET) is None:
     st.info(f"The database holds no `{LAIONET_DATASET}` dataset to measure accuracy on.")

@@ -29,6 +29,7 @@ from laionet_core.comparison import (
     compute_sample_metric_rows,
     default_selection_for_kind,
 )
+from laionet_core.export import SELECTION_SOURCE
 from laionet_core.selection import (
     DEFAULT_TEXT_MATCH_THRESHOLD,
     DEFAULT_THRESHOLD,
@@ -115,9 +116,12 @@ def compute_dataset_metrics(
             f"{synset_format!r} (dataset {dataset!r})"
         )
     parts = []
-    for threshold, params in list_metric_selections(
+    selections = list_metric_selections(
         dataset, kind, thresholds=thresholds, text_match_thresholds=text_match_thresholds
-    ):
+    )
+    if info["parameters"].get(SELECTION_SOURCE):  # a downloaded selection: never re-selected
+        selections = [(None, None)]
+    for threshold, params in selections:
         if params is None:
             samples = queries.read_samples(con, dataset)
         else:

@@ -38,7 +38,7 @@ from laionet_core.vocabulary import (
     format_synset_text,
     load_vocabulary,
 )
-from precompute.build.assemble import write_shard_dataset
+from precompute.build.assemble import ShardTotals, write_shard_dataset
 from precompute.build.executors import (
     DEFAULT_EXECUTOR,
     DEFAULT_WORKERS,
@@ -53,13 +53,10 @@ from precompute.build.manifests import (
     compute_array_digest,
     compute_vocabulary_digest,
 )
+from precompute.build.plan import BuildPlan, estimate_build, format_corpus_report, plan_build
 from precompute.build.shards import read_peak_rss_mib
-from precompute.ingest.laion import (
-    LAION_RELEASE_ENCODER,
-    LaionPart,
-    list_laion_parts,
-    read_corpus_info,
-)
+from precompute.ingest.corpus_summary import summarize_corpus
+from precompute.ingest.laion_layouts import LaionPart
 from precompute.references.precomputed import (
     read_precomputed_references,
     write_precomputed_references,
@@ -67,10 +64,6 @@ from precompute.references.precomputed import (
 
 logger = logging.getLogger(__name__)
 
-SYNSET_DIR = "synsets"
-# Encodes the captions when the corpus ships no text_emb and no --encoder is given:
-# the model behind LAION-400M's own embeddings, as in the paper.
-DEFAULT_TEXT_ENCODER = "open_clip:ViT-B-32:laion400m_e32"
 WORK_DIR_SUFFIX = ".shards"  # default work folder: <db folder>/<db stem>.shards
 # BuildConfig fields that change how a build runs but not what it writes.
 RUN_ONLY_FIELDS = ("db", "work_dir", "workers", "executor", "ray_address", "verify_inputs")
@@ -87,15 +80,15 @@ class BuildConfig:
         synset_format: Synset-text format the captions are scored against.
         vocab_file: wnids to use instead of ImageNet-1k.
         synset_embeddings: (C, D) .npy of synset-text embeddings in vocabulary order;
-            defaults to ``<corpus>/synsets/<format>_emb.npy``. Unused with an encoder.
+            defaults to ``<corpus>/synsets/<format>_emb.npy``. An error with an encoder.
         encoder: Name of the model behind the shipped embeddings; defaults to the
-            corpus's (``corpus.json``), else ``LAION_RELEASE_ENCODER``.
+            corpus's (``corpus.json``), else the release's model by embedding width.
         dataset: Name of the text-selected dataset.
         references: Also load reference datasets found under ``<corpus>/references``.
         thumbnails: Store thumbnails found next to the data.
         text_encoder: Encoder spec that encodes the matched captions and the synset
             texts (``precompute.encode.models``); without one the parts' ``text_emb`` are
-            used, or ``DEFAULT_TEXT_ENCODER`` when no part has them.
+            used, and a corpus without them is an error (``precompute.build.plan``).
         work_dir: Folder of the shards; default ``<db folder>/<db stem>.shards``.
         workers: Worker processes (local) or CPUs of a local Ray.
         executor: ``local`` or ``ray``.
@@ -170,26 +163,62 @@ def resolve_work_dir(config: BuildConfig) -> Path:
     return work_dir.resolve()
 
 
-def load_corpus_synset_embeddings(config: BuildConfig, vocabulary: Vocabulary) -> np.ndarray:
-    """The corpus's synset-text embeddings (``--synset-embeddings`` or ``<corpus>/synsets``).
+def prepare_build(config: BuildConfig) -> BuildPlan:
+    """Summarise the corpus, check it against the options and log the summary first.
+
+    Returns:
+        The plan (its warnings logged at WARNING level).
+
+    Raises:
+        ValueError / FileNotFoundError: What ``plan_build`` refuses, before any work.
+    """
+    summary = summarize_corpus(config.corpus.resolve())
+    try:
+        plan = plan_build(
+            summary,
+            text_encoder=config.text_encoder,
+            embedding_model=config.encoder,
+            synset_embeddings=config.synset_embeddings,
+            synset_format=config.synset_format,
+        )
+    except ValueError:
+        for line in format_corpus_report(summary, plan=None):
+            logger.info("%s", line)
+        raise
+    estimate = estimate_build(
+        summary, workers=config.workers, encodes_captions=plan.encodes_captions
+    )
+    for line in format_corpus_report(summary, plan=None, estimate=estimate):
+        logger.info("%s", line)
+    logger.info("encoder recorded: %s", plan.encoder)
+    for warning in plan.warnings:
+        logger.warning("%s", warning)
+    return plan
+
+
+def load_plan_synset_embeddings(plan: BuildPlan, vocabulary: Vocabulary) -> np.ndarray:
+    """The plan's synset-text file, aligned with ``vocabulary`` and as wide as the captions.
 
     Returns:
         (C, D) float32, L2-normalised, in vocabulary order.
 
     Raises:
-        FileNotFoundError: There is no such file.
+        ValueError: A class has no row, or the width is not the caption embeddings'.
     """
-    synset_path = config.synset_embeddings or (
-        config.corpus / SYNSET_DIR / f"{config.synset_format}_emb.npy"
+    path = plan.synset_embeddings
+    assert path is not None  # plan_build names a file whenever captions are not encoded
+    wnids_file = path.parent / "wnids.txt"
+    matrix = load_synset_embedding_file(
+        path, vocabulary, wnids_file=wnids_file if wnids_file.is_file() else None
     )
-    if not synset_path.is_file():
-        raise FileNotFoundError(
-            f"{synset_path}: no synset-text embeddings; pass --synset-embeddings or --encoder"
+    widths = plan.summary.dims("text")
+    if widths and widths != {matrix.shape[1]}:
+        raise ValueError(
+            f"{path}: synset embeddings are {matrix.shape[1]}-d but the caption embeddings "
+            f"are {', '.join(str(w) for w in sorted(widths))}-d: pass the synset texts "
+            f"encoded by the release's model ({plan.encoder}) with --synset-embeddings"
         )
-    wnids_file = synset_path.parent / "wnids.txt"
-    return load_synset_embedding_file(
-        synset_path, vocabulary, wnids_file=wnids_file if wnids_file.is_file() else None
-    )
+    return matrix
 
 
 def _log_image_embeddings(parts: list[LaionPart], encoder: str, dim: int) -> None:
@@ -214,51 +243,54 @@ def _log_image_embeddings(parts: list[LaionPart], encoder: str, dim: int) -> Non
 
 
 def _load_synsets(
-    config: BuildConfig,
+    plan: BuildPlan,
     vocabulary: Vocabulary,
     executor: LocalExecutor | RayExecutor,
     *,
-    spec: str | None,
+    synset_format: str,
     parts: list[LaionPart],
-    info: dict,
+    shipped: np.ndarray | None,
 ) -> tuple[str, str, np.ndarray]:
     """Encoder name, its precision, and the (C, D) synset embeddings of this build."""
-    if spec is None:
-        encoder = config.encoder or info.get("encoder") or LAION_RELEASE_ENCODER
-        return encoder, "", load_corpus_synset_embeddings(config, vocabulary)
+    if shipped is not None:
+        return plan.encoder, "", shipped
     described = executor.describe_encoder()
     encoder, precision = str(described["name"]), str(described["precision"])
-    texts = [format_synset_text(s, config.synset_format) for s in vocabulary.synsets]
+    texts = [format_synset_text(s, synset_format) for s in vocabulary.synsets]
     synset_emb = require_unit_rows(executor.encode_texts(texts), name=encoder)
     _log_image_embeddings(parts, encoder, synset_emb.shape[1])
     return encoder, precision, synset_emb
 
 
-def build_database(config: BuildConfig) -> Path:
-    """Build (or reuse) every shard, then write ``config.db`` atomically from them.
+@dataclass(frozen=True)
+class _ShardRun:
+    """What the shard phase produced, for the database phase."""
 
-    Returns:
-        The database path.
+    encoder: str
+    synset_emb: np.ndarray
+    params: ShardParams
+    shards: list[tuple[Path, dict]]
+    built: int
+    captions_read: int
 
-    Raises:
-        ValueError / FileNotFoundError: Bad input; the database is not touched then.
-    """
-    started = time.perf_counter()
-    corpus = config.corpus.resolve()
-    info = read_corpus_info(corpus)
-    simulated = bool(info.get("simulated", False))
-    vocabulary = load_vocabulary(config.vocab_file)
-    parts = list_laion_parts(corpus)
+
+def _run_shards(
+    config: BuildConfig, plan: BuildPlan, vocabulary: Vocabulary, shipped: np.ndarray | None
+) -> _ShardRun:
+    """Encode the synset texts (unless ``shipped``), then build (or reuse) every shard."""
+    parts = list(plan.summary.layout.parts)
     spec = config.text_encoder
-    if spec is None and all(p.text_emb is None for p in parts):
-        spec = DEFAULT_TEXT_ENCODER
-        logger.info("%s has no text_emb: captions are encoded with %s", corpus, spec)
     executor = open_executor(
         config.executor, workers=config.workers, address=config.ray_address, encoder_spec=spec
     )
     try:
         encoder, precision, synset_emb = _load_synsets(
-            config, vocabulary, executor, spec=spec, parts=parts, info=info
+            plan,
+            vocabulary,
+            executor,
+            synset_format=config.synset_format,
+            parts=parts,
+            shipped=shipped,
         )
         params = ShardParams(
             match_mode=config.match_mode,
@@ -278,43 +310,66 @@ def build_database(config: BuildConfig) -> Path:
         shards, built, captions_read = build_shards(
             parts, context, executor, verify_inputs=config.verify_inputs
         )
-        sharded = time.perf_counter()
     finally:
         executor.close()
+    return _ShardRun(encoder, synset_emb, params, shards, built, captions_read)
 
+
+def _write_database(
+    config: BuildConfig, vocabulary: Vocabulary, run: _ShardRun, *, simulated: bool
+) -> ShardTotals:
+    """Write the new database from the shards (and precomputed references); its totals."""
     references = []
-    if config.references and spec is not None:
-        logger.warning("precomputed references skipped: their embeddings are not from %s", encoder)
+    if config.references and config.text_encoder is not None:
+        logger.warning(
+            "precomputed references skipped: their embeddings are not from %s", run.encoder
+        )
     elif config.references:
         wnid_rows = {w: i for i, w in enumerate(vocabulary.wnids)}
-        references = read_precomputed_references(config.corpus, synset_emb, wnid_rows)
+        references = read_precomputed_references(config.corpus, run.synset_emb, wnid_rows)
     parameters = {k: str(v) for k, v in vars(config).items() if k not in RUN_ONLY_FIELDS}
-    parameters |= {"text_encoder": spec, "shard_parameters": vars(params)}
+    parameters |= {"text_encoder": config.text_encoder, "shard_parameters": vars(run.params)}
     with open_new_database(config.db) as con:
         write_meta(con, {"simulated": str(simulated).lower(), "corpus": str(config.corpus)})
         write_classes(con, vocabulary, synset_format=config.synset_format)
         write_synset_embeddings(
             con,
-            encoder=encoder,
+            encoder=run.encoder,
             synset_format=config.synset_format,
             wnids=vocabulary.wnids,
-            embeddings=synset_emb,
+            embeddings=run.synset_emb,
         )
         kind, source = schema.KIND_TEXT_SELECTED, str(config.corpus)
-        totals = write_shard_dataset(
-            con,
-            DatasetInfo(config.dataset, kind, source, encoder, simulated, parameters),
-            shards,
-            embedding_floor=config.embedding_floor,
-        )
+        info = DatasetInfo(config.dataset, kind, source, run.encoder, simulated, parameters)
+        totals = write_shard_dataset(con, info, run.shards, embedding_floor=config.embedding_floor)
         write_precomputed_references(
             con,
             config.corpus,
             references,
-            encoder=encoder,
+            encoder=run.encoder,
             simulated=simulated,
             thumbnails=config.thumbnails,
         )
+    return totals
+
+
+def build_database(config: BuildConfig) -> Path:
+    """Check the corpus, build (or reuse) every shard, then write ``config.db`` atomically.
+
+    Returns:
+        The database path.
+
+    Raises:
+        ValueError / FileNotFoundError: Bad input; the database is not touched then.
+    """
+    started = time.perf_counter()
+    plan = prepare_build(config)
+    simulated = bool(plan.summary.info.get("simulated", False))
+    vocabulary = load_vocabulary(config.vocab_file)
+    shipped = None if plan.encodes_captions else load_plan_synset_embeddings(plan, vocabulary)
+    run = _run_shards(config, plan, vocabulary, shipped)
+    sharded = time.perf_counter()
+    totals = _write_database(config, vocabulary, run, simulated=simulated)
     ended = time.perf_counter()
     logger.info(
         "build: %d captions in, %d matched, %d rejected; %d of %d shards built this run "
@@ -323,13 +378,13 @@ def build_database(config: BuildConfig) -> Path:
         totals.rows_in,
         totals.matched,
         totals.rejected,
-        built,
-        len(parts),
-        captions_read,
+        run.built,
+        len(run.shards),
+        run.captions_read,
         ended - started,
         sharded - started,
         ended - sharded,
-        captions_read / max(ended - started, 1e-9),
+        run.captions_read / max(ended - started, 1e-9),
         read_peak_rss_mib() or 0.0,
     )
     return config.db

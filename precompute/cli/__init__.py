@@ -17,6 +17,7 @@ from collections.abc import Sequence
 # Modules under precompute/cli/ that each provide one sub-command, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "demo",
+    "inspect",
     "build",
     "export",
     "match",

@@ -82,7 +82,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--ground-truth", type=Path, help="devkit ground truth (flat val)")
     parser.add_argument("--id-to-wnid", type=Path, help="devkit meta.mat or id->wnid file")
-    parser.add_argument("--labels", type=Path, help="parquet of key, wnid (webdataset)")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="webdataset: the export file it was downloaded from (parquet or CSV, joined by "
+        "SAMPLE_ID or URL), or a parquet of key, wnid",
+    )
     parser.add_argument(
         "--images-root", type=Path, help="ImageNet train folder (imagenet-captions)"
     )

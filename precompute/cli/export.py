@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from laionet_core.export import EXPORT_FORMATS, write_export
+from laionet_core.export import EXPORT_FORMATS, command_path_for, write_export
 from laionet_core.queries import connect, read_dataset_info
 from laionet_core.selection import DEFAULT_MIN_SAMPLES_PER_CLASS, SelectionParams
 from laionet_core.settings import LAIONET_DATASET
@@ -67,11 +67,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         con.close()
     logger.info(
-        "wrote %d rows in %d classes to %s (manifest %s)",
+        "wrote %d rows in %d classes to %s (manifest %s); download it with %s",
         manifest["rows"],
         manifest["classes"],
         args.out,
         manifest_path,
+        command_path_for(args.out),
     )
     return 0
 

@@ -1,11 +1,7 @@
 """Readers of LAION's on-disk layouts.
 
-Two layouts are recognised under a root folder:
-
-* the embeddings release: ``metadata/metadata_N.parquet`` row-aligned with
-  ``img_emb/img_emb_N.npy`` and ``text_emb/text_emb_N.npy`` (and, for the simulated
-  corpus, thumbnails in ``images/NNNNN/<SAMPLE_ID>.jpg``);
-* the original LAION-400M metadata: ``*.parquet`` parts directly under the root.
+The layouts themselves (folder and file names, part pairing) are recognised by
+``precompute.ingest.laion_layouts``; this module reads the parts it finds.
 
 Column names differ between them (``SAMPLE_ID/URL/TEXT`` against ``key/url/caption``);
 ``read_part_metadata`` returns one normalised set of columns for both.
@@ -15,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from laionet_core.validation import require_embedding_matrix
+from precompute.ingest.laion_layouts import LaionPart, list_laion_parts  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -50,70 +45,9 @@ UNSAFE_ID_PARTS = ("/", "\\", "..", "\0")
 CORPUS_INFO_FILE = "corpus.json"  # written by the simulator; absent for real LAION data
 # Recorded as the encoder when the embeddings are LAION's own release (CLIP ViT-B/32).
 LAION_RELEASE_ENCODER = "laion-release:ViT-B-32"
-_PART_NUMBER = re.compile(r"(\d+)(?=\D*$)")
-
-
-@dataclass(frozen=True)
-class LaionPart:
-    """One metadata part and the files aligned with it by row position.
-
-    Attributes:
-        index: Part number N.
-        metadata: The parquet file.
-        img_emb: ``img_emb_N.npy`` when the layout has it.
-        text_emb: ``text_emb_N.npy`` when the layout has it.
-        images: Folder of this part's thumbnails, when present.
-    """
-
-    index: int
-    metadata: Path
-    img_emb: Path | None = None
-    text_emb: Path | None = None
-    images: Path | None = None
-
-
-def _part_number(path: Path) -> int:
-    match = _PART_NUMBER.search(path.stem.split(".")[0].split("-c000")[0])
-    if match is None:
-        raise ValueError(f"{path}: cannot tell the part number from the file name")
-    return int(match.group(1))
-
-
-def list_laion_parts(root: str | Path) -> list[LaionPart]:
-    """Find the parts under ``root`` in either layout, sorted by part number.
-
-    Raises:
-        FileNotFoundError: ``root`` has neither ``metadata/*.parquet`` nor ``*.parquet``.
-        ValueError: Two files claim the same part number.
-    """
-    root = Path(root)
-    release = root / "metadata"
-    files = (
-        sorted(release.glob("*.parquet")) if release.is_dir() else sorted(root.glob("*.parquet"))
-    )
-    if not files:
-        raise FileNotFoundError(
-            f"{root}: no LAION parts found (expected metadata/metadata_N.parquet or *.parquet)"
-        )
-    parts: dict[int, LaionPart] = {}
-    for path in files:
-        number = _part_number(path) if release.is_dir() else len(parts)
-        if number in parts:
-            raise ValueError(f"{path} and {parts[number].metadata} are both part {number}")
-
-        def aligned(folder: str, stem: str, number: int = number) -> Path | None:
-            candidate = root / folder / f"{stem}_{number}.npy"
-            return candidate if candidate.is_file() else None
-
-        images = root / "images" / f"{number:05d}"
-        parts[number] = LaionPart(
-            index=number,
-            metadata=path,
-            img_emb=aligned("img_emb", "img_emb"),
-            text_emb=aligned("text_emb", "text_emb"),
-            images=images if images.is_dir() else None,
-        )
-    return [parts[k] for k in sorted(parts)]
+# The release's model by its embedding width: LAION-400M ships ViT-B/32 (512), LAION-5B
+# ViT-L/14 (768); other widths fall back to LAION_RELEASE_ENCODER with a warning.
+LAION_RELEASE_ENCODERS = {512: LAION_RELEASE_ENCODER, 768: "laion-release:ViT-L-14"}
 
 
 def read_key_stem(path: Path) -> str:

@@ -9,8 +9,8 @@ Layouts (``kind``):
     imagenetv2         ``<root>/<class_index 0-999>/<file>`` (ILSVRC class-index order)
     folder             ``<root>/<wnid>/<file>`` (any wnids of the vocabulary)
     webdataset         ``.tar`` shards as img2dataset writes them (``<key>.jpg``,
-                       ``<key>.txt``, ``<key>.json``); wnid from the json's ``wnid`` (or an
-                       int ``label`` = class index) or a ``labels`` parquet (key, wnid)
+                       ``<key>.txt``, ``<key>.json``, and ``<shard>.parquet``); read by
+                       ``precompute.ingest.webdataset``
     imagenet-captions  the ImageNet-Captions JSON list (filename, title, description,
                        tags, wnid); images under ``<images_root>/<wnid>/<filename>``
 
@@ -22,17 +22,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import tarfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from laionet_core import schema
 from laionet_core.vocabulary import load_imagenet_vocabulary
-from precompute.ingest.images import FileSlice, ImageSource
+from precompute.ingest.images import ImageSource
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +59,8 @@ class ReferenceItem:
         source: Image path, bytes or tar-member slice; None for text-only items.
         url: Original URL when known (webdataset), else None.
         text: Caption when known (webdataset, ImageNet-Captions), else None.
+        nsfw: LAION's NSFW tag when the layout carries it (webdataset), else None.
+        key: img2dataset's key when the id is another (the saved SAMPLE_ID), else None.
     """
 
     sample_id: str
@@ -70,6 +68,8 @@ class ReferenceItem:
     source: ImageSource | None
     url: str | None = None
     text: str | None = None
+    nsfw: str | None = None
+    key: str | None = None
 
 
 def _require_dir(root: str | Path) -> Path:
@@ -180,76 +180,6 @@ def read_imagenet_val_flat(
     return items
 
 
-def _label_to_wnid(meta: dict, where: str, wnids: Sequence[str]) -> str | None:
-    wnid = meta.get("wnid")
-    if isinstance(wnid, str) and WNID_PATTERN.match(wnid):
-        return wnid
-    label = meta.get("label")
-    if isinstance(label, str) and WNID_PATTERN.match(label):
-        return label
-    if isinstance(label, int) and 0 <= label < len(wnids):
-        return wnids[label]
-    if wnid is not None or label is not None:
-        raise ValueError(f"{where}: wnid={wnid!r} label={label!r}; expected a wnid or 0-999")
-    return None
-
-
-def read_webdataset_shards(
-    path: str | Path, *, labels: str | Path | None = None
-) -> list[ReferenceItem]:
-    """Read img2dataset-style tar shards (one ``.tar`` file or a folder of them).
-
-    Images are referenced as ``FileSlice``s into the tar, so nothing is held in memory.
-
-    Args:
-        path: A shard or a folder of ``*.tar``.
-        labels: Optional parquet with columns ``key`` and ``wnid``; it wins over the json.
-
-    Raises:
-        ValueError: No shards, a bad shard, a sample with no wnid anywhere, or a
-            labels file without ``key``/``wnid`` columns.
-    """
-    path = Path(path)
-    shards = sorted(path.glob("*.tar")) if path.is_dir() else [path]
-    if not shards or not shards[0].is_file():
-        raise ValueError(f"{path}: expected a .tar shard or a folder of them")
-    key_to_wnid: dict[str, str] = {}
-    if labels is not None:
-        table = pd.read_parquet(labels)
-        if not {"key", "wnid"} <= set(table.columns):
-            raise ValueError(f"{labels}: expected columns key, wnid; got {list(table.columns)}")
-        key_to_wnid = dict(zip(table["key"].astype(str), table["wnid"].astype(str), strict=True))
-    wnids = load_imagenet_vocabulary().wnids
-    items = []
-    for shard in shards:
-        groups: dict[str, dict[str, Any]] = {}
-        try:
-            with tarfile.open(shard, mode="r:") as tar:
-                for member in tar:
-                    if not member.isfile():
-                        continue
-                    key, _, ext = member.name.rpartition(".")
-                    group = groups.setdefault(key, {})
-                    if "." + ext.lower() in IMAGE_EXTENSIONS:
-                        group["image"] = FileSlice(str(shard), member.offset_data, member.size)
-                    elif ext in ("json", "txt"):
-                        group[ext] = tar.extractfile(member).read().decode("utf-8")
-        except (tarfile.TarError, UnicodeDecodeError) as e:
-            raise ValueError(f"{shard}: not a readable webdataset tar shard: {e}") from e
-        for key, group in groups.items():
-            if "image" not in group:
-                continue
-            meta = json.loads(group["json"]) if "json" in group else {}
-            sample_key = str(meta.get("key") or Path(key).name)
-            where = f"{shard}:{key}"
-            wnid = key_to_wnid.get(sample_key) or _label_to_wnid(meta, where, wnids)
-            if wnid is None:
-                raise ValueError(f"{where}: no wnid; expected a json 'wnid'/'label' or --labels")
-            text = meta.get("caption") or group.get("txt")
-            items.append(ReferenceItem(sample_key, wnid, group["image"], meta.get("url"), text))
-    return items
-
-
 def read_imagenet_captions(
     json_path: str | Path, *, images_root: str | Path | None = None
 ) -> list[ReferenceItem]:
@@ -302,6 +232,9 @@ def list_reference_items(kind: str, path: str | Path, **options: Any) -> list[Re
             path, ground_truth=options["ground_truth"], id_to_wnid=options["id_to_wnid"]
         )
     if kind == "webdataset":
+        # Imported here: that module builds on this one's ReferenceItem.
+        from precompute.ingest.webdataset import read_webdataset_shards
+
         return read_webdataset_shards(path, labels=options.get("labels"))
     if kind == "imagenet-captions":
         return read_imagenet_captions(path, images_root=options.get("images_root"))

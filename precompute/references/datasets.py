@@ -141,6 +141,51 @@ def _encode_images(
     return list(result.kept), result.embeddings, result.thumbnails, rejected
 
 
+def _check_reference_inputs(
+    items: Sequence[ReferenceItem],
+    image: tuple[ImageEncoder | None, EncodedSynsets | None],
+    text: tuple[TextEncoder | None, EncodedSynsets | None],
+    *,
+    where: str,
+) -> None:
+    """Refuse what ``build_reference_dataset`` cannot build (its Raises)."""
+    if not items:
+        raise ValueError(f"{where}: no samples found")
+    if image[0] is not None and image[1] is None:
+        raise ValueError("image_synsets are needed to score images")
+    if text[0] is not None and text[1] is None:
+        raise ValueError("text_synsets are needed to score captions")
+    synsets = image[1] or text[1]
+    if synsets is None:
+        raise ValueError("give an image encoder, a text encoder or both")
+    try:
+        synsets.rows_of([item.wnid for item in items])
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from error
+    if image[0] is None and (text[0] is None or any(not item.text for item in items)):
+        raise ValueError(f"{where}: a text-only dataset needs a text encoder and captions")
+
+
+def _samples_frame(
+    items: Sequence[ReferenceItem], text_sim: np.ndarray, image_sim: np.ndarray
+) -> pd.DataFrame:
+    """The samples table rows of kept items (NSFW when the layout carried it)."""
+    wnids = [item.wnid for item in items]
+    return pd.DataFrame(
+        {
+            "sample_id": [item.sample_id for item in items],
+            "url": [item.url for item in items],
+            "text": [item.text for item in items],
+            "wnid": wnids,
+            "matched_wnids": [[w] for w in wnids],
+            "multi_label": np.zeros(len(items), dtype=bool),
+            "text_similarity": text_sim,
+            "image_similarity": image_sim,
+            "nsfw": [item.nsfw for item in items],
+        }
+    )
+
+
 def build_reference_dataset(
     items: Sequence[ReferenceItem],
     *,
@@ -175,27 +220,14 @@ def build_reference_dataset(
             database), items without an image when images are encoded, or a text-only
             build of items without captions.
     """
-    if not items:
-        raise ValueError(f"{where}: no samples found")
-    if image_encoder is not None and image_synsets is None:
-        raise ValueError("image_synsets are needed to score images")
-    if text_encoder is not None and text_synsets is None:
-        raise ValueError("text_synsets are needed to score captions")
-    synsets = image_synsets or text_synsets
-    if synsets is None:
-        raise ValueError("give an image encoder, a text encoder or both")
-    try:
-        synsets.rows_of([item.wnid for item in items])
-    except ValueError as error:
-        raise ValueError(f"{where}: {error}") from error
-    n_items = len(items)
+    _check_reference_inputs(
+        items, (image_encoder, image_synsets), (text_encoder, text_synsets), where=where
+    )
     if image_encoder is None:
-        if text_encoder is None or any(not item.text for item in items):
-            raise ValueError(f"{where}: a text-only dataset needs a text encoder and captions")
-        kept = list(range(n_items))
+        kept = list(range(len(items)))
         image_emb, thumbnails = None, None
         rejected = pd.DataFrame({"source": [], "sample_id": [], "reason": []})
-    else:
+    else:  # images that do not decode become rejected rows
         kept, image_emb, thumbnails, rejected = _encode_images(
             items,
             image_encoder,
@@ -206,25 +238,12 @@ def build_reference_dataset(
             max_pixels=max_pixels,
         )
     kept_items = [items[i] for i in kept]
-    wnids = [item.wnid for item in kept_items]
     image_sim = np.full(len(kept_items), np.nan, dtype=np.float32)
     if image_emb is not None:
-        own = image_synsets.embeddings[image_synsets.rows_of(wnids)]
+        own = image_synsets.embeddings[image_synsets.rows_of([i.wnid for i in kept_items])]
         image_sim = np.einsum("nd,nd->n", image_emb, own).astype(np.float32)
     text_sim, text_emb = _score_captions(kept_items, text_encoder, text_synsets)
-    samples = pd.DataFrame(
-        {
-            "sample_id": [item.sample_id for item in kept_items],
-            "url": [item.url for item in kept_items],
-            "text": [item.text for item in kept_items],
-            "wnid": wnids,
-            "matched_wnids": [[w] for w in wnids],
-            "multi_label": np.zeros(len(kept_items), dtype=bool),
-            "text_similarity": text_sim,
-            "image_similarity": image_sim,
-            "nsfw": [None] * len(kept_items),
-        }
-    )
+    samples = _samples_frame(kept_items, text_sim, image_sim)
     logger.info("%s: %d kept, %d rejected", where, len(kept_items), len(rejected))
     return ReferenceDataset(samples, image_emb, text_emb, thumbnails, rejected)
 

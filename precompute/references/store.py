@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from laionet_core import queries, schema
+from laionet_core import queries
 from laionet_core.encoders import (
-    DEFAULT_IMAGE_BATCH_SIZE,
     ImageEncoder,
     TextEncoder,
     parse_encoder_spec,
@@ -44,127 +43,26 @@ from precompute.analyses.class_metrics import write_dataset_metrics
 from precompute.encode.models import load_image_encoder, load_text_encoder
 from precompute.ingest.images import THUMBNAIL_SIZE
 from precompute.ingest.reference_layouts import (
-    REFERENCE_DATASET_KINDS,
-    REFERENCE_KINDS,
     ReferenceItem,
     list_reference_items,
 )
+from precompute.ingest.webdataset import read_labels, read_webdataset_shards
+from precompute.references.config import AddReferenceConfig
 from precompute.references.datasets import (
     EncodedSynsets,
     ReferenceDataset,
     build_reference_dataset,
     encode_synsets,
 )
+from precompute.references.downloads import read_download_record
 
 logger = logging.getLogger(__name__)
 
-# Dataset kind (datasets.kind) of each layout unless --dataset-kind says otherwise: a
-# webdataset is how a downloaded LAIONet subset comes back, so it is text-selected.
-LAYOUT_DATASET_KINDS = {
-    "imagenet-val": schema.KIND_IMAGE_SELECTED,
-    "imagenet-val-flat": schema.KIND_IMAGE_SELECTED,
-    "imagenetv2": schema.KIND_IMAGE_SELECTED,
-    "folder": schema.KIND_IMAGE_SELECTED,
-    "webdataset": schema.KIND_TEXT_SELECTED,
-    "imagenet-captions": schema.KIND_CAPTIONS,
-}
 # Stored synset embeddings of an encoder name must agree with the loaded model's to this
 # cosine per class (fp16 on a GPU vs fp32 on a CPU stays far above it); less means another
 # model under the same name.
 SYNSET_AGREEMENT = 0.99
 EMPTY_CAPTION = "empty caption (no title, description or tags)"
-
-
-@dataclass(frozen=True)
-class AddReferenceConfig:
-    """One ``add-reference`` run.
-
-    Attributes:
-        db: An existing database.
-        name: The new dataset's name.
-        layout: One of ``REFERENCE_KINDS`` (the CLI's ``--kind``).
-        path: Folder, shard(s) or ImageNet-Captions JSON the layout's reader takes.
-        encoder: open_clip spec of the image model.
-        text_encoder: Spec of the caption encoder; the image model's text tower if None.
-        dataset_kind: ``datasets.kind``; ``LAYOUT_DATASET_KINDS[layout]`` if None.
-        ground_truth, id_to_wnid: Devkit files (``imagenet-val-flat``).
-        labels: Parquet of ``key, wnid`` (``webdataset``).
-        images_root: ImageNet train folder (``imagenet-captions``); None: text only.
-        batch_size: Images per forward pass.
-        workers: Decode worker processes (0 decodes in this process).
-        device: ``cpu``, ``cuda``...; CUDA when available if None.
-        thumbnails: Make and store thumbnails.
-        replace: Replace a dataset of the same name instead of refusing.
-    """
-
-    db: Path
-    name: str
-    layout: str
-    path: Path
-    encoder: str
-    text_encoder: str | None = None
-    dataset_kind: str | None = None
-    ground_truth: Path | None = None
-    id_to_wnid: Path | None = None
-    labels: Path | None = None
-    images_root: Path | None = None
-    batch_size: int = DEFAULT_IMAGE_BATCH_SIZE
-    workers: int = 0
-    device: str | None = None
-    thumbnails: bool = True
-    replace: bool = False
-
-    def __post_init__(self) -> None:
-        if self.layout not in REFERENCE_KINDS:
-            raise ValueError(f"--kind {self.layout!r}; allowed: {', '.join(REFERENCE_KINDS)}")
-        if self.dataset_kind == schema.KIND_TEXT_MATCHED:
-            raise ValueError(
-                f"--dataset-kind {self.dataset_kind}: only text-match builds that kind (its "
-                "text_similarity is caption-to-caption with the 0.7 rule; a reference layout's "
-                f"is caption-to-synset); allowed: {', '.join(REFERENCE_DATASET_KINDS)}"
-            )
-        if self.dataset_kind is not None and self.dataset_kind not in REFERENCE_DATASET_KINDS:
-            raise ValueError(
-                f"--dataset-kind {self.dataset_kind!r}; allowed: "
-                f"{', '.join(REFERENCE_DATASET_KINDS)}"
-            )
-        if not self.name.strip():
-            raise ValueError("--name must not be empty")
-        if self.batch_size < 1 or self.workers < 0:
-            raise ValueError(
-                f"--batch-size must be >= 1 and --workers >= 0, got {self.batch_size}, "
-                f"{self.workers}"
-            )
-        if self.layout == "imagenet-val-flat" and (
-            self.ground_truth is None or self.id_to_wnid is None
-        ):
-            raise ValueError("--kind imagenet-val-flat needs --ground-truth and --id-to-wnid")
-        for what, path in (("--images", self.path), ("--images-root", self.images_root)):
-            if path is not None and not path.exists():
-                raise ValueError(f"{what} {path}: no such file or folder")
-        parse_encoder_spec(self.encoder)
-        if self.text_encoder is not None:
-            parse_encoder_spec(self.text_encoder)
-
-    @property
-    def kind(self) -> str:
-        """The dataset's ``datasets.kind``."""
-        return self.dataset_kind or LAYOUT_DATASET_KINDS[self.layout]
-
-    @property
-    def text_only(self) -> bool:
-        """ImageNet-Captions without images: captions only."""
-        return self.layout == "imagenet-captions" and self.images_root is None
-
-    def reader_options(self) -> dict[str, Path]:
-        """The layout reader's options that were given."""
-        options = {
-            "ground_truth": self.ground_truth,
-            "id_to_wnid": self.id_to_wnid,
-            "labels": self.labels,
-            "images_root": self.images_root,
-        }
-        return {k: v for k, v in options.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -246,22 +144,23 @@ def _load_encoders(
     return image, load_text_encoder(text_spec, device=config.device)
 
 
-def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
-    """Read, encode, score and store one reference dataset (see the module docstring).
+def _read_items(
+    config: AddReferenceConfig, database: _DatabaseClasses
+) -> tuple[list[ReferenceItem], pd.DataFrame, dict]:
+    """The layout's items, the rejected rows found while reading, and extra parameters.
 
-    Returns:
-        What was built (samples, embeddings, thumbnails, rejected rows).
-
-    Raises:
-        FileNotFoundError: The database does not exist.
-        ValueError: Bad layout or options, wnids outside the database's classes,
-            stored synset embeddings that disagree, or a dataset of that name (without
-            ``replace``). Nothing is written then.
+    A webdataset also gives img2dataset's failed downloads as rejected rows and the
+    ``download`` / ``selection_source`` parameters (``precompute.references.downloads``).
     """
-    started = time.perf_counter()
-    names = [parse_encoder_spec(s).name for s in (config.encoder, config.text_encoder) if s]
-    database = _read_database(config, names)
-    items = list_reference_items(config.layout, config.path, **config.reader_options())
+    extra: dict = {}
+    rejected = pd.DataFrame(columns=["source", "sample_id", "reason"])
+    if config.layout == "webdataset":
+        labels = read_labels(config.labels) if config.labels is not None else None
+        items = read_webdataset_shards(config.path, labels=labels)
+        record = read_download_record(config.path, items, labels, labels_path=config.labels)
+        rejected, extra = record.rejected, record.parameters
+    else:
+        items = list_reference_items(config.layout, config.path, **config.reader_options())
     unknown = sorted({item.wnid for item in items} - set(database.wnids))
     if unknown:
         raise ValueError(
@@ -269,7 +168,18 @@ def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
             f"(vocabulary mismatch): {', '.join(unknown[:10])}"
         )
     items, captionless = _split_captionless(items, config)
-    image_encoder, text_encoder = _load_encoders(config, any(item.text for item in items))
+    if captionless:
+        rejected = pd.concat([rejected, pd.DataFrame(captionless)], ignore_index=True)
+    return items, rejected, extra
+
+
+def _encode_all_synsets(
+    config: AddReferenceConfig,
+    database: _DatabaseClasses,
+    image_encoder: ImageEncoder | None,
+    text_encoder: TextEncoder | None,
+) -> tuple[EncodedSynsets | None, EncodedSynsets | None, list[EncodedSynsets]]:
+    """Synset texts encoded by each model, and those the database still needs stored."""
     image_synsets = text_synsets = None
     if image_encoder is not None:
         image_synsets = encode_synsets(image_encoder, database.wnids, database.synset_texts)
@@ -285,22 +195,18 @@ def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
         for s in {s.encoder: s for s in (image_synsets, text_synsets) if s is not None}.values()
         if _check_stored_synsets(s, database.stored_synsets, config.db)
     ]
-    built = build_reference_dataset(
-        items,
-        image_encoder=image_encoder,
-        image_synsets=image_synsets,
-        text_encoder=text_encoder,
-        text_synsets=text_synsets,
-        batch_size=config.batch_size,
-        num_workers=config.workers,
-        thumbnail_size=THUMBNAIL_SIZE if config.thumbnails else None,
-        where=str(config.path),
-    )
-    rejected = built.rejected
-    if captionless:
-        rejected = pd.concat([rejected, pd.DataFrame(captionless)], ignore_index=True)
-    main = image_encoder or text_encoder
-    parameters = {
+    return image_synsets, text_synsets, to_store
+
+
+def _dataset_parameters(
+    config: AddReferenceConfig,
+    database: _DatabaseClasses,
+    main: ImageEncoder | TextEncoder,
+    text_encoder: TextEncoder | None,
+    counts: tuple[int, int],
+) -> dict:
+    """The ``datasets.parameters`` of the new dataset; ``counts`` = (samples, rejected)."""
+    return {
         "layout": config.layout,
         "path": str(config.path.resolve()),
         "reader_options": {k: str(v.resolve()) for k, v in config.reader_options().items()},
@@ -312,12 +218,19 @@ def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
         "precision": getattr(main, "precision", None),
         "thumbnails": config.thumbnails,
         "text_only": config.text_only,
-        "samples": len(built.samples),
-        "rejected": len(rejected),
+        "samples": counts[0],
+        "rejected": counts[1],
     }
-    info = DatasetInfo(
-        config.name, config.kind, str(config.path.resolve()), main.name, False, parameters
-    )
+
+
+def _write_reference(
+    config: AddReferenceConfig,
+    database: _DatabaseClasses,
+    info: DatasetInfo,
+    built: ReferenceDataset,
+    to_store: list[EncodedSynsets],
+) -> None:
+    """Everything in one transaction: synsets, the dataset, diagnostics, class metrics."""
     with open_database_for_update(config.db) as con:
         for synsets in to_store:
             write_synset_embeddings(
@@ -334,11 +247,53 @@ def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
             image_embeddings=built.image_embeddings,
             text_embeddings=built.text_embeddings,
             thumbnails=built.thumbnails,
-            rejected=rejected,
+            rejected=built.rejected,
         )
         if config.layout == "imagenet-captions":
             write_dataset_caption_diagnostics(con, config.name)
         write_dataset_metrics(con, config.name)
+
+
+def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
+    """Read, encode, score and store one reference dataset (see the module docstring).
+
+    Returns:
+        What was built (samples, embeddings, thumbnails, rejected rows).
+
+    Raises:
+        FileNotFoundError: The database does not exist.
+        ValueError: Bad layout or options, wnids outside the database's classes,
+            stored synset embeddings that disagree, or a dataset of that name (without
+            ``replace``). Nothing is written then.
+    """
+    started = time.perf_counter()
+    names = [parse_encoder_spec(s).name for s in (config.encoder, config.text_encoder) if s]
+    database = _read_database(config, names)
+    items, read_rejected, extra = _read_items(config, database)
+    image_encoder, text_encoder = _load_encoders(config, any(item.text for item in items))
+    image_synsets, text_synsets, to_store = _encode_all_synsets(
+        config, database, image_encoder, text_encoder
+    )
+    built = build_reference_dataset(
+        items,
+        image_encoder=image_encoder,
+        image_synsets=image_synsets,
+        text_encoder=text_encoder,
+        text_synsets=text_synsets,
+        batch_size=config.batch_size,
+        num_workers=config.workers,
+        thumbnail_size=THUMBNAIL_SIZE if config.thumbnails else None,
+        where=str(config.path),
+    )
+    rejected = pd.concat([read_rejected, built.rejected], ignore_index=True)
+    built = replace(built, rejected=rejected)
+    main = image_encoder or text_encoder
+    counts = (len(built.samples), len(rejected))
+    parameters = _dataset_parameters(config, database, main, text_encoder, counts) | extra
+    info = DatasetInfo(
+        config.name, config.kind, str(config.path.resolve()), main.name, False, parameters
+    )
+    _write_reference(config, database, info, built, to_store)
     logger.info(
         "added %s (%s, %d samples, %d rejected) to %s in %.1f s",
         config.name,
@@ -348,6 +303,4 @@ def add_reference_dataset(config: AddReferenceConfig) -> ReferenceDataset:
         config.db,
         time.perf_counter() - started,
     )
-    return ReferenceDataset(
-        built.samples, built.image_embeddings, built.text_embeddings, built.thumbnails, rejected
-    )
+    return built

@@ -156,6 +156,26 @@ def rescore_hits_streamed(
     return best, sims
 
 
+def _search_ivfpq(
+    queries: np.ndarray,
+    chunks: ChunkSource,
+    index: object,
+    n_total: int,
+    rerank_k: int,
+    recall_sample: int,
+    seed: int,
+) -> StreamedSearchResult:
+    """Search ``index``, re-score its hits exactly, and measure recall@1 on a sample."""
+    _, hits = index.search(queries, min(rerank_k, n_total))
+    best, sims = rescore_hits_streamed(queries, hits, chunks)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(queries), size=min(recall_sample, len(queries)), replace=False)
+    _, exact = search_exact_streamed(queries[pick], chunks)
+    recall = compute_recall(sims[pick], exact)
+    logger.info("IVF-PQ recall@1 on %d sampled queries: %.3f", pick.size, recall)
+    return StreamedSearchResult(best, sims, "ivfpq", recall, n_total)
+
+
 def search_text_streamed(
     queries: np.ndarray,
     chunks: ChunkSource,
@@ -209,11 +229,4 @@ def search_text_streamed(
         nprobe=nprobe,
         seed=seed,
     )
-    _, hits = index.search(queries, min(rerank_k, n_total))
-    best, sims = rescore_hits_streamed(queries, hits, chunks)
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(queries), size=min(recall_sample, len(queries)), replace=False)
-    _, exact = search_exact_streamed(queries[pick], chunks)
-    recall = compute_recall(sims[pick], exact)
-    logger.info("IVF-PQ recall@1 on %d sampled queries: %.3f", pick.size, recall)
-    return StreamedSearchResult(best, sims, "ivfpq", recall, n_total)
+    return _search_ivfpq(queries, chunks, index, n_total, rerank_k, recall_sample, seed)

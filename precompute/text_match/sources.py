@@ -157,6 +157,68 @@ def open_corpus_texts(corpus: Path) -> CorpusTexts:
     return CorpusTexts(parts, offsets, int(dim))
 
 
+def _screen_rows(
+    part: LaionPart,
+    which: np.ndarray,
+    rows: np.ndarray,
+    sample_ids: pd.Series,
+    first_row: dict[str, int],
+    thumbs: dict[int, tuple[str, bytes] | None],
+    rejected: list[dict],
+) -> np.ndarray:
+    """Which of a part's chosen rows can be stored; the others go to ``rejected``.
+
+    A repeated sample_id (``first_row`` holds those kept so far) or one that cannot name
+    a thumbnail file is rejected; the thumbnails of kept rows go to ``thumbs``.
+    """
+    ok = np.zeros(len(which), dtype=bool)
+    for j, (i, sample_id) in enumerate(zip(which, sample_ids, strict=True)):
+        reason = None
+        if sample_id in first_row:
+            reason = (
+                f"sample_id {sample_id!r} repeats corpus row {first_row[sample_id]} "
+                f"(row {rows[i]} is dropped)"
+            )
+        else:
+            try:
+                thumbs[i] = read_thumbnail_file(part.images, sample_id)
+            except ValueError as error:
+                reason = str(error)
+        if reason is not None:
+            rejected.append(
+                {"source": str(part.metadata), "sample_id": sample_id, "reason": reason}
+            )
+            continue
+        first_row[sample_id], ok[j] = int(rows[i]), True
+    return ok
+
+
+def _in_input_order(
+    order: list[np.ndarray],
+    frames: list[pd.DataFrame],
+    text_parts: list[np.ndarray],
+    image_found: dict[int, np.ndarray],
+    thumbs: dict[int, tuple[str, bytes] | None],
+    kept: np.ndarray,
+    rejected: list[dict],
+) -> CandidateRows:
+    """The kept rows, gathered part by part, put back in the order they were asked for."""
+    positions = np.concatenate(order)
+    back = np.argsort(positions, kind="stable")
+    positions = positions[back]  # kept input positions, in input order
+    samples = pd.concat(frames, ignore_index=True).iloc[back].reset_index(drop=True)
+    image_emb, has = _align_images(positions.tolist(), image_found)
+    return CandidateRows(
+        samples,
+        np.concatenate(text_parts)[back],
+        image_emb,
+        has,
+        [thumbs[i] for i in positions.tolist()],
+        kept=kept,
+        rejected=pd.DataFrame(rejected, columns=["source", "sample_id", "reason"]),
+    )
+
+
 def read_corpus_candidates(texts: CorpusTexts, rows: np.ndarray) -> CandidateRows:
     """Metadata, caption and image embeddings and thumbnails of chosen corpus rows.
 
@@ -185,25 +247,7 @@ def read_corpus_candidates(texts: CorpusTexts, rows: np.ndarray) -> CandidateRow
         which = which[np.argsort(rows[which], kind="stable")]
         local = rows[which] - texts.offsets[p]
         meta = read_part_metadata(part).iloc[local]
-        ok = np.zeros(len(which), dtype=bool)
-        for j, (i, sample_id) in enumerate(zip(which, meta["sample_id"], strict=True)):
-            reason = None
-            if sample_id in first_row:
-                reason = (
-                    f"sample_id {sample_id!r} repeats corpus row {first_row[sample_id]} "
-                    f"(row {rows[i]} is dropped)"
-                )
-            else:
-                try:
-                    thumbs[i] = read_thumbnail_file(part.images, sample_id)
-                except ValueError as error:
-                    reason = str(error)
-            if reason is not None:
-                rejected.append(
-                    {"source": str(part.metadata), "sample_id": sample_id, "reason": reason}
-                )
-                continue
-            first_row[sample_id], ok[j] = int(rows[i]), True
+        ok = _screen_rows(part, which, rows, meta["sample_id"], first_row, thumbs, rejected)
         if not ok.any():
             continue
         which, local, meta = which[ok], local[ok], meta[ok]
@@ -220,17 +264,4 @@ def read_corpus_candidates(texts: CorpusTexts, rows: np.ndarray) -> CandidateRow
         logger.warning("%d chosen corpus rows rejected, e.g. %s", len(rejected), rejected[0])
     if not order:
         raise ValueError(f"every chosen corpus row was rejected, e.g. {rejected[0]['reason']}")
-    positions = np.concatenate(order)
-    back = np.argsort(positions, kind="stable")
-    positions = positions[back]  # kept input positions, in input order
-    samples = pd.concat(frames, ignore_index=True).iloc[back].reset_index(drop=True)
-    image_emb, has = _align_images(positions.tolist(), image_found)
-    return CandidateRows(
-        samples,
-        np.concatenate(text_parts)[back],
-        image_emb,
-        has,
-        [thumbs[i] for i in positions.tolist()],
-        kept=kept,
-        rejected=pd.DataFrame(rejected, columns=["source", "sample_id", "reason"]),
-    )
+    return _in_input_order(order, frames, text_parts, image_found, thumbs, kept, rejected)

@@ -47,7 +47,12 @@ from laionet_core.storage import (
 )
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 from precompute.analyses.class_metrics import write_dataset_metrics
-from precompute.ingest.laion import LAION_RELEASE_ENCODER, read_corpus_info
+from precompute.ingest.laion import (
+    LAION_RELEASE_ENCODER,
+    LAION_RELEASE_ENCODERS,
+    read_corpus_info,
+)
+from precompute.text_match.matched import MatchSearch, build_matched_samples, summarize_match
 from precompute.text_match.search import (
     DEFAULT_NPROBE,
     DEFAULT_RERANK_K,
@@ -150,22 +155,6 @@ def _text_encoder_name(info: dict) -> str:
         return spec  # a name that is not a spec, e.g. laion-release:ViT-B-32
 
 
-@dataclass(frozen=True)
-class _Search:
-    """A search's best matches and where its candidates came from."""
-
-    best: np.ndarray
-    similarity: np.ndarray
-    index_kind: str
-    recall_at_1: float
-    n_candidates: int
-    n_samples: int
-    encoder: str
-    text_encoder: str
-    source: str
-    simulated: bool
-
-
 def _count_samples(con: duckdb.DuckDBPyConnection, dataset: str) -> int:
     datasets = queries.read_datasets(con).set_index("dataset")
     return int(datasets.loc[dataset, "n_samples"])
@@ -176,7 +165,7 @@ def _search_database(
     config: TextMatchConfig,
     query_emb: np.ndarray,
     query_wnids: np.ndarray,
-) -> tuple[_Search, pd.DataFrame, CandidateRows]:
+) -> tuple[MatchSearch, pd.DataFrame, CandidateRows]:
     row = queries.read_dataset_info(con, config.candidates)
     if row is None:
         raise ValueError(f"{config.db}: no candidate dataset {config.candidates!r}")
@@ -201,7 +190,7 @@ def _search_database(
     index = build_text_index(emb, kind=config.index, nlist=config.nlist, nprobe=config.nprobe)
     best, sims = search_text_index(index, query_emb, rerank_k=config.rerank_k)
     recall = compute_recall_at_1(index, query_emb, sims, sample=config.recall_sample)
-    search = _Search(
+    search = MatchSearch(
         best,
         sims,
         index.kind,
@@ -222,7 +211,7 @@ def _search_database(
 
 def _search_corpus(
     config: TextMatchConfig, query_emb: np.ndarray, query_wnids: np.ndarray
-) -> tuple[_Search, pd.DataFrame, CandidateRows]:
+) -> tuple[MatchSearch, pd.DataFrame, CandidateRows]:
     texts = open_corpus_texts(config.corpus)
     if texts.dim != query_emb.shape[1]:
         raise ValueError(
@@ -240,8 +229,9 @@ def _search_corpus(
         recall_sample=config.recall_sample,
     )
     info = read_corpus_info(config.corpus)
-    encoder = config.encoder or info.get("encoder") or LAION_RELEASE_ENCODER
-    search = _Search(
+    release = LAION_RELEASE_ENCODERS.get(texts.dim, LAION_RELEASE_ENCODER)
+    encoder = config.encoder or info.get("encoder") or release
+    search = MatchSearch(
         result.best_index,
         result.similarity,
         result.index_kind,
@@ -256,50 +246,6 @@ def _search_corpus(
     unique = select_unique_matches(result.best_index, result.similarity, query_wnids)
     rows = read_corpus_candidates(texts, unique["candidate"].to_numpy())
     return search, unique[rows.kept].reset_index(drop=True), rows
-
-
-def _summarise(search: _Search, unique: pd.DataFrame, threshold: float) -> dict:
-    above = unique["similarity"] > threshold
-    per_candidate = unique["n_queries"].value_counts().sort_index()
-    return {
-        "index": search.index_kind,
-        "recall_at_1": round(search.recall_at_1, 6),
-        "n_candidates_searched": search.n_candidates,
-        "candidate_samples": search.n_samples,
-        "candidate_coverage": round(search.n_candidates / max(search.n_samples, 1), 6),
-        "n_queries_matched": int((search.best >= 0).sum()),
-        "queries_above_threshold": int((search.similarity > threshold).sum()),
-        "samples_above_threshold": int(above.sum()),
-        "classes_above_threshold": int(unique.loc[above, "label"].nunique()),
-        "queries_per_candidate": [[int(k), int(v)] for k, v in per_candidate.items()],
-        "candidates_chosen_by_several_queries": int((unique["n_queries"] > 1).sum()),
-        "candidates_chosen_for_several_classes": int((unique["n_labels"] > 1).sum()),
-    }
-
-
-def _build_samples(
-    unique: pd.DataFrame, rows: CandidateRows, synsets: tuple[list[str], np.ndarray]
-) -> pd.DataFrame:
-    labels = unique["label"].astype(str).tolist()
-    image_sim = np.full(len(labels), np.nan, dtype=np.float32)
-    if rows.image_embeddings is not None and synsets[0]:
-        row_of = {w: i for i, w in enumerate(synsets[0])}
-        own = synsets[1][[row_of[w] for w in labels]]
-        image_sim = np.einsum("nd,nd->n", rows.image_embeddings, own).astype(np.float32)
-        image_sim[~rows.has_image] = np.nan
-    return pd.DataFrame(
-        {
-            "sample_id": rows.samples["sample_id"].astype(str).to_numpy(),
-            "url": rows.samples["url"].to_numpy(),
-            "text": rows.samples["text"].to_numpy(),
-            "wnid": labels,
-            "matched_wnids": [[w] for w in labels],
-            "multi_label": np.zeros(len(labels), dtype=bool),
-            "text_similarity": unique["similarity"].to_numpy(np.float32),
-            "image_similarity": image_sim,
-            "nsfw": rows.samples["nsfw"].to_numpy(),
-        }
-    )
 
 
 def _write(
@@ -323,23 +269,36 @@ def _write(
     writer.finish()
 
 
-def build_text_matched_dataset(
-    config: TextMatchConfig, *, compute_metrics: bool = True
-) -> pd.DataFrame:
-    """Search, deduplicate and store the text-matched dataset (module docstring).
+def _log_match(
+    config: TextMatchConfig, parameters: dict, n_samples: int, search: MatchSearch
+) -> None:
+    """One line on what the match stored."""
+    logger.info(
+        "%s: %d of %d queries matched above %.3f, %d distinct candidates (%d above), "
+        "%d classes above; index %s, recall@1 %.3f",
+        config.name,
+        parameters["queries_above_threshold"],
+        parameters["n_queries"],
+        config.threshold,
+        n_samples,
+        parameters["samples_above_threshold"],
+        parameters["classes_above_threshold"],
+        search.index_kind,
+        search.recall_at_1,
+    )
 
-    Args:
-        config: The run.
-        compute_metrics: Also store the dataset's class metrics (at > 0.7, plus the
-            config's threshold under ``<name>@<T>`` when it differs).
+
+def _read_and_search(
+    config: TextMatchConfig,
+) -> tuple[dict, pd.DataFrame, MatchSearch, pd.DataFrame, CandidateRows, tuple]:
+    """Read the queries, search the candidates, and read the synsets of their encoder.
 
     Returns:
-        The stored samples.
+        ``(query dataset row, query ids, search, unique matches, candidate rows,
+        (wnids, synset embeddings))``.
 
     Raises:
-        FileNotFoundError: No database or corpus parts.
-        ValueError: Missing or mismatched datasets or embeddings, or ``name`` taken by
-            a dataset of another kind. Nothing is written then.
+        ValueError: ``name`` taken by another kind, or no query caption embeddings.
     """
     con = queries.connect(config.db)
     try:
@@ -364,6 +323,28 @@ def build_text_matched_dataset(
         synsets = queries.read_synset_embeddings(con, search.encoder, fmt)
     finally:
         con.close()
+    return query_row, qids, search, unique, rows, synsets
+
+
+def build_text_matched_dataset(
+    config: TextMatchConfig, *, compute_metrics: bool = True
+) -> pd.DataFrame:
+    """Search, deduplicate and store the text-matched dataset (module docstring).
+
+    Args:
+        config: The run.
+        compute_metrics: Also store the dataset's class metrics (at > 0.7, plus the
+            config's threshold under ``<name>@<T>`` when it differs).
+
+    Returns:
+        The stored samples.
+
+    Raises:
+        FileNotFoundError: No database or corpus parts.
+        ValueError: Missing or mismatched datasets or embeddings, or ``name`` taken by
+            a dataset of another kind. Nothing is written then.
+    """
+    query_row, qids, search, unique, rows, synsets = _read_and_search(config)
     if _text_encoder_name(query_row) != search.text_encoder:
         logger.warning(
             "queries encoded by %s, candidates by %s: are they one text space?",
@@ -372,7 +353,7 @@ def build_text_matched_dataset(
         )
     if rows.image_embeddings is not None and not synsets[0]:
         logger.warning("no synset embeddings for %s: image_similarity left empty", search.encoder)
-    samples = _build_samples(unique, rows, synsets)
+    samples = build_matched_samples(unique, rows, synsets)
     parameters = {
         "queries": config.queries,
         "candidates": config.candidates if config.corpus is None else "corpus",
@@ -381,7 +362,7 @@ def build_text_matched_dataset(
         "n_queries": len(qids),
         "query_text_encoder": _text_encoder_name(query_row),
         "candidate_text_encoder": search.text_encoder,
-        **_summarise(search, unique, config.threshold),
+        **summarize_match(search, unique, config.threshold),
         "candidates_rejected": 0 if rows.rejected is None else len(rows.rejected),
     }
     info = DatasetInfo(
@@ -397,17 +378,5 @@ def build_text_matched_dataset(
         if compute_metrics:
             thresholds = sorted({DEFAULT_TEXT_MATCH_THRESHOLD, config.threshold})
             write_dataset_metrics(con, config.name, text_match_thresholds=thresholds)
-    logger.info(
-        "%s: %d of %d queries matched above %.3f, %d distinct candidates (%d above), "
-        "%d classes above; index %s, recall@1 %.3f",
-        config.name,
-        parameters["queries_above_threshold"],
-        len(qids),
-        config.threshold,
-        len(samples),
-        parameters["samples_above_threshold"],
-        parameters["classes_above_threshold"],
-        search.index_kind,
-        search.recall_at_1,
-    )
+    _log_match(config, parameters, len(samples), search)
     return samples

@@ -57,7 +57,7 @@ def test_compare_page_shows_the_pure_functions_numbers(
     shares = _intra_shares(con, "laionet", "imagenet-val", SelectionParams())
     shown = _metrics(at)
     assert shown["Classes compared"] == f"{shares['n_classes']:,}"
-    assert shown["`laionet` significantly lower"] == f"{shares['lower']:.1%}"
+    assert shown["laionet significantly lower"] == f"{shares['lower']:.1%}"
     assert len(at.get("vega_lite_chart")) >= 7
 
     at.slider(key="threshold").set_value(0.75).run()
@@ -65,12 +65,12 @@ def test_compare_page_shows_the_pure_functions_numbers(
     shares = _intra_shares(con, "laionet", "imagenet-val", SelectionParams(threshold=0.75))
     shown = _metrics(at)
     assert shown["Classes compared"] == f"{shares['n_classes']:,}"
-    assert shown["`laionet` significantly lower"] == f"{shares['lower']:.1%}"
+    assert shown["laionet significantly lower"] == f"{shares['lower']:.1%}"
 
     at.selectbox(key="dataset_b").set_value("imagenetv2-b").run()
     assert not at.exception
     shares = _intra_shares(con, "laionet", "imagenetv2-b", SelectionParams(threshold=0.75))
-    assert _metrics(at)["`laionet` significantly higher"] == f"{shares['higher']:.1%}"
+    assert _metrics(at)["laionet significantly higher"] == f"{shares['higher']:.1%}"
 
 
 def test_compare_page_with_a_reference_as_a(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,10 +85,10 @@ def test_compare_page_with_a_reference_as_a(demo_db: Path, monkeypatch: pytest.M
         value_column="value",
     )
     shares = compute_significance_shares(diff)
-    assert _metrics(at)["`imagenetv2-c` significantly lower"] == f"{shares['lower']:.1%}"
+    assert _metrics(at)["imagenetv2\\-c significantly lower"] == f"{shares['lower']:.1%}"
     # Every class of the reference has the same size, so Figure 15 has no correlation.
     assert rows[rows["dataset"] == "imagenetv2-c"].groupby("wnid")["n"].first().nunique() == 1
-    assert _metrics(at)["Spearman correlation in `imagenetv2-c`"] == "undefined"
+    assert _metrics(at)["Spearman correlation in imagenetv2\\-c"] == "undefined"
 
 
 def _accuracy(con, params: SelectionParams) -> dict:
@@ -120,10 +120,11 @@ def test_model_page_accuracy_follows_the_selection(
 
 
 def test_model_comparison_holds_each_stored_model_on_both_datasets(demo_db: Path) -> None:
+    from laionet_app.connection import stat_database
     from laionet_app.loaders import build_model_comparison
 
     params = SelectionParams(threshold=0.8)
-    db = (str(demo_db), demo_db.stat().st_mtime)
+    db = stat_database(demo_db)
     compared = build_model_comparison(db, [DEMO_MODEL], "laionet", params).set_index("k")
     acc = _accuracy(queries.connect(demo_db), params)
     for k in (1, 5):
@@ -132,7 +133,9 @@ def test_model_comparison_holds_each_stored_model_on_both_datasets(demo_db: Path
 
 
 def test_uploaded_table_is_parsed_like_the_cli(demo_db: Path) -> None:
+    from laionet_app.connection import stat_database
     from laionet_app.loaders import parse_uploaded_predictions
+    from laionet_core.uploads import UploadError
 
     con = queries.connect(demo_db)
     samples = queries.read_samples(con, "laionet").head(10)
@@ -143,14 +146,15 @@ def test_uploaded_table_is_parsed_like_the_cli(demo_db: Path) -> None:
             "top_5_is_correct_x": np.arange(10) < 7,
         }
     )
-    parsed = parse_uploaded_predictions((str(demo_db), demo_db.stat().st_mtime), table)
+    db = stat_database(demo_db)
+    parsed = parse_uploaded_predictions(db, table.to_csv(index=False).encode(), "up.csv")
     assert parsed["dataset"].eq("laionet").all()
     assert parsed["wnid"].tolist() == samples["wnid"].tolist()
     hits = [w in p for p, w in zip(parsed["top5_wnids"], parsed["wnid"], strict=True)]
     assert hits == (np.arange(10) < 7).tolist()
-    with pytest.raises(ValueError, match="dataset 'nope' is not in the database"):
+    with pytest.raises(UploadError, match=r"dataset \['nope'\] not in the database"):
         parse_uploaded_predictions(
-            (str(demo_db), demo_db.stat().st_mtime), table.assign(dataset="nope")
+            db, table.assign(dataset="nope").to_csv(index=False).encode(), "up.csv"
         )
 
 
@@ -170,4 +174,4 @@ def test_compare_page_thresholds_a_text_matched_a_on_its_own_scale(
         shares = _intra_shares(con, "text-matched", "imagenet-val", params)
         shown = _metrics(at)
         assert shown["Classes compared"] == f"{shares['n_classes']:,}"
-        assert shown["`text-matched` significantly lower"] == f"{shares['lower']:.1%}"
+        assert shown["text\\-matched significantly lower"] == f"{shares['lower']:.1%}"

@@ -67,13 +67,14 @@ def test_text_matched_comparison_follows_its_threshold(page: AppTest, demo_db: P
         assert shown["LAION samples kept"] == f"{n:,}"
         assert shown["Classes covered"] == f"{classes:,}"
         lower = _intra_shares(con, threshold)["lower"]
-        assert shown["`text-matched` significantly lower"] == f"{lower:.1%}"
+        assert shown["text\\-matched significantly lower"] == f"{lower:.1%}"
 
 
 def test_significance_sweep_names_the_lower_side(demo_db: Path) -> None:
+    from laionet_app.connection import stat_database
     from laionet_app.loaders import load_significance_sweep
 
-    db = (str(demo_db), demo_db.stat().st_mtime)
+    db = stat_database(demo_db)
     sweep = load_significance_sweep(
         db, "text-matched", "imagenet-val", SelectionParams(threshold=0.7), (0.6, 0.8)
     )

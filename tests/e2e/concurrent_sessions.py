@@ -1,0 +1,165 @@
+"""Browser sessions moving the threshold slider at once while databases are swapped in.
+
+Shared by ``tests/e2e/test_database_swap.py`` (which asserts no failed request and no
+exception) and ``benchmarks/bench_concurrent_sessions.py`` (which reports the timing).
+Each session opens the Threshold explorer, then presses ArrowRight on the threshold
+slider ``presses`` times; an update ends when the page shows the new threshold and a
+Dataset size that one of the served databases gives at it. The swaps happen when the
+sessions together have made the given numbers of updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from laionet_core.selection import DEFAULT_THRESHOLD, THRESHOLD_STEP
+from tests.e2e.serving import CHROMIUM_ARGS
+
+UPDATE_TIMEOUT_S = 45.0
+POLL_S = 0.02
+
+
+@dataclass
+class SessionsReport:
+    """What the sessions saw."""
+
+    sessions: int
+    updates: int = 0
+    swaps: int = 0
+    failed_requests: list[str] = field(default_factory=list)
+    exceptions: list[str] = field(default_factory=list)
+    update_seconds: list[float] = field(default_factory=list)
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.update_seconds, q)) if self.update_seconds else float("nan")
+
+    def summary(self) -> str:
+        return (
+            f"sessions={self.sessions} updates={self.updates} swaps={self.swaps} "
+            f"failed_requests={len(self.failed_requests)} exceptions={len(self.exceptions)} "
+            f"p50={self.percentile(50):.3f}s p95={self.percentile(95):.3f}s"
+        )
+
+
+def thresholds_for(presses: int) -> list[float]:
+    """The thresholds the slider passes through, from the default."""
+    return [round(DEFAULT_THRESHOLD + i * THRESHOLD_STEP, 3) for i in range(presses + 1)]
+
+
+async def _metric(page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]', has_text=label)
+    return await metric.locator('[data-testid="stMetricValue"]').first.inner_text()
+
+
+async def _wait_for(page, threshold: float, sizes: set[str]) -> None:
+    deadline = time.monotonic() + UPDATE_TIMEOUT_S
+    want = f"> {threshold:.3f}"
+    while True:
+        try:
+            shown = await _metric(page, "Threshold"), await _metric(page, "Dataset size")
+        except Exception:  # the element is being replaced by a rerun: look again
+            shown = ("", "")
+        if shown[0] == want and shown[1] in sizes:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"threshold {want}: page shows {shown}, expected one of {sizes}")
+        await asyncio.sleep(POLL_S)
+
+
+def _watch(page, report: SessionsReport, origin: str) -> None:
+    page.on("requestfailed", lambda r: report.failed_requests.append(f"{r.url} {r.failure}"))
+    page.on(
+        "response",
+        lambda r: report.failed_requests.append(f"{r.url} {r.status}") if r.status >= 400 else None,
+    )
+    page.on("pageerror", lambda e: report.exceptions.append(f"page error: {e}"))
+    page.on(
+        "request",
+        lambda r: (
+            None
+            if r.url.startswith((origin, "data:", "blob:"))
+            else report.failed_requests.append(f"outside request {r.url}")
+        ),
+    )
+
+
+async def _session(browser, url: str, presses: int, sizes, report, on_update) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    _watch(page, report, url)
+    try:
+        await page.goto(url, wait_until="domcontentloaded")
+        thresholds = thresholds_for(presses)
+        await _wait_for(page, thresholds[0], sizes[thresholds[0]])
+        slider = page.get_by_role("slider").first
+        for threshold in thresholds[1:]:
+            await slider.focus()
+            start = time.perf_counter()
+            await page.keyboard.press("ArrowRight")
+            await _wait_for(page, threshold, sizes[threshold])
+            report.update_seconds.append(time.perf_counter() - start)
+            report.updates += 1
+            errors = await page.locator('[data-testid="stException"]').all_inner_texts()
+            report.exceptions += [f"exception shown: {text[:300]}" for text in errors]
+            on_update()
+    except Exception as error:  # a stuck session is a failure to report, not a crash
+        report.exceptions.append(f"session error: {type(error).__name__}: {error}"[:500])
+    finally:
+        await context.close()
+
+
+async def _run(url, chromium, sessions, presses, sizes, swaps) -> SessionsReport:
+    from playwright.async_api import async_playwright
+
+    report = SessionsReport(sessions=sessions)
+    pending = sorted(swaps.items())
+
+    def on_update() -> None:
+        while pending and report.updates >= pending[0][0]:
+            _, (staged, target) = pending.pop(0)
+            os.replace(staged, target)
+            report.swaps += 1
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            await asyncio.gather(
+                *(
+                    _session(browser, url, presses, sizes, report, on_update)
+                    for _ in range(sessions)
+                )
+            )
+        finally:
+            await browser.close()
+    return report
+
+
+def drive_sessions(
+    url: str,
+    chromium: str,
+    *,
+    sessions: int,
+    presses: int,
+    sizes: dict[float, set[str]],
+    swaps: dict[int, tuple[Path, Path]] | None = None,
+) -> SessionsReport:
+    """Run ``sessions`` browser sessions at once against the app at ``url``.
+
+    Args:
+        sizes: Threshold -> Dataset size texts any served database shows at it.
+        swaps: Number of updates made -> (staged file, database path) to rename over it.
+    """
+    return asyncio.run(_run(url, chromium, sessions, presses, sizes, dict(swaps or {})))
+
+
+def size_texts(*per_db: dict[float, int]) -> dict[float, set[str]]:
+    """Threshold -> the Dataset size texts of each database."""
+    return {t: {f"{sizes[t]:,}" for sizes in per_db} for t in per_db[0]}

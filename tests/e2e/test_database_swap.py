@@ -1,0 +1,126 @@
+"""The served app picks up databases swapped in at ``LAIONET_DB`` (issue 11).
+
+A real ``streamlit run`` serves database A; B (A with LAIONet's histogram counts
+doubled, so its Dataset size doubles) is renamed over the same path, as ``build`` does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.concurrent_sessions import drive_sessions, size_texts, thresholds_for
+from tests.e2e.serving import (
+    CHROMIUM_ARGS,
+    ServedApp,
+    dataset_sizes,
+    double_laionet,
+    find_chromium,
+    keep_as_is,
+    open_deleted_files,
+    serve_app,
+    stage_variant,
+)
+
+pytestmark = pytest.mark.e2e
+
+SESSIONS = 10
+PRESSES = 6  # per session: 60 updates, the swaps after 20 and 40
+CLOSE_WAIT_S = 10
+
+
+def _chromium() -> str:
+    found = find_chromium()
+    if not found:
+        pytest.fail("no Chromium found: apt-get install chromium (make test does this)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def variants(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Database A (the demo) and B (LAIONet doubled), kept aside to copy from."""
+    folder = tmp_path_factory.mktemp("variants")
+    b = folder / "b.duckdb"
+    stage_variant(demo_db, b, double_laionet)
+    return {"a": demo_db, "b": b}
+
+
+@pytest.fixture
+def served(variants: dict[str, Path], tmp_path: Path) -> Iterator[tuple[ServedApp, Path]]:
+    live = tmp_path / "live" / "laionet.duckdb"
+    live.parent.mkdir()
+    shutil.copyfile(variants["a"], live)
+    with serve_app(live, tmp_path / "streamlit.log") as app:
+        yield app, live
+
+
+def _wait_until_closed(app: ServedApp, folder: Path) -> list[str]:
+    deadline = time.monotonic() + CLOSE_WAIT_S
+    while (still := open_deleted_files(app.process.pid, folder)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return still
+
+
+def test_a_reload_shows_the_database_swapped_in(
+    served: tuple[ServedApp, Path], variants: dict[str, Path]
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    app, live = served
+    size_a = dataset_sizes(variants["a"], [0.82])[0.82]
+    size_b = dataset_sizes(variants["b"], [0.82])[0.82]
+    assert size_b == 2 * size_a > 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page()
+        size = page.locator('[data-testid="stMetric"]', has_text="Dataset size").locator(
+            '[data-testid="stMetricValue"]'
+        )
+        page.goto(app.url, wait_until="domcontentloaded")
+        expect(size).to_have_text(f"{size_a:,}", timeout=60_000)
+
+        staged = live.with_suffix(".staged")
+        shutil.copyfile(variants["b"], staged)
+        staged.replace(live)
+        # Until a rerun looks, the server still holds A, now deleted (so the check can fail).
+        assert open_deleted_files(app.process.pid, live.parent)
+        page.reload(wait_until="domcontentloaded")
+        expect(size).to_have_text(f"{size_b:,}", timeout=60_000)
+        browser.close()
+    assert _wait_until_closed(app, live.parent) == [], "the old database is still open"
+    assert "Traceback" not in app.log_text()
+
+
+def test_ten_sessions_move_sliders_across_two_swaps(
+    served: tuple[ServedApp, Path], variants: dict[str, Path]
+) -> None:
+    app, live = served
+    thresholds = thresholds_for(PRESSES)
+    sizes = size_texts(
+        dataset_sizes(variants["a"], thresholds), dataset_sizes(variants["b"], thresholds)
+    )
+    assert all(len(texts) == 2 for texts in sizes.values())  # A and B tell apart everywhere
+    to_b, back_to_a = live.with_name("b.staged"), live.with_name("a.staged")
+    stage_variant(variants["b"], to_b, keep_as_is)
+    stage_variant(variants["a"], back_to_a, keep_as_is)  # a rebuild of A: a new file
+    updates = SESSIONS * PRESSES
+    report = drive_sessions(
+        app.url,
+        _chromium(),
+        sessions=SESSIONS,
+        presses=PRESSES,
+        sizes=sizes,
+        swaps={updates // 3: (to_b, live), 2 * updates // 3: (back_to_a, live)},
+    )
+    print(f"\nconcurrent sessions: {report.summary()}")
+    assert report.failed_requests == []
+    assert report.exceptions == []
+    assert report.updates == updates and report.swaps == 2
+    assert "Traceback" not in app.log_text()
+    assert _wait_until_closed(app, live.parent) == [], "an old database is still open"

@@ -1,0 +1,126 @@
+"""The app's connection picks up a database swapped in at the same path.
+
+DuckDB hands later ``connect()`` calls for a path the instance already open for it, so a
+plain reconnect after a swap keeps reading the old, deleted file; the app opens each file
+in an instance of its own and closes the old one when its last lease ends.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from laionet_app.connection import (
+    DatabaseChangedError,
+    cursor,
+    database_lease,
+    open_database_keys,
+    require_database,
+)
+from laionet_core import schema
+
+
+def _write_db(path: Path, label: str) -> None:
+    con = duckdb.connect(str(path))
+    con.execute(f"CREATE TABLE {schema.META} (key VARCHAR, value VARCHAR)")
+    con.execute(
+        f"INSERT INTO {schema.META} VALUES ('schema_version', ?), ('label', ?)",
+        [str(schema.SCHEMA_VERSION), label],
+    )
+    con.close()
+
+
+def _swap_in(path: Path, label: str) -> None:
+    """Write a database beside ``path`` and rename it over ``path``, as ``build`` does."""
+    staged = path.with_suffix(".staged")
+    _write_db(staged, label)
+    os.replace(staged, path)
+
+
+def _label(key: tuple) -> str:
+    return cursor(key).execute(f"SELECT value FROM {schema.META} WHERE key = 'label'").fetchone()[0]
+
+
+def _open_deleted_files(directory: Path) -> list[str]:
+    """Files under ``directory`` this process holds open although they were deleted."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(directory)) and target.endswith("(deleted)"):
+            found.append(target)
+    return found
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "laionet.duckdb"
+    _write_db(path, "A")
+    monkeypatch.setenv("LAIONET_DB", str(path))
+    return path
+
+
+def test_plain_duckdb_reconnect_keeps_reading_the_old_file(db_path: Path) -> None:
+    """Why the app does not simply call ``duckdb.connect`` again (DuckDB's instance cache)."""
+    old = duckdb.connect(str(db_path), read_only=True)
+    _swap_in(db_path, "B")
+    again = duckdb.connect(str(db_path), read_only=True)
+    assert again.execute("SELECT value FROM meta WHERE key = 'label'").fetchone()[0] == "A"
+    again.close()
+    old.close()
+
+
+def test_swapped_database_is_read_and_the_old_file_closed(db_path: Path) -> None:
+    with database_lease() as first:
+        assert _label(first) == "A"
+        _swap_in(db_path, "B")
+        # Mid-rerun: this session keeps its file, the page sees the same key.
+        assert require_database() == first
+        assert _label(first) == "A"
+        seen: dict[str, object] = {}
+
+        def other_session() -> None:
+            with database_lease() as key:
+                seen["key"], seen["label"] = key, _label(key)
+
+        thread = threading.Thread(target=other_session)
+        thread.start()
+        thread.join()
+        assert seen["label"] == "B" and seen["key"] != first
+        assert first in open_database_keys()  # still leased by this rerun
+        assert _open_deleted_files(db_path.parent)  # the old file, still open
+    # The last lease on the old file ended: closed, and its deleted file released.
+    assert first not in open_database_keys()
+    assert _open_deleted_files(db_path.parent) == []
+    with database_lease() as key:
+        assert key != first and _label(key) == "B"
+    with pytest.raises(DatabaseChangedError, match="changed"):
+        cursor(first)  # a fragment holding the old key: the app reruns on the new file
+
+
+def test_a_cursor_holds_the_old_file_until_it_is_dropped(db_path: Path) -> None:
+    with database_lease() as first:
+        held = cursor(first)
+    _swap_in(db_path, "B")
+    with database_lease() as second:
+        assert _label(second) == "B"
+    assert first in open_database_keys()
+    assert held.execute("SELECT value FROM meta WHERE key = 'label'").fetchone()[0] == "A"
+    del held
+    assert first not in open_database_keys()
+    assert _open_deleted_files(db_path.parent) == []
+
+
+def test_a_non_database_swapped_in_is_a_named_error(db_path: Path) -> None:
+    staged = db_path.with_suffix(".staged")
+    staged.write_bytes(b"not a database\n" * 100)
+    os.replace(staged, db_path)
+    key = require_database()
+    with pytest.raises(ValueError, match="laionet.duckdb is not a readable DuckDB database"):
+        cursor(key)
