@@ -18,7 +18,7 @@ from laionet_core import queries
 from laionet_core.queries_stats import read_embedded_class_counts, read_embedded_rows
 from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.selection import compute_similarity_bins
-from laionet_core.selection_stats import compute_class_stats
+from laionet_core.selection_sums import compute_class_stats
 from laionet_core.storage_selection import write_selection_stats
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 

@@ -28,7 +28,7 @@ from laionet_core.selection_pairs import (
     draw_subset_pairs,
     select_subset_rows,
 )
-from laionet_core.selection_stats import compute_class_stats, select_subset
+from laionet_core.selection_sums import compute_class_stats, select_subset
 from laionet_core.storage import open_new_database
 from laionet_core.storage_selection import write_selection_stats
 

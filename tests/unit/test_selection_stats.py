@@ -17,10 +17,9 @@ from laionet_core.selection_stats import (
     SUBSET_ROWS,
     ZETA2_MIN_ROWS,
     build_selection_stats,
-    compute_class_stats,
     evaluate_metric_rows,
-    select_subset,
 )
+from laionet_core.selection_sums import compute_class_stats, select_subset
 
 D = 8
 N_CLASSES = 6
