@@ -317,7 +317,8 @@ def print_report(db: Path, app: dict, work: dict) -> None:
         )
         for extra, value in row.items():
             if extra not in ("app", "duckdb", "naive"):
-                print(f"    {extra}: {value:.3f}")
+                shown = f"{value:.2f}" if "MiB" in extra else f"{1e3 * value:.1f} ms"
+                print(f"    {extra}: {shown}")
     print(f"peak RSS of the work part (GiB): {work['peak RSS of this part (GiB)']:.2f}")
 
 

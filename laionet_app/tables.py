@@ -40,6 +40,7 @@ from laionet_core.selection import (
     threshold_grid,
     threshold_index,
 )
+from laionet_core.selection_pairs import SubsetArrays, build_subset_arrays
 from laionet_core.selection_stats import SelectionStats, build_selection_stats
 
 
@@ -234,6 +235,6 @@ def load_selection_stats(db: DbKey, dataset: str) -> SelectionStats | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def load_selection_subsets(db: DbKey, dataset: str) -> dict[str, dict]:
-    """Shared, read-only: wnid -> the class's subset rows and pair similarities."""
-    return read_selection_subsets(cursor(db), dataset)
+def load_selection_subsets(db: DbKey, dataset: str) -> SubsetArrays:
+    """Shared, read-only: every class's subset rows and pair similarities, flat."""
+    return build_subset_arrays(read_selection_subsets(cursor(db), dataset))

@@ -55,9 +55,15 @@ def compute_outcome_accuracy(
         Dataset -> ModelAccuracy, per-class tables indexed by wnid.
     """
     out = {}
-    wnids = outcomes["wnid"]
-    weighted = np.asarray(wnids.cat.categories.isin(class_weights.index))
-    in_weights = weighted[wnids.cat.codes.to_numpy()]
+    wnids = outcomes["wnid"].cat.categories  # sorted, as compute_label_codes sorts
+    codes = outcomes["wnid"].cat.codes.to_numpy()
+    weighted = np.asarray(wnids.isin(class_weights.index))
+    in_weights = weighted[codes]
+    # Integer labels (codes keep the wnids' sorted order): no string hashing per move.
+    weights_by_code = pd.Series(
+        class_weights.to_numpy(np.float64), index=wnids.get_indexer(class_weights.index)
+    )
+    weights_by_code = weights_by_code[weights_by_code.index >= 0]
     position = outcomes["position"].to_numpy()
     datasets = outcomes["dataset"].cat.codes.to_numpy()
     for code, name in enumerate(outcomes["dataset"].cat.categories):
@@ -66,8 +72,12 @@ def compute_outcome_accuracy(
             continue
         pos = position[rows]
         correct = pd.DataFrame({f"top_{k}_is_correct_m": (pos >= 1) & (pos <= k) for k in TOP_K})
-        labels = np.asarray(wnids.to_numpy()[rows], dtype=object)
-        out[str(name)] = compute_model_accuracy(
-            correct, labels, model="m", class_weights=class_weights, k=TOP_K
+        result = compute_model_accuracy(
+            correct, codes[rows], model="m", class_weights=weights_by_code, k=TOP_K
         )
+        per_class = {
+            k: table.set_axis(pd.Index(wnids[table.index], name=table.index.name))
+            for k, table in result.per_class.items()
+        }
+        out[str(name)] = ModelAccuracy(summary=result.summary, per_class=per_class)
     return out

@@ -36,43 +36,6 @@ class PairHistogram:
     pairs_each: int
 
 
-def select_subset_rows(subset: dict, params: SelectionParams | None) -> np.ndarray:
-    """Positions of a class subset's rows that ``params`` keeps (all when None)."""
-    bins = np.asarray(subset["bins"], dtype=np.int64)
-    if params is None:
-        return np.arange(bins.size)
-    keep = bins >= threshold_index(params.threshold) + 1
-    if params.drop_nsfw:
-        keep &= ~np.asarray(subset["nsfw"], dtype=bool)
-    if params.drop_multi_label:
-        keep &= ~np.asarray(subset["multi_label"], dtype=bool)
-    return np.flatnonzero(keep)
-
-
-def draw_subset_pairs(
-    subset: dict, rows: np.ndarray, n_pairs: int, rng: np.random.Generator
-) -> np.ndarray:
-    """``n_pairs`` similarities of random distinct pairs among ``rows`` (with replacement).
-
-    Args:
-        subset: One class's subset (``gram``: upper triangle, ``i < j`` row by row).
-        rows: Positions of the kept subset rows, at least two.
-        n_pairs: Pairs to draw.
-        rng: Random generator.
-
-    Returns:
-        (n_pairs,) float64 similarities.
-    """
-    size = int(np.asarray(subset["bins"]).size)
-    m = rows.size
-    i = rng.integers(0, m, n_pairs)
-    j = rng.integers(0, m - 1, n_pairs)
-    j += j >= i
-    a, b = np.minimum(rows[i], rows[j]), np.maximum(rows[i], rows[j])
-    flat = a * size - a * (a + 1) // 2 + (b - a - 1)
-    return np.asarray(subset["gram"], dtype=np.float64)[flat]
-
-
 def bin_pair_similarities(similarities: dict[str, np.ndarray]) -> pd.DataFrame:
     """Dataset -> similarities as histogram rows (``dataset``, ``bin_low``, ``bin_high``,
     ``pairs``) over ``PAIR_EDGES``, empty bins left out."""
@@ -95,8 +58,100 @@ def bin_pair_similarities(similarities: dict[str, np.ndarray]) -> pd.DataFrame:
     return out[out["pairs"] > 0].reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class SubsetArrays:
+    """Every class's subset of one dataset in flat arrays (``build_subset_arrays``).
+
+    Attributes:
+        wnids: (C,) classes, sorted.
+        starts: (C + 1,) rows of class c are ``starts[c]:starts[c + 1]``.
+        bins, nsfw, multi_label: (R,) each subset row's bin and flags.
+        gram_starts: (C,) where each class's upper triangle starts in ``gram``.
+        gram: (P,) float32 pair similarities, class by class.
+    """
+
+    wnids: np.ndarray
+    starts: np.ndarray
+    bins: np.ndarray
+    nsfw: np.ndarray
+    multi_label: np.ndarray
+    gram_starts: np.ndarray
+    gram: np.ndarray
+
+
+def build_subset_arrays(subsets: dict[str, dict]) -> SubsetArrays:
+    """Flat arrays of ``queries_stats.read_selection_subsets``' per-class subsets."""
+    wnids = np.array(sorted(subsets), dtype=object)
+    parts = [subsets[w] for w in wnids]
+    sizes = np.array([np.asarray(p["bins"]).size for p in parts], dtype=np.int64)
+    grams = np.array([np.asarray(p["gram"]).size for p in parts], dtype=np.int64)
+
+    def flat(key: str, dtype: type) -> np.ndarray:
+        return np.concatenate([np.asarray(p[key], dtype) for p in parts]) if parts else np.zeros(0)
+
+    return SubsetArrays(
+        wnids=wnids,
+        starts=np.concatenate([[0], np.cumsum(sizes)]),
+        bins=flat("bins", np.int64),
+        nsfw=flat("nsfw", bool),
+        multi_label=flat("multi_label", bool),
+        gram_starts=np.concatenate([[0], np.cumsum(grams)[:-1]]) if parts else grams,
+        gram=flat("gram", np.float32),
+    )
+
+
+def _kept_rows(arrays: SubsetArrays, params: SelectionParams | None) -> np.ndarray:
+    """(R,) bool: the subset rows ``params`` keeps (all when None)."""
+    keep = np.ones(arrays.bins.size, dtype=bool)
+    if params is None:
+        return keep
+    keep &= arrays.bins >= threshold_index(params.threshold) + 1
+    if params.drop_nsfw:
+        keep &= ~arrays.nsfw.astype(bool)
+    if params.drop_multi_label:
+        keep &= ~arrays.multi_label.astype(bool)
+    return keep
+
+
+def draw_pair_similarities(
+    arrays: SubsetArrays,
+    params: SelectionParams | None,
+    pair_counts: pd.Series,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Similarities of random distinct pairs (with replacement) among the subset rows
+    ``params`` keeps, ``pair_counts[wnid]`` for each class, class after class.
+
+    Every class of ``pair_counts`` must keep at least two subset rows.
+    """
+    classes = pd.Index(arrays.wnids).get_indexer(pair_counts.index)
+    counts = pair_counts.to_numpy(np.int64)
+    keep = _kept_rows(arrays, params)
+    kept = np.flatnonzero(keep)  # kept rows, grouped by class in class order
+    per_class = np.add.reduceat(keep, arrays.starts[:-1]) if keep.size else np.zeros(0, int)
+    first = np.concatenate([[0], np.cumsum(per_class)])[classes]
+    m = np.repeat(per_class[classes], counts)
+    i = rng.integers(0, m)
+    j = rng.integers(0, m - 1)
+    j += j >= i
+    base = np.repeat(first, counts)
+    c = np.repeat(classes, counts)
+    local_i = kept[base + i] - arrays.starts[c]
+    local_j = kept[base + j] - arrays.starts[c]
+    a, b = np.minimum(local_i, local_j), np.maximum(local_i, local_j)
+    size = arrays.starts[c + 1] - arrays.starts[c]
+    flat = arrays.gram_starts[c] + a * size - a * (a + 1) // 2 + (b - a - 1)
+    return arrays.gram[flat].astype(np.float64)
+
+
+def _kept_counts(arrays: SubsetArrays, params: SelectionParams | None) -> pd.Series:
+    keep = _kept_rows(arrays, params)
+    counts = np.add.reduceat(keep, arrays.starts[:-1]) if keep.size else np.zeros(0, int)
+    return pd.Series(counts, index=arrays.wnids)
+
+
 def draw_matched_pair_histogram(
-    sides: list[tuple[str, dict[str, dict], SelectionParams | None]],
+    sides: list[tuple[str, SubsetArrays, SelectionParams | None]],
     pair_counts: pd.Series,
     *,
     seed: int,
@@ -104,8 +159,8 @@ def draw_matched_pair_histogram(
     """Pairs per class from each side's subsets, the same number on both (Figure 6a).
 
     Args:
-        sides: Two ``(name, subsets, params)``: subsets wnid -> subset arrays, params
-            the side's selection (None: whole).
+        sides: Two ``(name, subset arrays, params)``: params the side's selection (None:
+            whole).
         pair_counts: wnid -> pairs to draw (``comparison.compute_matched_pair_counts``).
         seed: Seed, so the histogram does not move on every rerun.
 
@@ -114,20 +169,13 @@ def draw_matched_pair_histogram(
         of its subset rows.
     """
     rng = np.random.default_rng(seed)
-    kept = {}
-    for wnid in pair_counts.index:
-        rows = []
-        for _, subsets, params in sides:
-            subset = subsets.get(wnid)
-            rows.append(None if subset is None else select_subset_rows(subset, params))
-        if all(r is not None and r.size >= 2 for r in rows):
-            kept[wnid] = rows
-    drawn: dict[str, list[np.ndarray]] = {name: [] for name, *_ in sides}
-    for wnid, rows in kept.items():
-        for (name, subsets, _), chosen in zip(sides, rows, strict=True):
-            drawn[name].append(
-                draw_subset_pairs(subsets[wnid], chosen, int(pair_counts[wnid]), rng)
-            )
-    values = {name: np.concatenate(v) if v else np.zeros(0) for name, v in drawn.items()}
-    total = int(sum(int(pair_counts[w]) for w in kept))
-    return PairHistogram(bin_pair_similarities(values), classes=len(kept), pairs_each=total)
+    ok = pd.Series(True, index=pair_counts.index)
+    for _, arrays, params in sides:
+        ok &= _kept_counts(arrays, params).reindex(pair_counts.index).fillna(0) >= 2
+    chosen = pair_counts[ok]
+    values = {
+        name: draw_pair_similarities(arrays, params, chosen, rng) for name, arrays, params in sides
+    }
+    return PairHistogram(
+        bin_pair_similarities(values), classes=int(chosen.size), pairs_each=int(chosen.sum())
+    )

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from laionet_core import queries, schema
 from laionet_core.comparison import compute_accuracy_by_dataset
@@ -24,9 +23,9 @@ from laionet_core.queries_stats import (
 from laionet_core.selection import SelectionParams, compute_similarity_bins, select_mask
 from laionet_core.selection_pairs import (
     PAIR_EDGES,
+    build_subset_arrays,
     draw_matched_pair_histogram,
-    draw_subset_pairs,
-    select_subset_rows,
+    draw_pair_similarities,
 )
 from laionet_core.selection_sums import compute_class_stats, select_subset
 from laionet_core.storage import open_new_database
@@ -51,20 +50,26 @@ def _class(n: int, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
     return x, sample
 
 
-@pytest.mark.parametrize("n", [5, 200])
-def test_subset_pairs_are_dot_products_of_kept_subset_rows(n: int) -> None:
-    x, sample = _class(n)
-    _, subset = compute_class_stats(x, sample, class_code=3)
-    rows = select_subset(n, 3)
+def test_subset_pairs_are_dot_products_of_kept_subset_rows() -> None:
+    subsets, rows, data = {}, {}, {}
+    for code, (wnid, n) in enumerate({"n1": 5, "n2": 200, "n3": 60}.items()):
+        x, sample = _class(n, seed=code)
+        subsets[wnid] = compute_class_stats(x, sample, class_code=code)[1]
+        rows[wnid], data[wnid] = select_subset(n, code), (x, sample)
+    arrays = build_subset_arrays(subsets)
     params = SelectionParams(threshold=0.7)
-    kept = select_subset_rows(subset, params)
-    mask = select_mask(sample["text_similarity"], sample["nsfw"], sample["multi_label"], params)
-    assert rows[kept].tolist() == [r for r in rows if mask[r]]
-    assert select_subset_rows(subset, None).size == rows.size
-    drawn = draw_subset_pairs(subset, kept, 500, np.random.default_rng(0))
-    gram = x[rows].astype(np.float64) @ x[rows].astype(np.float64).T
-    allowed = {round(gram[i, j], 5) for i in kept for j in kept if i != j}
-    assert {round(v, 5) for v in drawn} <= allowed
+    counts = pd.Series({"n2": 300, "n3": 200})
+    drawn = draw_pair_similarities(arrays, params, counts, np.random.default_rng(0))
+    assert drawn.size == 500
+    for wnid, part in (("n2", drawn[:300]), ("n3", drawn[300:])):
+        x, sample = data[wnid]
+        mask = select_mask(sample["text_similarity"], sample["nsfw"], sample["multi_label"], params)
+        kept = [r for r in rows[wnid] if mask[r]]
+        gram = x[kept].astype(np.float64) @ x[kept].astype(np.float64).T
+        allowed = gram[~np.eye(len(kept), dtype=bool)]
+        gaps = np.abs(part[:, None] - allowed[None, :]).min(axis=1)
+        assert gaps.max() < 1e-6  # every draw is a pair of kept subset rows (float32)
+        assert len({round(v, 5) for v in part}) > 20  # many distinct pairs, not one
 
 
 def test_matched_histogram_draws_the_same_pairs_on_both_sides() -> None:
@@ -76,7 +81,7 @@ def test_matched_histogram_draws_the_same_pairs_on_both_sides() -> None:
             subsets[wnid] = compute_class_stats(x, sample, class_code=seed)[1]
         if name == "right":
             del subsets["c"]  # a class missing on one side
-        sides.append((name, subsets, None))
+        sides.append((name, build_subset_arrays(subsets), None))
     result = draw_matched_pair_histogram(sides, counts, seed=0)
     assert result.classes == 2 and result.pairs_each == 13
     totals = result.bins.groupby("dataset")["pairs"].sum()
