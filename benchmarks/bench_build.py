@@ -1,7 +1,9 @@
 """Benchmark: the sharded build with 1 and 2 workers, and a resume where every shard verifies.
 
 Generates a simulated corpus in LAION's embeddings-release layout with LAION-like
-proportions (about 5% of captions name a class, 512-dimensional float16 embeddings),
+proportions (about 5% of captions name a class, 3% of those name two, 1M-row parts,
+512-dimensional float16 embeddings; ``--matched 1`` makes every caption name a class, the
+worst case for memory),
 then runs ``python -m precompute build`` in a fresh process per run (full builds: the
 best of ``REPEATS``) and prints wall time, captions/s, the ratio 2 workers / 1 worker,
 the peak RSS of the driver and of the processes that built shards, the sizes of the
@@ -9,6 +11,11 @@ database and of the shards per matched sample, and what that means for LAION-400
 captions, 21M matched).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_build.py [--captions N] [--parts P]
+        [--matched F] [--repeats R]
+
+The shard phase (match, score, write) and the assembly (database) are reported apart;
+memory is the peak RSS of the driver and of each shard process, and their sum for 2
+workers (an upper bound of what the build holds at once).
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ LAION_CAPTIONS = 407_000_000  # LAION-400M after the release's own filtering
 LAION_MATCHED = 21_000_000  # captions the paper's lemma matching keeps
 LAION_PARTS = 410  # parts of about 1M rows
 FLOOR = 0.82  # the paper's threshold, as an embedding floor
-REPEATS = 2  # full builds per worker count; the fastest is reported
+REPEATS = 1  # full builds per worker count; the fastest is reported
+MATCHED = 0.05  # LAION-400M: about 5% of captions name a class (21M of 407M)
+MULTI_SHARE = 0.03  # of the matched captions, the share naming two classes
 # Generates the corpus in its own process, so this one stays small: a child's peak RSS
 # counts the parent's memory it was forked from.
 GENERATE = """
@@ -38,7 +47,8 @@ from precompute.simulate.corpus import SimulationConfig, generate_corpus
 started = time.perf_counter()
 config = SimulationConfig(n_captions=int(sys.argv[2]), n_parts=int(sys.argv[3]),
     dim=int(sys.argv[4]), images=False, reference_per_class=2,
-    unmatched_fraction=0.94)  # LAION-400M: about 5% of captions name a class
+    unmatched_fraction=float(sys.argv[5]), multi_label_fraction=float(sys.argv[6]),
+    shared_lemma_fraction=float(sys.argv[7]))
 generate_corpus(config, Path(sys.argv[1]), progress=False)
 print("RESULT", time.perf_counter() - started)
 """
@@ -91,21 +101,35 @@ def run_build(corpus: Path, db: Path, *extra: str) -> tuple[float, float, float,
     return float(seconds), shards, database, driver, float(worker.group(1)) if worker else 0.0
 
 
+def corpus_shares(matched: float) -> tuple[str, str, str]:
+    """Simulator fractions (unmatched, multi-label, shared lemma) for a matched share.
+
+    Shared-lemma captions are dropped by the paper's matcher, so they stay a small part
+    of the matched ones; multi-label captions are ``MULTI_SHARE`` of the matched.
+    """
+    shared = 0.005 * matched
+    multi = MULTI_SHARE * matched
+    return str(max(0.0, 1.0 - matched - shared)), str(multi), str(shared)
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--captions", type=int, default=1_000_000)
-    parser.add_argument("--parts", type=int, default=8)
+    parser.add_argument("--captions", type=int, default=4_000_000)
+    parser.add_argument("--parts", type=int, default=4, help="parts (default: 1M rows each)")
+    parser.add_argument("--matched", type=float, default=MATCHED, help="share naming a class")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="full builds per run")
     parser.add_argument("--dim", type=int, default=512, help="embedding width (CLIP B/32: 512)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         corpus = root / "corpus"
         sizes = (str(args.captions), str(args.parts), str(args.dim))
-        generated = float(run_python(GENERATE, str(corpus), *sizes)[0][0])
+        shares = corpus_shares(args.matched)
+        generated = float(run_python(GENERATE, str(corpus), *sizes, *shares)[0][0])
         inputs = folder_bytes(corpus / "metadata") + folder_bytes(corpus / "text_emb")
         inputs += folder_bytes(corpus / "img_emb")
         print(
@@ -117,7 +141,7 @@ def main() -> None:
         for workers in (1, 2):
             db = root / f"w{workers}.duckdb"
             timings = []
-            for _ in range(REPEATS):
+            for _ in range(args.repeats):
                 db.unlink(missing_ok=True)
                 shutil.rmtree(db.with_suffix(".shards"), ignore_errors=True)
                 timings.append(run_build(corpus, db, "--workers", str(workers)))
@@ -142,6 +166,15 @@ def main() -> None:
             )
         one, two = runs["1 worker(s)"][0], runs["2 worker(s)"][0]
         print(f"ratio 2 workers / 1 worker (captions/s): {one / two:.2f}")
+        for name in ("1 worker(s)", "2 worker(s)"):
+            _, shard_s, database_s, driver, worker = runs[name]
+            workers = 1 if name.startswith("1") else 2
+            print(
+                f"{name}: shard phase {shard_s:.1f} s ({args.captions / shard_s:,.0f} captions/s),"
+                f" assembly {database_s:.1f} s; peak RSS driver {driver:,.0f} MiB + "
+                f"{workers} x shard process {worker:,.0f} MiB = "
+                f"{driver + workers * worker:,.0f} MiB"
+            )
         baseline = float(run_python(BASELINE)[0][0])
         print(f"peak RSS of the command line before any work: {baseline:,.0f} MiB")
         shard_one, shard_two = runs["1 worker(s)"][1], runs["2 worker(s)"][1]

@@ -89,6 +89,14 @@ def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> Selec
     return params if params is not None else default_selection_for_kind(kind)
 
 
+def resolve_selection(
+    db: DbKey, dataset: str, params: SelectionParams | None
+) -> SelectionParams | None:
+    """The selection a dataset is taken at: ``params``, its kind's paper selection when
+    None, or None for a dataset used whole."""
+    return _selection(db, dataset, params)
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def load_all_samples(db: DbKey, dataset: str) -> pd.DataFrame:
     """Every sample of ``dataset``, scored or not (shared: callers must not modify it)."""

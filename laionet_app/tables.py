@@ -26,6 +26,7 @@ from laionet_core.queries_stats import (
     read_export_sample,
     read_selection_stats,
     read_selection_subsets,
+    read_value_histogram,
     select_band_samples,
     select_class_counts,
 )
@@ -238,3 +239,11 @@ def load_selection_stats(db: DbKey, dataset: str) -> SelectionStats | None:
 def load_selection_subsets(db: DbKey, dataset: str) -> SubsetArrays:
     """Shared, read-only: every class's subset rows and pair similarities, flat."""
     return build_subset_arrays(read_selection_subsets(cursor(db), dataset))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def load_value_histogram(
+    db: DbKey, dataset: str, params: SelectionParams | None, column: str
+) -> pd.DataFrame:
+    """Binned distribution of one per-sample column of a selection, counted in SQL."""
+    return read_value_histogram(cursor(db), dataset, params, column)

@@ -23,6 +23,9 @@ _SELECTION_WHERE = """
     AND NOT ($drop_multi_label AND s.multi_label)
 """
 
+# The selection's WHERE clause (alias ``s``), for queries of other modules.
+SELECTION_WHERE = _SELECTION_WHERE
+
 SELECTED_SAMPLES_SQL = f"""
 SELECT s.sample_id, s.url, s.text, s.wnid, c.name AS class_name, s.text_similarity,
        s.image_similarity, s.nsfw, s.multi_label, s.matched_wnids, s.thumbnail_id
@@ -157,6 +160,11 @@ def load_similarity_histograms(
 
 
 def _selection_params(dataset: str, params: SelectionParams) -> dict:
+    return selection_sql_params(dataset, params)
+
+
+def selection_sql_params(dataset: str, params: SelectionParams) -> dict:
+    """The bound values of ``SELECTION_WHERE`` for one dataset and selection."""
     return {
         "dataset": dataset,
         "threshold": params.threshold,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from laionet_core import schema
 from laionet_core.queries import fetch_one
-from laionet_core.selection import NSFW_TAG
+from laionet_core.selection import NSFW_TAG, SelectionParams
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -198,3 +198,57 @@ def select_class_counts(summaries: pd.DataFrame, datasets: pd.DataFrame, wnid: s
     out = datasets[["dataset", "kind"]].merge(chosen, on="dataset", how="left")
     out["samples"] = out["samples"].fillna(0).astype(np.int64)
     return out.sort_values("dataset").reset_index(drop=True)
+
+
+# Columns whose per-sample distribution the app bins in SQL (Figure 13a).
+HISTOGRAM_COLUMNS = ("image_similarity", "text_similarity")
+
+VALUE_HISTOGRAM_SQL = """
+SELECT floor((s.{column} - $low) / $width) AS bin, count(*) AS n
+FROM {samples} s
+WHERE s.dataset = $dataset AND s.{column} IS NOT NULL AND ($whole OR (
+    s.text_similarity > $threshold
+    AND NOT ($drop_nsfw AND upper(trim(coalesce(s.nsfw, ''))) = $nsfw_tag)
+    AND NOT ($drop_multi_label AND s.multi_label)))
+GROUP BY 1 ORDER BY 1
+"""
+
+
+def read_value_histogram(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    params: SelectionParams | None,
+    column: str,
+    *,
+    low: float = -1.0,
+    width: float = 0.02,
+) -> pd.DataFrame:
+    """Counts of one per-sample column of a selection (every sample when ``params`` is
+    None) in bins ``[low + k width, low + (k + 1) width)``, counted by DuckDB.
+
+    Returns:
+        Rows ``bin_low``, ``bin_high``, ``n`` of the non-empty bins.
+
+    Raises:
+        ValueError: ``column`` is not one of ``HISTOGRAM_COLUMNS``.
+    """
+    if column not in HISTOGRAM_COLUMNS:
+        raise ValueError(f"column must be one of {HISTOGRAM_COLUMNS}, got {column!r}")
+    chosen = params or SelectionParams()
+    rows = con.execute(
+        VALUE_HISTOGRAM_SQL.format(column=column, samples=schema.SAMPLES),
+        {
+            "dataset": dataset,
+            "low": low,
+            "width": width,
+            "whole": params is None,
+            "threshold": chosen.threshold,
+            "drop_nsfw": chosen.drop_nsfw,
+            "drop_multi_label": chosen.drop_multi_label,
+            "nsfw_tag": NSFW_TAG,
+        },
+    ).df()
+    edges = low + width * rows["bin"].to_numpy(np.float64)
+    return pd.DataFrame(
+        {"bin_low": np.round(edges, 6), "bin_high": np.round(edges + width, 6), "n": rows["n"]}
+    )

@@ -42,6 +42,25 @@ def select_by_thresholds(
     return (t > text_threshold) & (i > image_threshold)
 
 
+def _rank_within_class(scores: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
+    """Each sample's rank in its class by score, highest first (ties: input order).
+
+    Returns:
+        ``(scores, rank)``: the scores as float64 and (N,) int64 ranks from 0; NaN
+        scores rank after every number of their class.
+    """
+    s = _as_scores(scores, "scores")
+    classes, codes = compute_label_codes(labels)
+    check_length(s, codes.size, name="scores")
+    ok = ~np.isnan(s)
+    # Sort by class, then score descending, then input order; rank within class by offset.
+    order = np.lexsort((np.arange(s.size), -np.where(ok, s, -np.inf), ~ok, codes))
+    _, starts = compute_class_slices(codes, classes.size)
+    rank = np.empty(s.size, dtype=np.int64)
+    rank[order] = np.arange(s.size) - starts[codes[order]]
+    return s, rank
+
+
 def select_top_k_per_class(scores: object, labels: object, *, k: int) -> np.ndarray:
     """Mask of the k highest-scoring samples of each class (all of a smaller class).
 
@@ -56,18 +75,36 @@ def select_top_k_per_class(scores: object, labels: object, *, k: int) -> np.ndar
     Returns:
         (N,) bool.
     """
-    s = _as_scores(scores, "scores")
-    classes, codes = compute_label_codes(labels)
-    check_length(s, codes.size, name="scores")
     if int(k) < 0:
         raise ValueError(f"k must be >= 0, got {k}")
+    s, rank = _rank_within_class(scores, labels)
+    return (rank < int(k)) & ~np.isnan(s)
+
+
+def select_top_k_to_size(scores: object, labels: object, *, size: int) -> np.ndarray:
+    """Mask of exactly ``size`` samples taken as the top k per class (fewer only when
+    fewer samples have a score).
+
+    Every class gives its best sample, then its second best, and so on: the selection is
+    the top k of each class for the largest k that fits, plus, from the samples ranked
+    k + 1 in their class, those with the highest scores until ``size`` is reached. This
+    is top-k selection at a size matched to another selection's.
+
+    Args:
+        scores: (N,) score per sample.
+        labels: (N,) class per sample.
+        size: Samples wanted, >= 0.
+
+    Returns:
+        (N,) bool with ``min(size, number of non-NaN scores)`` True values.
+    """
+    if int(size) < 0:
+        raise ValueError(f"size must be >= 0, got {size}")
+    s, rank = _rank_within_class(scores, labels)
     ok = ~np.isnan(s)
-    # Sort by class, then score descending, then input order; rank within class by offset.
-    order = np.lexsort((np.arange(s.size), -np.where(ok, s, -np.inf), ~ok, codes))
-    _, starts = compute_class_slices(codes, classes.size)
-    rank = np.arange(s.size) - starts[codes[order]]
+    order = np.lexsort((np.arange(s.size), -np.where(ok, s, -np.inf), rank, ~ok))
     mask = np.zeros(s.size, dtype=bool)
-    mask[order[rank < int(k)]] = True
+    mask[order[: int(size)]] = True
     return mask & ok
 
 

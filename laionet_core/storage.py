@@ -2,7 +2,8 @@
 
 A build writes a fresh database into a temporary file next to the target and swaps it
 into place only when everything succeeded, so a failed build leaves an existing
-database untouched. Adding a dataset to an existing database runs in one transaction.
+database untouched. Adding a dataset to an existing database runs in one transaction on
+a copy that is then swapped in (``storage_update``), so it works while the app reads it.
 Results computed from stored datasets (class metrics, caption diagnostics) are written
 by ``storage_results``; the Arrow plumbing is in ``storage_arrow``, the classes, synset
 embeddings, histograms and deletion in ``storage_rows``.
@@ -25,7 +26,6 @@ import pandas as pd
 import pyarrow as pa
 
 from laionet_core import schema
-from laionet_core.queries import check_schema_version
 from laionet_core.storage_arrow import (
     build_embedding_array,
     insert_arrow,
@@ -35,6 +35,13 @@ from laionet_core.storage_arrow import (
 from laionet_core.storage_rows import build_similarity_histograms, delete_dataset, write_meta
 from laionet_core.storage_rows import write_classes as write_classes  # re-exported
 from laionet_core.storage_rows import write_synset_embeddings as write_synset_embeddings
+from laionet_core.storage_update import (
+    open_database_for_update as open_database_for_update,  # re-exported: its old home
+)
+from laionet_core.storage_update import (
+    remove_database_files,
+    remove_orphaned_temporaries,
+)
 from laionet_core.validation import require_columns, require_unit_rows
 
 logger = logging.getLogger(__name__)
@@ -88,9 +95,9 @@ def open_new_database(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_orphaned_temporaries(path)
+    remove_orphaned_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    _remove_database_files(tmp)
+    remove_database_files(tmp)
     con = duckdb.connect(str(tmp))
     try:
         con.execute(schema.DDL)
@@ -102,54 +109,8 @@ def open_new_database(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
         logger.info("wrote %s", path)
     except BaseException:
         con.close()
-        _remove_database_files(tmp)
+        remove_database_files(tmp)
         raise
-
-
-def _remove_database_files(path: Path) -> None:
-    for candidate in (path, path.with_name(path.name + ".wal")):
-        candidate.unlink(missing_ok=True)
-
-
-def _remove_orphaned_temporaries(path: Path) -> None:
-    """Remove ``.<name>.tmp-<pid>`` (and its ``.wal``) left by processes no longer running."""
-    prefix = f".{path.name}.tmp-"
-    for tmp in path.parent.glob(f"{prefix}*"):
-        pid = tmp.name.removeprefix(prefix).removesuffix(".wal")
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            logger.info("%s: removed, left by a killed build (process %s)", tmp, pid)
-            tmp.unlink(missing_ok=True)
-        except PermissionError:
-            pass  # running, as another user
-
-
-@contextmanager
-def open_database_for_update(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open an existing database and run the block in one transaction.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: The file is not a database of this schema version.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"database {path} does not exist; build it first")
-    con = duckdb.connect(str(path))
-    try:
-        check_schema_version(con, path)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            yield con
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.close()
 
 
 def write_dataset(

@@ -121,18 +121,26 @@ def read_wnid_file(path: str | Path) -> list[str]:
     """Read one wnid per line (blank lines and ``#`` comments ignored).
 
     Raises:
-        ValueError: A line is not a wnid (``n`` followed by 8 digits).
+        ValueError: A line is not a wnid (``n`` followed by 8 digits), the file is not
+            UTF-8 text, or it lists no wnid.
     """
     path = Path(path)
     wnids = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
-                continue
-            if len(text) != 9 or text[0] != "n" or not text[1:].isdigit():
-                raise ValueError(f"{path}:{line_no}: {text!r} is not a wnid like 'n02125311'")
-            wnids.append(text)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                text = line.split("#", 1)[0].strip()
+                if not text:
+                    continue
+                if len(text) != 9 or text[0] != "n" or not text[1:].isdigit():
+                    raise ValueError(
+                        f"{path}:{line_no}: {text[:40]!r} is not a wnid like 'n02125311'"
+                    )
+                wnids.append(text)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a UTF-8 text file of wnids ({error.reason})") from error
+    if not wnids:
+        raise ValueError(f"{path}: lists no wnid (one per line, like 'n02125311')")
     return wnids
 
 
@@ -179,7 +187,12 @@ def load_vocabulary(wnid_file: str | Path | None = None) -> Vocabulary:
     """ImageNet-1k by default, or the wnids listed in ``wnid_file``."""
     if wnid_file is None:
         return load_imagenet_vocabulary()
-    return load_vocabulary_from_wnids(read_wnid_file(wnid_file), source=str(wnid_file))
+    try:
+        return load_vocabulary_from_wnids(read_wnid_file(wnid_file), source=str(wnid_file))
+    except ValueError as error:
+        if str(wnid_file) in str(error):
+            raise
+        raise ValueError(f"{wnid_file}: {error}") from error
 
 
 def format_synset_text(synset: Synset, fmt: str = DEFAULT_SYNSET_TEXT_FORMAT) -> str:

@@ -9,14 +9,14 @@ is on the Compare datasets page.
 import streamlit as st
 
 from laionet_app.blocks import render_difference, render_pair_distribution
-from laionet_app.charts import (
+from laionet_app.charts import build_curve_chart
+from laionet_app.charts_compare import (
     build_caption_diagnostics_chart,
-    build_curve_chart,
     build_share_sweep_chart,
     build_value_histogram,
 )
-from laionet_app.connection import require_database
 from laionet_app.controls import selection_controls
+from laionet_app.frame import open_page
 from laionet_app.loaders import (
     load_caption_diagnostic_bins,
     load_caption_diagnostics,
@@ -35,8 +35,10 @@ UNIQUE_SYNSET_SIMILARITY = 0.7
 # Captions listed in the table of the least explained ones.
 LEAST_EXPLAINED_ROWS = 50
 
-db = require_database()
-st.header("Diagnose ImageNet")
+db = open_page(
+    "Diagnose ImageNet",
+    "Can text alone explain why ImageNet kept an image? (Section 4, Figures 9, 10, 16)",
+)
 datasets = load_datasets(db)
 by_kind = datasets.groupby("kind")["dataset"].apply(list).to_dict()
 

@@ -8,9 +8,13 @@ in that selection.
 import streamlit as st
 
 from laionet_app.blocks import render_rank_correlation
-from laionet_app.charts import build_accuracy_chart, build_model_scatter_chart
-from laionet_app.connection import require_database
+from laionet_app.charts_compare import (
+    build_accuracy_chart,
+    build_model_scatter_chart,
+    build_weighting_chart,
+)
 from laionet_app.controls import selection_controls
+from laionet_app.frame import open_page
 from laionet_app.loaders import (
     build_accuracy_summary,
     build_model_comparison,
@@ -30,8 +34,11 @@ from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compute_rank_correlation
 from laionet_core.uploads import UploadError
 
-db = require_database()
-st.header("Model accuracy")
+db = open_page(
+    "Model accuracy",
+    "How an ImageNet model's accuracy drops from ImageNet to LAIONet, and what explains "
+    "the drop (Figures 1, 5, 7, 14).",
+)
 models = load_prediction_models(db)
 upload = st.file_uploader(
     "Or upload predictions (CSV or parquet: sample_id with top5 / pred_1..pred_5, "
@@ -104,20 +111,18 @@ if upload is None and models:
         st.altair_chart(build_model_scatter_chart(compared, laion=LAIONET_DATASET), width="stretch")
 
 st.subheader("LAION-weighted vs equally weighted accuracy (Figure 5)")
-st.dataframe(
-    summary[["dataset", "k", "equal", "equal_se", "weighted", "weighted_se"]],
-    hide_index=True,
-    width="stretch",
+st.caption(
+    "Equally weighted: the mean of the per-class recalls. LAION-weighted: each class's recall "
+    "weighted by its share of the LAIONet selection, i.e. the accuracy a model would get if "
+    "classes came as often as they do in LAION."
 )
-st.altair_chart(
-    build_accuracy_chart(
-        summary,
-        value="weighted",
-        title="classes weighted by LAIONet frequency",
-        x_title="accuracy (per-class recall weighted by LAIONet frequency)",
-    ),
-    width="stretch",
-)
+st.altair_chart(build_weighting_chart(summary, laion=LAIONET_DATASET), width="stretch")
+with st.expander("The same as a table (its toolbar downloads it as CSV)"):
+    st.dataframe(
+        summary[["dataset", "k", "equal", "equal_se", "weighted", "weighted_se"]],
+        hide_index=True,
+        width="stretch",
+    )
 
 if LAIONET_DATASET in per_dataset:
     recall = per_dataset[LAIONET_DATASET].per_class[1]["recall"]
@@ -130,6 +135,7 @@ if LAIONET_DATASET in per_dataset:
             diff["difference"], recall, x_name="similarity gap", y_name="top-1 recall"
         )
         render_rank_correlation(
+            db,
             gap,
             label="Spearman: recall vs gap",
             x_title="intra-class similarity: LAIONet − ImageNet",
@@ -140,6 +146,7 @@ if LAIONET_DATASET in per_dataset:
         relative_frequency(weights), recall, x_name="relative frequency", y_name="top-1 recall"
     )
     render_rank_correlation(
+        db,
         freq,
         label="Spearman: recall vs frequency",
         x_title="relative class frequency in LAIONet",

@@ -5,20 +5,22 @@ dataset size, the similarity histogram and the class frequencies; export the sel
 The threshold is on caption-to-synset similarity (LAIONet; ImageNet-Captions, to see
 what the paper's rule would keep of it) or, for a text-matched dataset, on text-to-text
 similarity. Every number comes from precomputed per-class histograms, so moving the
-slider needs no scan of the samples.
+slider needs no scan of the samples; the selection's part of the page is a fragment,
+so a move reruns only it, and the export file is made only when its button is clicked.
 """
 
 import json
 
 import streamlit as st
 
+from laionet_app.blocks import render_class_chart
 from laionet_app.charts import (
     build_class_frequency_chart,
     build_curve_chart,
     build_similarity_histogram,
 )
-from laionet_app.connection import require_database
 from laionet_app.controls import select_dataset, select_threshold_control, selection_controls
+from laionet_app.frame import open_page
 from laionet_app.tables import (
     class_names,
     estimate_export_bytes,
@@ -32,8 +34,11 @@ from laionet_core import schema
 from laionet_core.export import EXPORT_FORMATS
 from laionet_core.selection import SelectionParams, SelectionSummary
 
-db = require_database()
-st.header("Threshold explorer")
+db = open_page(
+    "Threshold explorer",
+    "How the caption-similarity threshold trades the classes covered against the dataset "
+    "size (Figures 3, 4 and 16a).",
+)
 dataset = select_dataset(db)
 kind = read_dataset_kind(db, dataset)
 if kind == schema.KIND_TEXT_MATCHED:
@@ -57,13 +62,18 @@ def render_numbers_and_charts(
 ) -> None:
     """Coverage and size with their curves, the histogram and the class frequencies."""
     names = class_names(db)
-    n_classes = len(names)
-
     covered_col, size_col, threshold_col = st.columns(3)
-    covered_col.metric("Classes covered", f"{summary.covered:,} / {n_classes:,}")
-    size_col.metric("Dataset size", f"{summary.size:,}")
-    threshold_col.metric("Threshold", f"> {params.threshold:.3f}")
-
+    covered_col.metric(
+        "Classes covered",
+        f"{summary.covered:,} / {len(names):,}",
+        help=f"Classes with at least {params.min_samples_per_class} selected sample(s).",
+    )
+    size_col.metric("Dataset size", f"{summary.size:,}", help="Samples the selection keeps.")
+    threshold_col.metric(
+        "Threshold",
+        f"> {params.threshold:.3f}",
+        help="A sample is kept when its similarity is strictly above this.",
+    )
     left, right = st.columns(2)
     with left:
         st.subheader("Classes covered")
@@ -86,11 +96,12 @@ def render_numbers_and_charts(
         )
     with right:
         st.subheader("Class frequencies")
-        st.altair_chart(
+        st.caption("Click a bar to open its class in the class browser.")
+        render_class_chart(
             build_class_frequency_chart(
                 summary.class_counts, names, load_classes(db)["wnid"].to_numpy()
             ),
-            width="stretch",
+            key="class_frequencies",
         )
 
 

@@ -28,11 +28,20 @@ def read_prediction_file(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"prediction file {path} does not exist")
     suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if suffix in (".csv", ".tsv"):
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype={"sample_id": str})
-    raise ValueError(f"prediction file {path} must be .parquet, .csv or .tsv, not {suffix!r}")
+    if suffix not in (".parquet", ".pq", ".csv", ".tsv"):
+        raise ValueError(f"prediction file {path} must be .parquet, .csv or .tsv, not {suffix!r}")
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            sep = "\t" if suffix == ".tsv" else ","
+            frame = pd.read_csv(path, sep=sep, dtype={"sample_id": str})
+    except (ValueError, OSError, pa.ArrowException, pd.errors.ParserError) as error:
+        # Readers' messages name no file; a UnicodeDecodeError is a ValueError too.
+        raise ValueError(f"prediction file {path}: not readable ({error})") from error
+    if frame.empty:
+        raise ValueError(f"prediction file {path} has no rows")
+    return frame
 
 
 def add_prediction_file(db: Path, model: str, path: Path, *, dataset: str) -> str:

@@ -1,14 +1,16 @@
-"""Assembly: shard outputs -> one dataset of the database, streamed shard by shard.
+"""Assembly: shard outputs -> one dataset of the database, streamed chunk by chunk.
 
 Shards are read one at a time, in part order, and appended through
-``laionet_core.storage.DatasetWriter``, so memory is bounded by one shard and the
-database is the same whichever shards were reused. The similarity histograms are
+``laionet_core.storage.DatasetWriter`` ``ASSEMBLY_CHUNK_ROWS`` samples at a time from
+memory-mapped embeddings, so memory is bounded by a chunk and the database is the same
+whichever shards were reused. The similarity histograms are
 summed over shards by the writer.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,9 @@ from precompute.ingest.laion import load_part_embeddings
 
 logger = logging.getLogger(__name__)
 
+# Samples appended at once: bounds the float32 embedding copies and Arrow buffers.
+ASSEMBLY_CHUNK_ROWS = 100_000
+
 
 @dataclass(frozen=True)
 class ShardOutputs:
@@ -42,7 +47,8 @@ class ShardOutputs:
         rejected: Rows that could not be used: source, sample_id, reason.
         text_emb: (N, D) caption embeddings.
         img_emb: (N, D) image embeddings, or None.
-        thumbnails: N ``(mime, bytes)`` or None, or None when the shard has none.
+        thumbnails: The shard's thumbnails file (one row per sample, read chunk by
+            chunk), or None when the shard has none.
     """
 
     samples: pd.DataFrame
@@ -50,7 +56,7 @@ class ShardOutputs:
     rejected: pd.DataFrame
     text_emb: np.ndarray
     img_emb: np.ndarray | None
-    thumbnails: list[tuple[str, bytes] | None] | None
+    thumbnails: Path | None
 
 
 @dataclass
@@ -88,13 +94,10 @@ def read_shard_outputs(folder: Path, manifest: dict) -> ShardOutputs:
     img_emb = load_part_embeddings(folder / IMG_EMB_FILE, rows=n) if IMG_EMB_FILE in names else None
     thumbnails = None
     if THUMBNAILS_FILE in names:
-        table = pq.read_table(folder / THUMBNAILS_FILE).to_pydict()
-        thumbnails = [
-            (mime, data) if mime is not None else None
-            for mime, data in zip(table["mime"], table["data"], strict=True)
-        ]
-        if len(thumbnails) != n:
-            raise ValueError(f"{folder / THUMBNAILS_FILE}: {len(thumbnails)} rows for {n} samples")
+        thumbnails = folder / THUMBNAILS_FILE
+        rows = pq.ParquetFile(thumbnails).metadata.num_rows
+        if rows != n:
+            raise ValueError(f"{thumbnails}: {rows} rows for {n} samples")
     return ShardOutputs(samples, candidates, rejected, text_emb, img_emb, thumbnails)
 
 
@@ -114,6 +117,75 @@ def _find_earlier_shard(sample_id: str, shards: list[tuple[Path, dict]]) -> Path
     return None
 
 
+def iter_thumbnail_chunks(path: Path, chunk_rows: int) -> Iterator[list[tuple[str, bytes] | None]]:
+    """A shard's thumbnails, ``chunk_rows`` at a time (the last chunk may be shorter)."""
+    pending: list[tuple[str, bytes] | None] = []
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+        columns = batch.to_pydict()
+        pending += [
+            (mime, data) if mime is not None else None
+            for mime, data in zip(columns["mime"], columns["data"], strict=True)
+        ]
+        while len(pending) >= chunk_rows:
+            yield pending[:chunk_rows]
+            pending = pending[chunk_rows:]
+    if pending:
+        yield pending
+
+
+def append_shard(
+    writer: DatasetWriter,
+    folder: Path,
+    out: ShardOutputs,
+    *,
+    embedding_floor: float | None,
+    with_images: bool,
+) -> None:
+    """Append one shard, ``ASSEMBLY_CHUNK_ROWS`` samples at a time.
+
+    Embeddings are sliced from the memory-mapped files chunk by chunk, so memory is
+    bounded by the chunk, not by the shard. With ``embedding_floor``, each chunk is
+    written as two batches: rows above the floor with embeddings, the others without.
+    The shard's candidates and rejected rows go with its first batch.
+    """
+    n = len(out.samples)
+    thumbs = iter_thumbnail_chunks(out.thumbnails, ASSEMBLY_CHUNK_ROWS) if out.thumbnails else None
+    extras = {"candidates": out.candidates, "rejected": out.rejected}
+    for lo in range(0, max(n, 1), ASSEMBLY_CHUNK_ROWS):
+        hi = min(lo + ASSEMBLY_CHUNK_ROWS, n)
+        samples = out.samples.iloc[lo:hi]
+        chunk_thumbs = next(thumbs) if thumbs is not None and hi > lo else None
+        above = np.ones(hi - lo, dtype=bool)
+        if embedding_floor is not None:
+            above = samples["text_similarity"].to_numpy() > embedding_floor
+        for embed in (True, False) if embedding_floor is not None else (True,):
+            rows = above if embed else ~above
+            if not rows.any() and not extras:
+                continue
+            writer.append_batch(
+                samples[rows],
+                image_embeddings=_rows_of(out.img_emb, lo, hi, rows)
+                if embed and with_images
+                else None,
+                text_embeddings=_rows_of(out.text_emb, lo, hi, rows) if embed else None,
+                thumbnails=(
+                    [t for t, keep in zip(chunk_thumbs, rows, strict=True) if keep]
+                    if chunk_thumbs is not None
+                    else None
+                ),
+                **extras,
+                source=str(folder),
+            )
+            extras = {}
+
+
+def _rows_of(array: np.ndarray | None, lo: int, hi: int, rows: np.ndarray) -> np.ndarray | None:
+    """Rows ``lo:hi`` of a (memory-mapped) array where ``rows`` is True: only they are read."""
+    if array is None:
+        return None
+    return np.asarray(array[lo:hi])[rows]
+
+
 def write_shard_dataset(
     con: duckdb.DuckDBPyConnection,
     info: DatasetInfo,
@@ -121,7 +193,7 @@ def write_shard_dataset(
     *,
     embedding_floor: float | None = None,
 ) -> ShardTotals:
-    """Write one dataset from its shards, one shard in memory at a time.
+    """Write one dataset from its shards, one chunk of one shard in memory at a time.
 
     Args:
         con: An open, writable connection.
@@ -144,36 +216,19 @@ def write_shard_dataset(
     totals = ShardTotals()
     for index, (folder, manifest) in enumerate(tqdm(shards, desc="assemble", unit="shard")):
         out = read_shard_outputs(folder, manifest)
-        n = len(out.samples)
-        if embedding_floor is None:
-            batches = [(np.ones(n, dtype=bool), True)]
-        else:
-            above = out.samples["text_similarity"].to_numpy() > embedding_floor
-            batches = [(above, True), (~above, False)]
-        for batch, (rows, embed) in enumerate(batches):
-            try:
-                writer.append_batch(
-                    out.samples.loc[rows],
-                    image_embeddings=out.img_emb[rows] if embed and with_images else None,
-                    text_embeddings=out.text_emb[rows] if embed else None,
-                    thumbnails=(
-                        [t for t, keep in zip(out.thumbnails, rows, strict=True) if keep]
-                        if out.thumbnails is not None
-                        else None
-                    ),
-                    candidates=out.candidates if batch == 0 else None,
-                    rejected=out.rejected if batch == 0 else None,
-                    source=str(folder),
-                )
-            except DuplicateSampleError as error:
-                earlier = _find_earlier_shard(error.sample_id, shards[:index])
-                raise ValueError(
-                    f"sample_id {error.sample_id!r} is in two shards: {earlier or folder} and "
-                    f"{folder} (their inputs: {_metadata_of(shards, earlier)} and "
-                    f"{_metadata_of(shards, folder)})"
-                ) from error
+        try:
+            append_shard(
+                writer, folder, out, embedding_floor=embedding_floor, with_images=with_images
+            )
+        except DuplicateSampleError as error:
+            earlier = _find_earlier_shard(error.sample_id, shards[:index])
+            raise ValueError(
+                f"sample_id {error.sample_id!r} is in two shards: {earlier or folder} and "
+                f"{folder} (their inputs: {_metadata_of(shards, earlier)} and "
+                f"{_metadata_of(shards, folder)})"
+            ) from error
         totals.rows_in += manifest["rows"]["in"]
-        totals.matched += n
+        totals.matched += len(out.samples)
         totals.rejected += manifest["rows"]["rejected"]
         totals.shards += 1
     counts = {

@@ -5,8 +5,9 @@ Both executors offer the same three calls: ``describe_encoder`` and ``encode_tex
 which yields a ``ShardSummary`` per shard as shards finish (in any order).
 
 * ``local``: shards run in ``workers`` spawned processes (in this process when
-  ``workers`` is 1). With an encoder, the pool only matches; the captions are encoded
-  in this process, where the model is loaded once.
+  ``workers`` is 1), which end when this process ends (``lifetime.die_with_parent``).
+  With an encoder, the pool only matches; the captions are encoded in this process,
+  where the model is loaded once.
 * ``ray``: shards run as Ray tasks. With an encoder, matching runs as tasks and
   encoding + writing in a ``ray.util.ActorPool`` of encoder actors, one per GPU
   (``num_gpus=1`` each), or one CPU actor when the cluster has no GPU. Ray is imported
@@ -40,6 +41,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from precompute.build.lifetime import die_with_parent
 from precompute.build.manifests import (
     ShardContext,
     clean_work_dir,
@@ -81,9 +83,10 @@ def _hidden_main_module() -> Iterator[None]:
 _worker_context: ShardContext | None = None  # set once in each pool process
 
 
-def _set_worker_context(context: ShardContext) -> None:
-    """Pool initializer: keep the shard context for every shard of this process."""
+def _set_worker_context(context: ShardContext, parent_pid: int) -> None:
+    """Pool initializer: end with the parent; keep the shard context for every shard."""
     global _worker_context
+    die_with_parent(parent_pid)
     _worker_context = context
 
 
@@ -153,7 +156,7 @@ class LocalExecutor:
                 self.workers,
                 mp_context=get_context("spawn"),
                 initializer=_set_worker_context,
-                initargs=(context,),
+                initargs=(context, os.getpid()),
             )
             self._pool_context = context
             with _hidden_main_module():  # start every worker now, without our __main__

@@ -14,8 +14,10 @@ Stages:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,7 @@ from precompute.build.executors import (
     build_shards,
     open_executor,
 )
+from precompute.build.lifetime import hold_work_folder_lock
 from precompute.build.manifests import (
     ShardContext,
     ShardParams,
@@ -141,7 +144,11 @@ def load_synset_embedding_file(
     Raises:
         ValueError: A class of the vocabulary has no row, or the rows are not unit-norm.
     """
-    matrix = require_unit_rows(np.load(path), name=str(path))
+    try:
+        array = np.load(path)
+    except (ValueError, OSError, EOFError) as error:  # np.load's messages name no file
+        raise ValueError(f"{path}: not a readable synset-embedding .npy ({error})") from error
+    matrix = require_unit_rows(array, name=str(path))
     if wnids_file is not None:
         row_wnids = wnids_file.read_text(encoding="utf-8").split()
     else:
@@ -353,6 +360,21 @@ def _write_database(
     return totals
 
 
+def _holding_work_folder_lock(build: Callable[[BuildConfig], Path]) -> Callable[..., Path]:
+    """Run ``build`` holding its work folder's lock (``lifetime.hold_work_folder_lock``).
+
+    A second build on the same folder raises ``WorkFolderBusyError`` naming this one's pid.
+    """
+
+    @functools.wraps(build)
+    def locked(config: BuildConfig) -> Path:
+        with hold_work_folder_lock(resolve_work_dir(config)):
+            return build(config)
+
+    return locked
+
+
+@_holding_work_folder_lock
 def build_database(config: BuildConfig) -> Path:
     """Check the corpus, build (or reuse) every shard, then write ``config.db`` atomically.
 

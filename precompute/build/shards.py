@@ -40,11 +40,12 @@ from precompute.build.manifests import (
     shard_folder,
     write_manifest,
 )
+from precompute.build.scoring import score_matches
 from precompute.ingest.laion import (
     LaionPart,
     load_part_embeddings,
     read_part_metadata,
-    read_thumbnail_file,
+    read_thumbnail_files,
 )
 
 logger = logging.getLogger(__name__)
@@ -219,11 +220,10 @@ def match_shard(part: LaionPart, context: ShardContext) -> MatchedShard:
         elif not params.encodes_captions:
             raise ValueError(f"{part.img_emb}: dimension {array.shape[1]}, expected {dim}")
     matched = meta.iloc[rows][["sample_id", "url", "text", "nsfw"]].reset_index(drop=True)
-    thumbnails = (
-        [read_thumbnail_file(part.images, s) for s in matched["sample_id"]]
-        if params.thumbnails and part.images is not None
-        else None
-    )
+    thumbnails = None
+    if params.thumbnails and part.images is not None:  # refused files: rejected rows
+        thumbnails, refused = read_thumbnail_files(part.images, matched["sample_id"])
+        rejected = pd.concat([rejected, refused], ignore_index=True) if len(refused) else rejected
     return MatchedShard(
         part,
         len(meta),
@@ -236,67 +236,6 @@ def match_shard(part: LaionPart, context: ShardContext) -> MatchedShard:
         inputs,
         time.perf_counter() - started,
     )
-
-
-def _argmax_per_group(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Index of the first maximum within each consecutive group of ``counts`` values."""
-    if len(counts) == 0:
-        return np.zeros(0, dtype=np.int64)
-    group = np.repeat(np.arange(len(counts)), counts)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    is_max = values == np.maximum.reduceat(values, starts)[group]
-    hits = np.flatnonzero(is_max)
-    return hits[np.unique(group[hits], return_index=True)[1]]
-
-
-def score_matches(
-    matched: MatchedShard, text_emb: np.ndarray, context: ShardContext
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score every (caption, matched class) pair and label each caption.
-
-    Args:
-        matched: The shard's matched rows.
-        text_emb: (M, D) L2-normalised caption embeddings, row-aligned with them.
-        context: Holds the (C, D) synset embeddings in vocabulary order.
-
-    Returns:
-        (samples, candidates): one sample per caption, labelled with its most similar
-        matched class, and one candidate per (caption, matched class) pair.
-    """
-    synsets = context.synset_embeddings
-    wnid_rows = {w: i for i, w in enumerate(context.wnids)}
-    counts = np.fromiter((len(w) for w in matched.wnids), np.int64, len(matched.wnids))
-    pair_wnids = [w for wnids in matched.wnids for w in wnids]
-    pair_classes = np.fromiter((wnid_rows[w] for w in pair_wnids), np.int64, len(pair_wnids))
-    pair_text = np.repeat(np.asarray(text_emb, dtype=np.float32), counts, axis=0)
-    pair_sims = np.einsum("nd,nd->n", pair_text, synsets[pair_classes]).astype(np.float32)
-    best = _argmax_per_group(pair_sims, counts)  # a multi-label caption's label
-    image_sims = np.full(len(counts), np.nan, dtype=np.float32)
-    if matched.img_emb is not None:
-        img = np.asarray(matched.img_emb, dtype=np.float32)
-        image_sims = np.einsum("nd,nd->n", img, synsets[pair_classes[best]]).astype(np.float32)
-    sample_ids = matched.matched["sample_id"].to_numpy()
-    samples = pd.DataFrame(
-        {
-            "sample_id": sample_ids,
-            "url": matched.matched["url"].to_numpy(),
-            "text": matched.matched["text"].to_numpy(),
-            "wnid": pd.Series([pair_wnids[i] for i in best], dtype=object),
-            "matched_wnids": pd.Series([list(w) for w in matched.wnids], dtype=object),
-            "multi_label": counts > 1,
-            "text_similarity": pair_sims[best],
-            "image_similarity": image_sims,
-            "nsfw": matched.matched["nsfw"].to_numpy(),
-        }
-    )
-    candidates = pd.DataFrame(
-        {
-            "sample_id": np.repeat(sample_ids, counts),
-            "wnid": pd.Series(pair_wnids, dtype=object),  # object even when empty
-            "text_similarity": pair_sims,
-        }
-    )
-    return samples, candidates
 
 
 def _write_parquet(folder: Path, name: str, frame: pd.DataFrame, schema: pa.Schema) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import sys
 from collections.abc import Sequence
+
+from precompute.cli.errors import run_command
 
 # Modules under precompute/cli/ that each provide one sub-command, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the LAIONet Explorer database from LAION-style data.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of a failure (with its message)"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"precompute.cli.{name}")
@@ -52,10 +56,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        # Bad input is the user's to fix: say what and where, without a traceback.
-        logger.debug("command failed", exc_info=True)
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    # The error boundary: one line naming the file, column, value or option; exit != 0.
+    return run_command(args.func, args, debug=args.debug)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from laionet_core.settings import LAIONET_DATASET
 from precompute.analyses.predictions import add_prediction_file
+from precompute.cli.options import nonempty_name
 from precompute.simulate.predictions import (
     DEFAULT_FIT_DATASET,
     TARGET_FIT_ACCURACY,
@@ -29,7 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Store top-5 predicted wnids per sample in the predictions table.",
     )
     parser.add_argument("--db", type=Path, required=True, help="database to update")
-    parser.add_argument("--model", required=True, help="model name to store them under")
+    parser.add_argument(
+        "--model", type=nonempty_name, required=True, help="model name to store them under"
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--from", dest="source", type=Path, help="parquet or CSV predictions")
     source.add_argument(
@@ -39,11 +42,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--dataset",
+        type=nonempty_name,
         default=LAIONET_DATASET,
         help="dataset of the file's samples when it has no 'dataset' column (default: %(default)s)",
     )
     parser.add_argument(
         "--fit-dataset",
+        type=nonempty_name,
         default=DEFAULT_FIT_DATASET,
         help="dataset whose class means the simulated model uses (default: %(default)s)",
     )

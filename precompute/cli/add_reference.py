@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, parse_encoder_spec
+from precompute.cli.options import batch_size, nonempty_name, worker_count
 from precompute.ingest.reference_layouts import REFERENCE_DATASET_KINDS, REFERENCE_KINDS
 
 
@@ -56,7 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Add one reference dataset to an existing database, in one transaction.",
     )
     parser.add_argument("--db", type=Path, required=True, help="existing database to update")
-    parser.add_argument("--name", required=True, help="name of the new dataset")
+    parser.add_argument("--name", type=nonempty_name, required=True, help="name of the new dataset")
     parser.add_argument("--kind", required=True, choices=REFERENCE_KINDS, help="input layout")
     parser.add_argument(
         "--images",
@@ -91,8 +92,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--images-root", type=Path, help="ImageNet train folder (imagenet-captions)"
     )
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_IMAGE_BATCH_SIZE)
-    parser.add_argument("--workers", type=int, default=2, help="decode processes (default: 2)")
+    parser.add_argument("--batch-size", type=batch_size, default=DEFAULT_IMAGE_BATCH_SIZE)
+    parser.add_argument(
+        "--workers", type=worker_count, default=2, help="decode processes (default: 2)"
+    )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")
     parser.add_argument("--replace", action="store_true", help="replace a same-named dataset")

@@ -12,6 +12,12 @@ from laionet_core.settings import DEFAULT_DB_PATH, LAIONET_DATASET
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, SYNSET_TEXT_FORMATS
 from precompute.build.executors import DEFAULT_EXECUTOR, DEFAULT_WORKERS, EXECUTORS
 from precompute.build.pipeline import BuildConfig, build_database
+from precompute.cli.options import (
+    MAX_WORKERS,
+    int_between,
+    nonempty_name,
+    refuse_replacing_a_non_database,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +58,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=int_between(None, MAX_WORKERS),
         default=DEFAULT_WORKERS,
         help="worker processes, or CPUs of a local Ray (default: %(default)s)",
     )
@@ -111,7 +117,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="store embeddings only of samples with text similarity above this (default: all)",
     )
-    parser.add_argument("--dataset", default=LAIONET_DATASET, help="name of the selected dataset")
+    parser.add_argument(
+        "--dataset",
+        type=nonempty_name,
+        default=LAIONET_DATASET,
+        help="name of the selected dataset",
+    )
     add_build_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -165,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         ValueError: Bad input; when ``--encoder`` fails to load a value that looks like a
             recorded model name, the message suggests ``--embedding-model``.
     """
+    refuse_replacing_a_non_database(args.db)
     try:
         path = build_database(config_from_args(args, args.corpus))
     except ValueError as error:

@@ -14,13 +14,20 @@ import logging
 from pathlib import Path
 
 from laionet_core import queries, schema
-from laionet_core.settings import DEFAULT_CORPUS_DIR, LAIONET_DATASET
+from laionet_core.settings import DEFAULT_CORPUS_DIR, DEFAULT_DB_PATH, LAIONET_DATASET
 from laionet_core.storage import open_database_for_update
 from precompute.analyses.caption_diagnostics import write_dataset_caption_diagnostics
 from precompute.build.pipeline import build_database
 from precompute.cli.build import add_build_arguments, config_from_args
+from precompute.cli.options import random_seed, refuse_replacing_a_non_database
 from precompute.ingest.laion import read_corpus_info
 from precompute.simulate.corpus import SIMULATOR_VERSION, SimulationConfig, generate_corpus
+from precompute.simulate.paper_scale import (
+    DEFAULT_PAPER_SCALE_DB,
+    PRESET_NAME,
+    PaperScaleConfig,
+    build_paper_scale_database,
+)
 from precompute.simulate.predictions import add_demo_metrics
 from precompute.text_match.store import DEFAULT_QUERIES, TextMatchConfig, build_text_matched_dataset
 
@@ -53,7 +60,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.n_parts,
         help="metadata parts to write (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
+    parser.add_argument("--seed", type=random_seed, default=defaults.seed, help="random seed")
+    parser.add_argument(
+        "--preset",
+        choices=[PRESET_NAME],
+        default=None,
+        help=f"{PRESET_NAME}: write a SIMULATED database shaped like the real LAIONet "
+        "(about 21M matched captions over 994 classes, about 880k above 0.82, embeddings "
+        "above 0.82, ImageNet-val/V2/Captions, text match, two models) straight into --db "
+        f"(default {DEFAULT_PAPER_SCALE_DB}), "
+        "without a corpus on disk (about 30 min on 2 cores; --captions, --parts and the "
+        "build options do not apply)",
+    )
     parser.add_argument(
         "--regenerate", action="store_true", help="generate the corpus again even if it exists"
     )
@@ -67,11 +85,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Generate (when needed) and build."""
+    """Generate (when needed) and build, or write the ``--preset`` database."""
+    if args.preset == PRESET_NAME:
+        if args.db == DEFAULT_DB_PATH:  # never replace the demo database with the preset
+            args.db = DEFAULT_PAPER_SCALE_DB
+            logger.info("no --db: writing the %s preset to %s", PRESET_NAME, args.db)
+        if args.if_missing and args.db.is_file():
+            logger.info("%s exists; nothing to do (--if-missing)", args.db)
+            return 0
+        build_paper_scale_database(PaperScaleConfig(seed=args.seed), args.db)
+        return 0
     if args.captions < 1 or args.parts < 1:
         raise ValueError(
             f"--captions and --parts must be positive, got {args.captions}, {args.parts}"
         )
+    refuse_replacing_a_non_database(args.db)
     config = SimulationConfig(n_captions=args.captions, n_parts=args.parts, seed=args.seed)
     stale = find_stale_corpus(args.corpus, config, any_size=args.if_missing)
     if args.if_missing and args.db.is_file() and stale is None:

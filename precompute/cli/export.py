@@ -8,11 +8,12 @@ from pathlib import Path
 
 import duckdb
 
-from laionet_core.export import EXPORT_FORMATS, command_path_for, write_export
+from laionet_core.export import EXPORT_FORMATS, command_path_for, manifest_path_for, write_export
 from laionet_core.queries import connect, read_dataset_info
 from laionet_core.selection import DEFAULT_MIN_SAMPLES_PER_CLASS, SelectionParams
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.thresholds import CAPTION_THRESHOLD, TEXT_MATCH_THRESHOLD, read_threshold_spec
+from precompute.cli.options import nonempty_name, refuse_output_over_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="parquet", dest="export_format")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
-    parser.add_argument("--dataset", default=LAIONET_DATASET)
+    parser.add_argument("--dataset", type=nonempty_name, default=LAIONET_DATASET)
     parser.add_argument("--keep-nsfw", action="store_true", help="keep samples tagged NSFW")
     parser.add_argument(
         "--keep-multi-label", action="store_true", help="keep captions that matched several classes"
@@ -45,6 +46,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the export."""
+    outputs = {
+        "--out": args.out,
+        "--out's manifest": manifest_path_for(args.out),
+        "--out's img2dataset command": command_path_for(args.out),
+    }
+    for option, out in outputs.items():
+        refuse_output_over_inputs(out, [("--db", args.db)], option=option)
     con = connect(args.db)
     try:
         threshold = args.threshold

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from laionet_core.matching import DEFAULT_MATCH_MODE, MATCH_MODES
 from laionet_core.vocabulary import load_vocabulary
+from precompute.cli.options import MAX_WORKERS, int_between, refuse_output_over_inputs
 from precompute.match.parquet import (
     MATCH_SCHEMA,
     TEXT_COLUMNS,
@@ -51,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=int_between(None, MAX_WORKERS),
         default=min(2, os.cpu_count() or 1),
         help="parallel processes (default min(2, CPUs))",
     )
@@ -63,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     paths = list_input_files(args.input)
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    refuse_output_over_inputs(
+        args.out, [("--vocab", args.vocab), *(("an --input file", p) for p in paths)]
+    )
     load_vocabulary(args.vocab)  # fail on a bad --vocab before any worker starts
     started = time.perf_counter()
     tables: list[pa.Table] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from laionet_core.selection import DEFAULT_TEXT_MATCH_THRESHOLD, DEFAULT_THRESHOLD
 from precompute.analyses.class_metrics import compute_database_metrics
+from precompute.cli.options import similarity
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +28,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--db", type=Path, required=True, help="database to update")
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=similarity,
         nargs="+",
         default=[DEFAULT_THRESHOLD],
         help="selection thresholds of text-selected datasets (default: %(default)s)",
     )
     parser.add_argument(
         "--text-match-threshold",
-        type=float,
+        type=similarity,
         nargs="+",
         default=[DEFAULT_TEXT_MATCH_THRESHOLD],
         help="text-to-text thresholds of text-matched datasets (default: %(default)s)",

@@ -11,6 +11,7 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
+from precompute.cli.options import MAX_COUNT, int_between, nonempty_name, similarity
 from precompute.text_match.search import INDEX_KINDS
 from precompute.text_match.store import TextMatchConfig, build_text_matched_dataset
 
@@ -37,24 +38,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=similarity,
         default=defaults.threshold,
         help="text-to-text threshold of the selection; every best match is stored "
         "(default: %(default)s)",
     )
-    parser.add_argument("--name", default=defaults.name, help="dataset name (%(default)s)")
+    parser.add_argument(
+        "--name", type=nonempty_name, default=defaults.name, help="dataset name (%(default)s)"
+    )
     parser.add_argument("--index", choices=INDEX_KINDS, default=defaults.index)
     parser.add_argument(
         "--nlist",
-        type=int,
+        type=int_between(None, MAX_COUNT),
         help="IVF lists, >= 1 (default: 4 sqrt(candidates), at most candidates / 39)",
     )
     parser.add_argument(
-        "--nprobe", type=int, default=defaults.nprobe, help="IVF lists visited (%(default)s)"
+        "--nprobe",
+        type=int_between(None, MAX_COUNT),
+        default=defaults.nprobe,
+        help="IVF lists visited (%(default)s)",
     )
     parser.add_argument(
         "--recall-sample",
-        type=int,
+        type=int_between(None, MAX_COUNT),
         default=defaults.recall_sample,
         help="queries whose IVF-PQ match is checked against exact search, >= 1 (%(default)s)",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,11 +152,6 @@ def encode_image_sources(
     Returns:
         Embeddings of the kept images, their indices, the rejections and thumbnails.
     """
-    kept: list[int] = []
-    chunks = [np.zeros((0, encoder.dim), np.float32)]
-    thumbs: list[tuple[str, bytes]] = []
-    rejected: list[tuple[int, str]] = []
-    decode_s = encode_s = 0.0
     batches = iter_decoded_batches(
         sources,
         encoder.preprocess,
@@ -170,6 +165,34 @@ def encode_image_sources(
         from tqdm import tqdm
 
         batches = tqdm(batches, total=-(-len(sources) // batch_size), desc="images", unit="batch")
+    result = encode_decoded_batches(encoder, batches, thumbnails=bool(thumbnail_size))
+    rejected = result.rejected
+    for index, reason in rejected:
+        logger.debug("rejected image %d: %s", index, reason)
+    if rejected:
+        logger.info("%d of %d images rejected", len(rejected), len(sources))
+    return result
+
+
+def encode_decoded_batches(
+    encoder: ImageEncoder, batches: Iterable[tuple], *, thumbnails: bool
+) -> ImageEncodingResult:
+    """Encode the batches of ``iter_decoded_batches`` and gather what they hold.
+
+    Args:
+        encoder: Supplies ``encode_pixels``.
+        batches: ``(indices, pixels | None, thumbnails, rejected)`` per batch, in order.
+        thumbnails: Keep the batches' thumbnails (else the result holds None).
+
+    Returns:
+        Embeddings of the kept images, their indices, the rejections and thumbnails,
+        with the time spent waiting for batches and in the model.
+    """
+    kept: list[int] = []
+    chunks = [np.zeros((0, encoder.dim), np.float32)]
+    thumbs: list[tuple[str, bytes]] = []
+    rejected: list[tuple[int, str]] = []
+    decode_s = encode_s = 0.0
     start = time.perf_counter()
     for indices, pixels, batch_thumbs, bad in batches:
         decode_s += time.perf_counter() - start
@@ -181,15 +204,11 @@ def encode_image_sources(
             kept.extend(indices)
             thumbs.extend(batch_thumbs)
         start = time.perf_counter()
-    for index, reason in rejected:
-        logger.debug("rejected image %d: %s", index, reason)
-    if rejected:
-        logger.info("%d of %d images rejected", len(rejected), len(sources))
     return ImageEncodingResult(
         embeddings=np.concatenate(chunks),
         kept=np.asarray(kept, dtype=np.int64),
         rejected=rejected,
-        thumbnails=thumbs if thumbnail_size else None,
+        thumbnails=thumbs if thumbnails else None,
         decode_seconds=decode_s,
         encode_seconds=encode_s,
     )

@@ -45,14 +45,23 @@ DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
 THUMBNAIL_SIZE = 128  # longest side in pixels: enough for a grid, ~4 kB per JPEG
 THUMBNAIL_QUALITY = 80  # JPEG/WebP quality: artefacts invisible at thumbnail size
 THUMBNAIL_FORMATS = {"jpeg": "image/jpeg", "webp": "image/webp"}  # format -> MIME type
+# A corpus thumbnail file larger than this is refused unread: thumbnails are kilobytes.
+MAX_THUMBNAIL_FILE_BYTES = 16 << 20
 
 
-def decode_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Image.Image:
+def decode_image(
+    source: ImageSource,
+    *,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    draft: int | None = None,
+) -> Image.Image:
     """Open and fully decode one image as RGB.
 
     Args:
         source: A file path, the image's bytes, or a ``FileSlice``.
-        max_pixels: Images with more pixels are refused (decompression bombs).
+        max_pixels: Images with more pixels are refused (decompression bombs), before
+            any pixel is decoded.
+        draft: Let JPEG decode at a reduced scale whose sides stay >= this (thumbnails).
 
     Returns:
         The decoded RGB image.
@@ -71,6 +80,8 @@ def decode_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIX
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             handle = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
             with handle, Image.open(handle) as image:
+                if draft is not None:
+                    image.draft("RGB", (draft, draft))
                 image.load()
                 return image.convert("RGB")
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
@@ -113,3 +124,49 @@ def build_thumbnail(
     buffer = io.BytesIO()
     thumb.save(buffer, format=fmt.upper(), quality=quality)
     return THUMBNAIL_FORMATS[fmt], buffer.getvalue()
+
+
+class ThumbnailError(ValueError):
+    """A thumbnail file that is not stored; the message is the reason."""
+
+
+def read_checked_thumbnail(
+    path: Path, *, root: Path, size: int = THUMBNAIL_SIZE, fmt: str = "jpeg"
+) -> tuple[str, bytes]:
+    """A corpus thumbnail file, checked and re-encoded.
+
+    The file must stay inside ``root`` once symlinks are followed, be at most
+    ``MAX_THUMBNAIL_FILE_BYTES``, have at most Pillow's decompression-bomb limit of
+    pixels and decode completely; it is stored re-encoded (longest side <= ``size``), so
+    nothing of the original bytes (metadata, trailing data) reaches the database.
+
+    Args:
+        path: The thumbnail file.
+        root: The folder it must stay inside.
+        size: Longest side of the stored thumbnail, in pixels.
+        fmt: ``"jpeg"`` or ``"webp"``.
+
+    Returns:
+        ``(mime_type, bytes)`` of the re-encoded thumbnail.
+
+    Raises:
+        ThumbnailError: The reason the file is not stored (the path named).
+    """
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError) as error:  # dangling link, loop
+        raise ThumbnailError(f"{path}: unreadable link or file ({error})") from error
+    if not real.is_relative_to(root.resolve()):
+        raise ThumbnailError(f"{path}: a link to {real}, outside {root}")
+    if not real.is_file():
+        raise ThumbnailError(f"{path}: not a regular file")
+    if real.stat().st_size > MAX_THUMBNAIL_FILE_BYTES:
+        raise ThumbnailError(
+            f"{path}: {real.stat().st_size} bytes; thumbnails hold at most "
+            f"{MAX_THUMBNAIL_FILE_BYTES}"
+        )
+    try:
+        image = decode_image(real, draft=size)
+    except ValueError as error:
+        raise ThumbnailError(str(error).replace(str(real), str(path))) from error
+    return build_thumbnail(image, size=size, fmt=fmt)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from laionet_core.validation import require_embedding_matrix
+from precompute.ingest.images import ThumbnailError, read_checked_thumbnail
 from precompute.ingest.laion_layouts import LaionPart, list_laion_parts  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
@@ -197,19 +199,46 @@ def check_file_stem(sample_id: str, *, folder: Path) -> str:
 
 
 def read_thumbnail_file(folder: Path | None, sample_id: str) -> tuple[str, bytes] | None:
-    """``(mime, bytes)`` of ``folder/<sample_id>.jpg`` (or .webp/.png), or None if absent.
+    """The thumbnail of ``folder/<sample_id>.jpg`` (or .webp/.png), or None if absent.
+
+    The file is checked and re-encoded (``images.read_checked_thumbnail``).
+
+    Returns:
+        ``(mime, bytes)`` of the re-encoded thumbnail, or None.
 
     Raises:
         ValueError: ``sample_id`` cannot name a file inside ``folder`` (``check_file_stem``).
+        ThumbnailError: The file is not stored: a link out of ``folder``, too large, too
+            many pixels, or not decodable (the reason).
     """
     if folder is None:
         return None
     check_file_stem(sample_id, folder=folder)
-    for suffix, mime in ((".jpg", "image/jpeg"), (".webp", "image/webp"), (".png", "image/png")):
+    for suffix in (".jpg", ".webp", ".png"):
         path = folder / f"{sample_id}{suffix}"
-        if path.is_file():
-            return mime, path.read_bytes()
+        if path.is_file() or path.is_symlink():
+            return read_checked_thumbnail(path, root=folder)
     return None
+
+
+def read_thumbnail_files(
+    folder: Path, sample_ids: Iterable[str]
+) -> tuple[list[tuple[str, bytes] | None], pd.DataFrame]:
+    """Thumbnails of ``sample_ids`` (``read_thumbnail_file``), and the files not stored.
+
+    Returns:
+        One ``(mime, bytes)`` or None per id, and rejected rows (source, sample_id,
+        reason) of the files refused; their samples are kept, without a thumbnail.
+    """
+    thumbnails: list[tuple[str, bytes] | None] = []
+    refused = []
+    for sample_id in sample_ids:
+        try:
+            thumbnails.append(read_thumbnail_file(folder, sample_id))
+        except ThumbnailError as error:
+            thumbnails.append(None)
+            refused.append((str(folder), sample_id, f"thumbnail not stored: {error}"))
+    return thumbnails, pd.DataFrame(refused, columns=["source", "sample_id", "reason"])
 
 
 def read_corpus_info(corpus: Path) -> dict:
@@ -219,5 +248,5 @@ def read_corpus_info(corpus: Path) -> dict:
         return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise ValueError(f"{path}: not valid JSON ({error})") from error

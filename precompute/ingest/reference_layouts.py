@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,28 +191,50 @@ def read_imagenet_captions(
         images_root: ImageNet train folder (``<wnid>/<filename>``); None for text only.
 
     Raises:
-        ValueError: Not a list of entries with ``filename``, or no usable wnid.
+        ValueError: Not a list of entries with ``filename``, no usable wnid, a title,
+            description or tag that is not a string, or a ``filename`` that would leave
+            ``images_root`` (each names the file, the entry and the field).
     """
     try:
         entries = json.loads(Path(json_path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{json_path}: expected the ImageNet-Captions JSON list") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{json_path}: expected the ImageNet-Captions JSON list ({e})") from e
     if not isinstance(entries, list):
         raise ValueError(f"{json_path}: expected a JSON list, got {type(entries).__name__}")
-    items = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
-            raise ValueError(f"{json_path}: entry {i} has no 'filename' string")
-        filename = entry["filename"]
-        wnid = entry.get("wnid") or filename.split("_", 1)[0]
-        if not WNID_PATTERN.match(str(wnid)):
-            raise ValueError(f"{json_path}: entry {i} ({filename}): no wnid field or prefix")
-        tags = entry.get("tags") or []
-        parts = [entry.get("title") or "", entry.get("description") or "", " ".join(tags)]
-        text = " ".join(" ".join(parts).split())
-        source = str(Path(images_root) / wnid / filename) if images_root else None
-        items.append(ReferenceItem(filename, wnid, source, None, text))
-    return items
+    return [
+        _read_caption_entry(entry, where=f"{json_path}: entry {i}", images_root=images_root)
+        for i, entry in enumerate(entries)
+    ]
+
+
+def _read_caption_entry(
+    entry: object, *, where: str, images_root: str | Path | None
+) -> ReferenceItem:
+    """One ImageNet-Captions entry, its fields checked (``read_imagenet_captions``)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
+        raise ValueError(f"{where} has no 'filename' string")
+    filename = entry["filename"]
+    wnid = entry.get("wnid") or filename.split("_", 1)[0]
+    if not isinstance(wnid, str) or not WNID_PATTERN.fullmatch(wnid):
+        raise ValueError(f"{where} ({filename!r}): no wnid field or prefix")
+    for field in ("title", "description"):
+        if not isinstance(entry.get(field) or "", str):
+            raise ValueError(f"{where}: '{field}' is a {type(entry[field]).__name__}, not text")
+    tags = entry.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError(f"{where}: 'tags' must be a list of strings, got {tags!r:.80}")
+    parts = [entry.get("title") or "", entry.get("description") or "", " ".join(tags)]
+    text = " ".join(" ".join(parts).split())
+    source = None
+    if images_root:
+        inside = os.path.normpath(os.path.join(wnid, filename))
+        if os.path.isabs(inside) or inside.split(os.sep)[0] != wnid or "\x00" in filename:
+            raise ValueError(
+                f"{where}: filename {filename!r} leaves --images-root/{wnid}; expected a "
+                "file name inside its class folder"
+            )
+        source = str(Path(images_root) / inside)
+    return ReferenceItem(filename, wnid, source, None, text)
 
 
 def list_reference_items(kind: str, path: str | Path, **options: Any) -> list[ReferenceItem]:

@@ -130,7 +130,7 @@ def _label_to_wnid(meta: dict, where: str, wnids: Sequence[str]) -> str | None:
     label = meta.get("label")
     if isinstance(label, str) and WNID_PATTERN.match(label):
         return label
-    if isinstance(label, int) and 0 <= label < len(wnids):
+    if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(wnids):
         return wnids[label]
     if wnid is not None or label is not None:
         raise ValueError(f"{where}: wnid={wnid!r} label={label!r}; expected a wnid or 0-999")
@@ -183,8 +183,10 @@ def _item_from_group(
     where = f"{shard}:{key}"
     try:
         meta = json.loads(group["json"]) if "json" in group else {}
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
         raise ValueError(f"{where}.json: not valid JSON ({error})") from error
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}.json: expected a JSON object, got {type(meta).__name__}")
     sample_key = str(meta.get("key") or Path(key).name)
     sample_id = _id_or_key(meta.get(SAMPLE_ID_FIELD), sample_key)
     url = meta.get("url")

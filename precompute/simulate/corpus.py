@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,27 +25,16 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from laionet_core.vocabulary import load_imagenet_vocabulary
-from precompute.simulate.captions import build_captions
 from precompute.simulate.images import compute_motifs, compute_render_params, write_thumbnails
+from precompute.simulate.part_rows import PartRows, build_part_rows, to_unit_f16
 from precompute.simulate.references import ReferenceSet, build_reference_sets
 from precompute.simulate.world import (
-    KIND_MULTI,
-    KIND_SHARED,
-    KIND_SINGLE,
-    KIND_UNMATCHED,
-    KIND_WRONG_SENSE,
-    SHARED_LEMMA,
     SimulationConfig,
     World,
     build_world,
-    compute_at_cosine,
-    compute_caption_similarity,
-    compute_images,
-    compute_phrased_directions,
-    compute_unit_normal,
 )
 
-__all__ = ["SimulationConfig", "generate_corpus", "build_part_rows", "PartRows"]
+__all__ = ["SimulationConfig", "generate_corpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +45,6 @@ SIMULATOR_VERSION = 2
 CHUNK_ROWS = 100_000  # rows generated at once; bounds memory at ~100 MB for dim 128
 SAMPLE_ID_BASE = 3_000_000_000  # SAMPLE_IDs look like LAION's large ints; unique across parts
 URL_PREFIX = "https://img.simulated-laion.invalid"  # reserved TLD: never resolves
-NAME_FIRST_LEMMA = 0.6  # a caption names a class by its first lemma this often
-WRONG_SENSE_SIMILARITY = (0.6, 0.05, 0.45, 0.72)  # mean, sd, min, max of cosine to the synset
-UNMATCHED_SIMILARITY = (0.4, 0.1)  # caption without lemma vs the synset of what it shows
 LICENSES = ("by", "by-sa", "by-nc", "by-nc-sa", "cc0")
 LICENSE_KNOWN = 0.07  # most LAION rows have license "?"
 SIZES = np.array([256, 320, 400, 480, 500, 600, 640, 768, 800, 1024], dtype=np.int32)
@@ -75,122 +60,6 @@ METADATA_SCHEMA = pa.schema(
         ("similarity", pa.float64()),
     ]
 )
-
-
-@dataclass(frozen=True)
-class PartRows:
-    """One chunk of corpus rows with the latent truth behind them.
-
-    Attributes:
-        kind: (N,) caption kind (``KIND_*``).
-        class_a: (N,) world-class row named (or shown, for unmatched captions).
-        class_b: (N,) second class of multi-label rows, else -1.
-        concept: (N,) concept the image shows (world class or other sense).
-        captions: N caption strings.
-        text_emb: (N, D) float16, L2-normalised.
-        img_emb: (N, D) float16, L2-normalised.
-    """
-
-    kind: np.ndarray
-    class_a: np.ndarray
-    class_b: np.ndarray
-    concept: np.ndarray
-    captions: list[str]
-    text_emb: np.ndarray
-    img_emb: np.ndarray
-
-
-def _to_f16(x: np.ndarray) -> np.ndarray:
-    x16 = x.astype(np.float16)
-    norms = np.linalg.norm(x16.astype(np.float32), axis=1, keepdims=True)
-    return (x16.astype(np.float32) / norms).astype(np.float16)
-
-
-def build_part_rows(
-    world: World, config: SimulationConfig, n: int, rng: np.random.Generator
-) -> PartRows:
-    """Draw ``n`` corpus rows: kinds, classes, captions and both embeddings."""
-    n_c, dim = world.n_classes, config.dim
-    u = rng.random(n)
-    f_un, f_multi = config.unmatched_fraction, config.multi_label_fraction
-    kind = np.full(n, KIND_SINGLE, dtype=np.int8)
-    kind[u < f_un + f_multi + config.shared_lemma_fraction] = KIND_SHARED
-    kind[u < f_un + f_multi] = KIND_MULTI
-    kind[u < f_un] = KIND_UNMATCHED
-    class_a = rng.choice(n_c, size=n, p=world.frequencies)
-    class_b = rng.choice(n_c, size=n, p=world.frequencies)
-    class_b = np.where(class_b == class_a, (class_b + 1) % n_c, class_b)
-    class_b[kind != KIND_MULTI] = -1
-    shared_rows = [world.wnids.index(w) for w in SHARED_LEMMA[1]]
-    class_a[kind == KIND_SHARED] = rng.choice(shared_rows, size=int(np.sum(kind == KIND_SHARED)))
-    sense_of = np.full(n_c, -1)
-    sense_of[world.sense_class] = np.arange(world.sense_class.size)
-    wrong = (kind == KIND_SINGLE) & (sense_of[class_a] >= 0)
-    wrong &= rng.random(n) < config.wrong_sense_share
-    kind[wrong] = KIND_WRONG_SENSE
-    concept = np.where(wrong, n_c + sense_of[class_a], class_a)
-    multi = kind == KIND_MULTI
-    concept[multi] = np.where(rng.random(int(multi.sum())) < 0.5, class_a[multi], class_b[multi])
-
-    # Text embeddings at a chosen cosine to the named synset; a caption is closer to it
-    # when its picture shows the class clearly (specificity, shared with the image).
-    specificity = rng.standard_normal(n, dtype=np.float32)
-    anchor = world.synset_emb[world.class_indices[class_a]]
-    a = compute_caption_similarity(
-        world, class_a, rng, config.similarity_sd, specificity=specificity
-    )
-    mean, sd, lo, hi = WRONG_SENSE_SIMILARITY
-    a[wrong] = np.clip(mean + sd * rng.standard_normal(int(wrong.sum())), lo, hi)
-    unmatched = kind == KIND_UNMATCHED
-    a[unmatched] = np.clip(
-        UNMATCHED_SIMILARITY[0]
-        + UNMATCHED_SIMILARITY[1] * rng.standard_normal(int(unmatched.sum())),
-        0.0,
-        0.9,
-    )
-    # Captions naming a concept share its phrasings; captions naming nothing are off-topic.
-    toward = compute_phrased_directions(world, np.where(wrong, concept, class_a), rng)
-    toward[unmatched] = compute_unit_normal(rng, int(unmatched.sum()), dim)
-    toward[wrong] += 1.5 * world.text_proto[concept[wrong]]
-    text = compute_at_cosine(anchor, a, toward)
-    two = multi | (kind == KIND_SHARED)
-    if two.any():
-        partner = np.where(class_a == shared_rows[0], shared_rows[1], shared_rows[0])
-        second = np.where(multi, class_b, partner)[two]
-        anchor_b = world.synset_emb[world.class_indices[second]]
-        b = compute_caption_similarity(world, second, rng, config.similarity_sd)
-        text_b = compute_at_cosine(anchor_b, b, compute_phrased_directions(world, second, rng))
-        text[two] = text[two] + text_b
-    image, _ = compute_images(world, concept, rng, specificity=specificity)
-
-    first = rng.random(n) < NAME_FIRST_LEMMA
-    pick = rng.integers(0, 1 << 30, size=n)
-    lemma_a, lemma_b = [], []
-    for i in range(n):
-        k = int(kind[i])
-        if k == KIND_UNMATCHED:
-            lemma_a.append("")
-        elif k == KIND_WRONG_SENSE:
-            lemma_a.append(world.sense_lemmas[sense_of[class_a[i]]])
-        elif k == KIND_SHARED:
-            lemma_a.append(SHARED_LEMMA[0])
-        else:
-            lemmas = world.lemmas[class_a[i]]
-            lemma_a.append(lemmas[0] if first[i] else lemmas[pick[i] % len(lemmas)])
-        if k == KIND_MULTI:
-            lemmas = world.lemmas[class_b[i]]
-            lemma_b.append(lemmas[pick[i] % len(lemmas)])
-        else:
-            lemma_b.append("")
-    captions = build_captions(
-        kind,
-        lemma_a,
-        lemma_b,
-        rng,
-        html_fraction=config.html_fraction,
-        non_ascii_fraction=config.non_ascii_fraction,
-    )
-    return PartRows(kind, class_a, class_b, concept, captions, _to_f16(text), _to_f16(image))
 
 
 def _metadata_table(
@@ -280,9 +149,9 @@ def write_references(
         folder = root / "references" / ref.name
         folder.mkdir(parents=True)
         pq.write_table(pa.table(ref.rows), folder / "index.parquet")
-        np.save(folder / "img_emb.npy", _to_f16(ref.img_emb))
+        np.save(folder / "img_emb.npy", to_unit_f16(ref.img_emb))
         if ref.text_emb is not None:
-            np.save(folder / "text_emb.npy", _to_f16(ref.text_emb))
+            np.save(folder / "text_emb.npy", to_unit_f16(ref.text_emb))
         if ref.records is not None:
             with (folder / "imagenet_captions.json").open("w", encoding="utf-8") as handle:
                 json.dump(ref.records, handle, ensure_ascii=False, indent=0)
@@ -300,7 +169,7 @@ def write_synsets(world: World, root: Path) -> None:
     folder = root / "synsets"
     folder.mkdir()
     (folder / "wnids.txt").write_text("\n".join(world.vocabulary.wnids) + "\n", encoding="utf-8")
-    np.save(folder / "name_def_emb.npy", _to_f16(world.synset_emb))
+    np.save(folder / "name_def_emb.npy", to_unit_f16(world.synset_emb))
 
 
 def _write_notes(world: World, config: SimulationConfig, root: Path) -> None:

@@ -154,6 +154,12 @@ def render_thumbnail(params: np.ndarray, stamp: tuple[Image.Image, Image.Image])
     return buffer.getvalue()
 
 
+def render_thumbnails(params: np.ndarray) -> list[bytes]:
+    """JPEG bytes of one thumbnail per row of ``compute_render_params``, in this process."""
+    stamp = _sim_stamp()
+    return [render_thumbnail(row, stamp) for row in params]
+
+
 def _write_chunk(task: tuple[Sequence[str], np.ndarray]) -> int:
     paths, params = task
     stamp = _sim_stamp()

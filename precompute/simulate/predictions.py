@@ -14,7 +14,10 @@ import numpy as np
 import pandas as pd
 
 from laionet_core import queries
-from laionet_core.accuracy import calibrate_feature_noise, compute_nearest_class_mean_predictions
+from laionet_core.nearest_class_mean import (
+    calibrate_feature_noise,
+    compute_nearest_class_mean_predictions,
+)
 from laionet_core.selection import DEFAULT_THRESHOLD
 from laionet_core.settings import IMAGENET_DATASET
 from laionet_core.storage import open_database_for_update

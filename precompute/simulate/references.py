@@ -16,12 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from precompute.simulate.captions import build_imagenet_caption
+from precompute.simulate.draws import (
+    compute_images,
+    compute_phrased_directions,
+)
 from precompute.simulate.world import (
     SimulationConfig,
     World,
     compute_at_cosine,
-    compute_images,
-    compute_phrased_directions,
     compute_unit_normal,
 )
 
@@ -75,7 +77,12 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def select_by_image(
-    world: World, k: int, target: float | None, rng: np.random.Generator
+    world: World,
+    k: int,
+    target: float | None,
+    rng: np.random.Generator,
+    *,
+    classes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw candidates per world class and keep ``k`` per class by image.
 
@@ -84,13 +91,16 @@ def select_by_image(
         k: Images kept per class.
         target: Mean selection frequency to match, or None to keep the top ``k``.
         rng: Random generator.
+        classes: World-class rows to draw (default: all), so a caller can bound memory
+            by drawing a block of classes at a time.
 
     Returns:
         ``(class_rows, img_emb, frequency)``: (C*k,) world-class rows, (C*k, D)
         float32 embeddings and (C*k,) float64 selection frequencies, grouped by class.
     """
-    n_c, raw = world.n_classes, k * CANDIDATES_PER_IMAGE
-    concept = np.repeat(np.arange(n_c), raw)
+    rows = np.arange(world.n_classes) if classes is None else np.asarray(classes)
+    n_c, raw = rows.size, k * CANDIDATES_PER_IMAGE
+    concept = np.repeat(rows, raw)
     x, _ = compute_images(world, concept, rng)
     q = np.sum(x * world.image_proto[concept], axis=1).reshape(n_c, raw)
     z = (q - q.mean(axis=1, keepdims=True)) / q.std(axis=1, keepdims=True)
@@ -109,7 +119,8 @@ def select_by_image(
     return concept[flat], x[flat], frequency.astype(np.float64)
 
 
-def _hex_ids(rng: np.random.Generator, n: int) -> list[str]:
+def draw_hex_ids(rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` random 40-digit hex ids, as ImageNetV2 names its files."""
     raw = rng.integers(0, 256, size=(n, 20), dtype=np.uint8)
     return [row.tobytes().hex() for row in raw]
 
@@ -133,7 +144,7 @@ def build_reference_sets(world: World, config: SimulationConfig) -> list[Referen
             }
             sets.append(ReferenceSet(name, rows, emb))
         elif name.startswith("imagenetv2-"):
-            ids = _hex_ids(rng, len(rows_c))
+            ids = draw_hex_ids(rng, len(rows_c))
             rows = {
                 "sample_id": ids,
                 "wnid": wnids,
@@ -143,13 +154,21 @@ def build_reference_sets(world: World, config: SimulationConfig) -> list[Referen
             sets.append(ReferenceSet(name, rows, emb))
             logger.info("%s: mean selection frequency %.3f", name, freq.mean())
         else:
-            sets.append(_build_captions_set(world, rows_c, emb, rng))
+            sets.append(build_captions_set(world, rows_c, emb, rng))
     return sets
 
 
-def _build_captions_set(
+def build_captions_set(
     world: World, rows_c: np.ndarray, emb: np.ndarray, rng: np.random.Generator
 ) -> ReferenceSet:
+    """The ImageNet-Captions-like set: a title, description and tags per image (Section 4.2).
+
+    Args:
+        world: The world.
+        rows_c: (N,) world-class rows of the images.
+        emb: (N, D) their image embeddings.
+        rng: Random generator.
+    """
     n = rows_c.size
     explained_share = rng.uniform(*EXPLAINED_RANGE, size=world.n_classes)
     explained = rng.random(n) < explained_share[rows_c]

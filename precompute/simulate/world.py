@@ -125,13 +125,14 @@ class World:
         return len(self.wnids)
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` scaled to unit L2 norm, as float32."""
     return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
 def compute_unit_normal(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     """Random unit vectors, (n, dim) float32, uniform on the sphere."""
-    return _unit(rng.standard_normal((n, dim), dtype=np.float32))
+    return unit_rows(rng.standard_normal((n, dim), dtype=np.float32))
 
 
 def compute_at_cosine(anchor: np.ndarray, cosine: np.ndarray, toward: np.ndarray) -> np.ndarray:
@@ -148,9 +149,9 @@ def compute_at_cosine(anchor: np.ndarray, cosine: np.ndarray, toward: np.ndarray
         (N, D) float32, L2-normalised, with ``t . s == a`` up to rounding.
     """
     ortho = toward - np.sum(toward * anchor, axis=1, keepdims=True) * anchor
-    ortho = _unit(ortho)
+    ortho = unit_rows(ortho)
     a = np.clip(cosine, -1.0, 1.0)[:, None].astype(np.float32)
-    return _unit(a * anchor + np.sqrt(1.0 - a * a) * ortho)
+    return unit_rows(a * anchor + np.sqrt(1.0 - a * a) * ortho)
 
 
 def compute_family_concepts(
@@ -202,6 +203,82 @@ def _choose_classes(vocabulary: Vocabulary, n_classes: int, rng: np.random.Gener
     return sorted(chosen + [int(i) for i in extra])
 
 
+def _rank_frequencies(
+    synsets: list, n_c: int, zipf_exponent: float, rng: np.random.Generator
+) -> tuple[list[int], np.ndarray]:
+    """Zipf frequencies over a seeded ranking; showcase classes sit in the head.
+
+    Returns:
+        ``(ranking, frequencies)``: world rows from most to least frequent, and (C,)
+        class probabilities.
+    """
+    order = rng.permutation(n_c)
+    showcase_rows = [r for r, s in enumerate(synsets) if s.wnid in SHOWCASE_WNIDS]
+    rest = [int(r) for r in order if r not in showcase_rows]
+    head = rest[: 3 * len(showcase_rows)] + showcase_rows
+    ranking = [int(r) for r in rng.permutation(head)] + rest[3 * len(showcase_rows) :]
+    weights = np.empty(n_c)
+    weights[ranking] = 1.0 / np.arange(1, n_c + 1) ** zipf_exponent
+    return ranking, weights / weights.sum()
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    synset_emb: np.ndarray
+    text_proto: np.ndarray
+    image_proto: np.ndarray
+    concepts: np.ndarray
+    specific: np.ndarray
+    image_style: np.ndarray
+
+
+def _draw_geometry(
+    config: SimulationConfig, class_indices: np.ndarray, n_s: int, rng: np.random.Generator
+) -> _Geometry:
+    """Concepts, modality directions and prototypes (the draws of ``build_world``, in order)."""
+    dim, n_c = config.dim, class_indices.size
+    concepts = compute_unit_normal(rng, 1000 + n_s, dim)
+    modality = compute_unit_normal(rng, 2, dim)
+    text_mod = unit_rows(modality[0] + MODALITY_JITTER * compute_unit_normal(rng, n_c + n_s, dim))
+    image_mod = unit_rows(modality[1] + MODALITY_JITTER * compute_unit_normal(rng, n_c + n_s, dim))
+    # Own stream for the hierarchy and for the synset texts of the classes outside the world.
+    family_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 6]))
+    concepts[:1000], specific = compute_family_concepts(
+        concepts[:1000],
+        family_rng,
+        block=config.sibling_block,
+        sibling_similarity=config.sibling_similarity,
+    )
+    w_mod = np.sqrt(1.0 - CONCEPT_WEIGHT**2)
+    concept_rows = np.concatenate([class_indices, 1000 + np.arange(n_s)])
+    text_proto = unit_rows(CONCEPT_WEIGHT * concepts[concept_rows] + w_mod * text_mod)
+    g = concepts[concept_rows]
+    image_style = unit_rows(image_mod - np.sum(image_mod * g, axis=1, keepdims=True) * g)
+    w_style = np.sqrt(1.0 - IMAGE_CONCEPT_WEIGHT**2)
+    image_proto = unit_rows(IMAGE_CONCEPT_WEIGHT * g + w_style * image_style)
+    # Classes outside the world have synset texts built the same way; they are the
+    # distractors (often siblings) of CLIP zero-shot classification.
+    other_mod = unit_rows(
+        modality[0] + MODALITY_JITTER * compute_unit_normal(family_rng, 1000, dim)
+    )
+    synset_emb = unit_rows(CONCEPT_WEIGHT * concepts[:1000] + w_mod * other_mod)
+    synset_emb[class_indices] = text_proto[:n_c]
+    specific = np.concatenate([specific[class_indices], np.zeros((n_s, dim), np.float32)])
+    return _Geometry(synset_emb, text_proto, image_proto, g, specific, image_style)
+
+
+def _similarity_means(
+    config: SimulationConfig, ranking: list[int], rng: np.random.Generator
+) -> np.ndarray:
+    """Per-class mean caption similarity, mixed with the normal score of its frequency rank."""
+    n_c = len(ranking)
+    head_score = np.empty(n_c)
+    head_score[ranking] = [NormalDist().inv_cdf(1.0 - (i + 0.5) / n_c) for i in range(n_c)]
+    rho = config.similarity_frequency_corr
+    spread = -rho * head_score + np.sqrt(1.0 - rho * rho) * rng.standard_normal(n_c)
+    return config.similarity_mean + config.similarity_class_sd * spread
+
+
 def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
     """Draw the world of a config: classes, prototypes, frequencies and similarity levels.
 
@@ -219,7 +296,6 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
     if missing:
         raise ValueError(f"vocabulary {vocabulary.source!r} lacks showcase classes {missing}")
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
-    dim = config.dim
     class_indices = np.array(_choose_classes(vocabulary, config.n_classes, rng))
     synsets = [vocabulary.synsets[i] for i in class_indices]
     lemma_dict = build_lemma_dictionary(vocabulary)
@@ -229,167 +305,36 @@ def build_world(config: SimulationConfig, vocabulary: Vocabulary) -> World:
     n_c = len(synsets)
     sense_rows = [r for r, s in enumerate(synsets) if s.wnid in OTHER_SENSES]
     n_s = len(sense_rows)
-
-    # Zipf frequencies over a seeded ranking; showcase classes sit in the head.
-    order = rng.permutation(n_c)
-    showcase_rows = [r for r, s in enumerate(synsets) if s.wnid in SHOWCASE_WNIDS]
-    rest = [int(r) for r in order if r not in showcase_rows]
-    head = rest[: 3 * len(showcase_rows)] + showcase_rows
-    ranking = [int(r) for r in rng.permutation(head)] + rest[3 * len(showcase_rows) :]
-    weights = np.empty(n_c)
-    weights[ranking] = 1.0 / np.arange(1, n_c + 1) ** config.zipf_exponent
-    frequencies = weights / weights.sum()
-
-    # Geometry: concepts, modality directions, prototypes.
-    concepts = compute_unit_normal(rng, 1000 + n_s, dim)
-    modality = compute_unit_normal(rng, 2, dim)
-    text_mod = _unit(modality[0] + MODALITY_JITTER * compute_unit_normal(rng, n_c + n_s, dim))
-    image_mod = _unit(modality[1] + MODALITY_JITTER * compute_unit_normal(rng, n_c + n_s, dim))
-    # Own stream for the hierarchy and for the synset texts of the classes outside the world.
-    family_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 6]))
-    concepts[:1000], specific = compute_family_concepts(
-        concepts[:1000],
-        family_rng,
-        block=config.sibling_block,
-        sibling_similarity=config.sibling_similarity,
-    )
-    w_mod = np.sqrt(1.0 - CONCEPT_WEIGHT**2)
-    concept_rows = np.concatenate([class_indices, 1000 + np.arange(n_s)])
-    text_proto = _unit(CONCEPT_WEIGHT * concepts[concept_rows] + w_mod * text_mod)
-    g = concepts[concept_rows]
-    image_style = _unit(image_mod - np.sum(image_mod * g, axis=1, keepdims=True) * g)
-    w_style = np.sqrt(1.0 - IMAGE_CONCEPT_WEIGHT**2)
-    image_proto = _unit(IMAGE_CONCEPT_WEIGHT * g + w_style * image_style)
-    # Classes outside the world have synset texts built the same way; they are the
-    # distractors (often siblings) of CLIP zero-shot classification.
-    other_mod = _unit(modality[0] + MODALITY_JITTER * compute_unit_normal(family_rng, 1000, dim))
-    synset_emb = _unit(CONCEPT_WEIGHT * concepts[:1000] + w_mod * other_mod)
-    synset_emb[class_indices] = text_proto[:n_c]
-
-    # Normal scores of the frequency ranks (head high), mixed into the class means.
-    head_score = np.empty(n_c)
-    head_score[ranking] = [NormalDist().inv_cdf(1.0 - (i + 0.5) / n_c) for i in range(n_c)]
-    rho = config.similarity_frequency_corr
-    spread = -rho * head_score + np.sqrt(1.0 - rho * rho) * rng.standard_normal(n_c)
-    similarity_mean = config.similarity_mean + config.similarity_class_sd * spread
+    ranking, frequencies = _rank_frequencies(synsets, n_c, config.zipf_exponent, rng)
+    geo = _draw_geometry(config, class_indices, n_s, rng)
+    similarity_mean = _similarity_means(config, ranking, rng)
     diversity = config.image_spread * rng.uniform(0.8, 1.25, size=n_c + n_s)
     # Own stream, so adding phrasings left every other draw of the world as it was.
     phrasing_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 5]))
     k = config.phrasings_per_class
-    phrasings = compute_unit_normal(phrasing_rng, (n_c + n_s) * k, dim).reshape(n_c + n_s, k, dim)
+    phrasings = compute_unit_normal(phrasing_rng, (n_c + n_s) * k, config.dim)
     phrasing_p = 1.0 / np.arange(1, k + 1) ** PHRASING_ZIPF
-    logger.info("simulated world: %d classes, %d other senses, dim %d", n_c, n_s, dim)
+    logger.info("simulated world: %d classes, %d other senses, dim %d", n_c, n_s, config.dim)
     return World(
         vocabulary=vocabulary,
         class_indices=class_indices,
         wnids=tuple(s.wnid for s in synsets),
         lemmas=lemmas,
         frequencies=frequencies,
-        synset_emb=synset_emb,
-        text_proto=text_proto,
-        image_proto=image_proto,
-        concepts=g,
-        specific=np.concatenate([specific[class_indices], np.zeros((n_s, dim), np.float32)]),
-        image_style=image_style,
+        synset_emb=geo.synset_emb,
+        text_proto=geo.text_proto,
+        image_proto=geo.image_proto,
+        concepts=geo.concepts,
+        specific=geo.specific,
+        image_style=geo.image_style,
         similarity_mean=similarity_mean.astype(np.float32),
         diversity=diversity.astype(np.float32),
         sense_class=np.array(sense_rows, dtype=np.int64),
         sense_lemmas=tuple(OTHER_SENSES[synsets[r].wnid][0] for r in sense_rows),
         sense_names=tuple(OTHER_SENSES[synsets[r].wnid][1] for r in sense_rows),
-        phrasings=phrasings,
+        phrasings=phrasings.reshape(n_c + n_s, k, config.dim),
         phrasing_p=phrasing_p / phrasing_p.sum(),
         phrasing_weight=float(config.phrasing_weight),
         specificity_sd=float(config.specificity_sd),
         specificity_corr=float(config.specificity_caption_corr),
     )
-
-
-def compute_images(
-    world: World,
-    concept: np.ndarray,
-    rng: np.random.Generator,
-    *,
-    spread: np.ndarray | None = None,
-    specificity: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Draw image embeddings around concept prototypes.
-
-    ``x = w * g' + sqrt(1 - w^2) * normalise(m + r * d_c * z)`` with ``g'`` the concept
-    whose non-family part is weighted ``1 + specificity_sd * s`` (``s`` the picture's
-    specificity: how clearly it shows what sets the class apart from its siblings),
-    ``m`` the concept's image-only style direction, ``z`` a random unit vector
-    orthogonal to the concept, ``d_c`` the concept's diversity and ``r`` a per-sample
-    atypicality (log-normal, mean ~1): small ``r`` is a stereotypical picture, large
-    ``r`` an unusual one. The concept weight ``w`` falls only slightly with ``r``, so
-    all images stay about as close to their synset text while varying widely among
-    themselves; specificity moves an image toward its own synset and away from its
-    siblings' without changing either much.
-
-    Args:
-        world: The world.
-        concept: (N,) concept rows (world class or other sense).
-        rng: Random generator.
-        spread: Optional (N,) atypicality to use instead of drawing it.
-        specificity: Optional (N,) standard-normal specificity (drawn when None).
-
-    Returns:
-        ``(x, r)``: (N, D) float32 L2-normalised embeddings and (N,) atypicality.
-    """
-    n = concept.size
-    r = rng.lognormal(-0.125, 0.5, size=n).astype(np.float32) if spread is None else spread
-    if specificity is None:
-        specificity = rng.standard_normal(n, dtype=np.float32)
-    scale = np.clip(world.specificity_sd * specificity, -SPECIFICITY_LIMIT, SPECIFICITY_LIMIT)
-    g = _unit(world.concepts[concept] + scale[:, None] * world.specific[concept])
-    z = compute_unit_normal(rng, n, g.shape[1])
-    z -= np.sum(z * g, axis=1, keepdims=True) * g
-    style = _unit(world.image_style[concept] + (r * world.diversity[concept])[:, None] * _unit(z))
-    w = np.clip(IMAGE_CONCEPT_WEIGHT - IMAGE_CONCEPT_SLOPE * (r - 1.0), 0.4, 0.9)[:, None]
-    return _unit(w * g + np.sqrt(1.0 - w * w) * style), r
-
-
-def compute_caption_similarity(
-    world: World,
-    rows: np.ndarray,
-    rng: np.random.Generator,
-    sd: float,
-    *,
-    specificity: np.ndarray | None = None,
-) -> np.ndarray:
-    """Target caption-to-synset cosines, (N,) float32, drawn around each class's mean.
-
-    With ``specificity`` ((N,) standard normal, the pictures' own), a caption's
-    standardised deviation from its class mean has correlation
-    ``world.specificity_corr`` with it; the distribution of the cosines is unchanged.
-    """
-    noise = rng.standard_normal(rows.size, dtype=np.float32)
-    if specificity is not None:
-        rho = world.specificity_corr
-        noise = rho * specificity + np.sqrt(1.0 - rho * rho) * noise
-    a = world.similarity_mean[rows] + sd * noise
-    return np.clip(a, 0.3, 0.985).astype(np.float32)
-
-
-def compute_phrased_directions(
-    world: World, concept: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Directions of captions' non-synset part: one of the concept's phrasings plus noise.
-
-    ``toward = w p + sqrt(1 - w^2) z`` with ``p`` a phrasing of the concept drawn with
-    ``world.phrasing_p``, ``w = world.phrasing_weight`` and ``z`` a random unit vector.
-    Passed to ``compute_at_cosine``, which keeps the exact cosine to the synset, so two
-    captions of a class with the same phrasing are near each other (web text repeats
-    itself) while the caption-to-synset distribution is unchanged.
-
-    Args:
-        world: The world.
-        concept: (N,) concept rows (world class or other sense).
-        rng: Random generator.
-
-    Returns:
-        (N, D) float32 directions (not unit; ``compute_at_cosine`` normalises).
-    """
-    k = rng.choice(world.phrasing_p.size, size=concept.size, p=world.phrasing_p)
-    z = compute_unit_normal(rng, concept.size, world.phrasings.shape[2])
-    w = world.phrasing_weight
-    return (w * world.phrasings[concept, k] + np.sqrt(1.0 - w * w) * z).astype(np.float32)

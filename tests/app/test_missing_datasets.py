@@ -12,7 +12,9 @@ from streamlit.testing.v1 import AppTest
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = (
+    "pages/home.py",
     "pages/threshold_explorer.py",
+    "pages/selection_lab.py",
     "pages/class_browser.py",
     "pages/compare_datasets.py",
     "pages/model_accuracy.py",

@@ -22,6 +22,7 @@ def _metrics(at: AppTest) -> dict[str, str]:
 def app(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("LAIONET_DB", str(demo_db))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/threshold_explorer.py").run()
     assert not at.exception, at.exception
     return at
 

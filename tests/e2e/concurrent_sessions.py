@@ -94,7 +94,7 @@ async def _session(browser, url: str, presses: int, sizes, report, on_update) ->
     page = await context.new_page()
     _watch(page, report, url)
     try:
-        await page.goto(url, wait_until="domcontentloaded")
+        await page.goto(f"{url}/threshold_explorer", wait_until="domcontentloaded")
         thresholds = thresholds_for(presses)
         await _wait_for(page, thresholds[0], sizes[thresholds[0]])
         slider = page.get_by_role("slider").first

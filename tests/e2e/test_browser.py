@@ -123,7 +123,7 @@ def test_slider_moves_numbers_and_export_downloads(
             executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS
         )
         page = browser.new_page(accept_downloads=True)
-        page.goto(app_url, wait_until="domcontentloaded")
+        page.goto(f"{app_url}/threshold_explorer", wait_until="domcontentloaded")
         expect(page.get_by_text("Simulated data.")).to_be_visible(timeout=60_000)
         expect(page.locator('[data-testid="stMetric"]', has_text="Dataset size")).to_be_visible(
             timeout=60_000

@@ -82,7 +82,7 @@ def test_a_reload_shows_the_database_swapped_in(
         size = page.locator('[data-testid="stMetric"]', has_text="Dataset size").locator(
             '[data-testid="stMetricValue"]'
         )
-        page.goto(app.url, wait_until="domcontentloaded")
+        page.goto(f"{app.url}/threshold_explorer", wait_until="domcontentloaded")
         expect(size).to_have_text(f"{size_a:,}", timeout=60_000)
 
         staged = live.with_suffix(".staged")

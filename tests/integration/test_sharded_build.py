@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import signal
@@ -16,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
 import precompute.build.executors as executors
 from precompute.build.manifests import MANIFEST_FILE, TEMP_MARKER
@@ -166,22 +168,23 @@ def test_database_holds_one_dataset_row_with_the_counts(reference_db) -> None:
     assert f'"rows_rejected": {PARTS * ROWS // 10 * UNUSABLE}' in parameters[0]
 
 
-def _thumbnails(db: Path) -> dict[str, bytes]:
+def _thumbnails(db: Path) -> dict[str, tuple[int, int]]:
+    """Sample id -> size of its stored thumbnail (thumbnails are re-encoded at build)."""
     con = duckdb.connect(str(db), read_only=True)
     rows = con.execute(
         "SELECT s.sample_id, t.data FROM samples s JOIN thumbnails t USING (thumbnail_id)"
     ).fetchall()
     con.close()
-    return dict(rows)
+    return {sample_id: Image.open(io.BytesIO(data)).size for sample_id, data in rows}
 
 
 def test_swapped_thumbnails_rebuild_the_shard(tmp_path, caplog) -> None:
     corpus = write_laion_corpus(tmp_path / "corpus", parts=2)
     images = corpus / "images" / "00000"
     images.mkdir(parents=True)
-    pictures = {"1000": b"picture of a puma", "1001": b"picture of sneakers, larger"}
-    for sample_id, data in pictures.items():
-        (images / f"{sample_id}.jpg").write_bytes(data)
+    pictures = {"1000": (30, 20), "1001": (20, 31)}  # sizes tell them apart
+    for sample_id, size in pictures.items():
+        Image.new("RGB", size, "gray").save(images / f"{sample_id}.jpg")
     db = tmp_path / "db.duckdb"
     assert _build(corpus, db, "--workers", "1") == 0
     assert _thumbnails(db) == pictures

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from laionet_app.charts import (
+from laionet_app.charts import build_class_frequency_chart
+from laionet_app.charts_compare import (
     build_accuracy_chart,
-    build_class_frequency_chart,
     build_model_scatter_chart,
     build_variant_panel_chart,
 )

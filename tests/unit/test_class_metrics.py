@@ -6,11 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from laionet_core.accuracy import (
-    calibrate_feature_noise,
-    compute_mean_per_class_recall,
-    compute_nearest_class_mean_predictions,
-)
+from laionet_core.accuracy import compute_mean_per_class_recall
 from laionet_core.comparison import (
     METRIC_COLUMNS,
     METRIC_INTRA,
@@ -22,6 +18,10 @@ from laionet_core.comparison import (
     compute_matched_pair_counts,
     compute_variant_panel,
     parse_prediction_table,
+)
+from laionet_core.nearest_class_mean import (
+    calibrate_feature_noise,
+    compute_nearest_class_mean_predictions,
 )
 from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
 from precompute.analyses.class_metrics import list_metric_selections

@@ -14,7 +14,8 @@ from PIL import Image
 
 import precompute.simulate.corpus as simulate
 from laionet_core.vocabulary import build_lemma_dictionary, load_imagenet_vocabulary
-from precompute.simulate.corpus import SimulationConfig, build_part_rows, generate_corpus
+from precompute.simulate.corpus import SimulationConfig, generate_corpus
+from precompute.simulate.part_rows import build_part_rows
 from precompute.simulate.references import REFERENCE_NAMES
 from precompute.simulate.world import (
     KIND_MULTI,

@@ -10,12 +10,14 @@ import pytest
 from laionet_core.accuracy import compute_zero_shot_accuracy
 from laionet_core.vocabulary import load_imagenet_vocabulary
 from precompute.simulate.config import SimulationConfig
+from precompute.simulate.draws import (
+    compute_caption_similarity,
+    compute_images,
+)
 from precompute.simulate.world import (
     SIBLING_SPREAD,
     build_world,
-    compute_caption_similarity,
     compute_family_concepts,
-    compute_images,
     compute_unit_normal,
 )
 
