@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,10 +12,16 @@ from laionet_core import queries
 from laionet_core.queries_stats import (
     read_bin_samples,
     read_class_summaries,
+    read_value_histogram,
     select_band_samples,
     select_class_counts,
 )
-from laionet_core.selection import GRID_MIN, THRESHOLD_STEP, compute_band_edges
+from laionet_core.selection import (
+    GRID_MIN,
+    THRESHOLD_STEP,
+    SelectionParams,
+    compute_band_edges,
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +62,23 @@ def test_class_summaries_equal_the_per_class_counts(con) -> None:
         slow = queries.read_class_counts(con, wnid)
         fast = select_class_counts(summaries, datasets, wnid)
         pd.testing.assert_frame_equal(fast, slow, check_dtype=False, check_exact=False)
+
+
+@pytest.mark.parametrize("params", [None, SelectionParams(threshold=0.75, drop_nsfw=False)])
+def test_value_histogram_counts_the_selected_values(con, params) -> None:
+    hist = read_value_histogram(con, "laionet", params, "image_similarity")
+    samples = (
+        queries.read_samples(con, "laionet")
+        if params is None
+        else queries.read_selected_samples(con, "laionet", params)
+    )
+    values = samples["image_similarity"].dropna().to_numpy(np.float64)
+    edges = np.round(np.arange(-1.0, 1.0 + 0.01, 0.02), 6)
+    expected, _ = np.histogram(values, bins=edges)
+    shown = dict(zip(np.round(hist["bin_low"], 6), hist["n"], strict=True))
+    assert sum(shown.values()) == values.size
+    for low, count in zip(edges[:-1], expected, strict=True):
+        # floor vs numpy's edges may move a value lying exactly on an edge: allow 1
+        assert abs(shown.get(round(low, 6), 0) - count) <= 1
+    with pytest.raises(ValueError, match="column must be one of"):
+        read_value_histogram(con, "laionet", None, "url")
