@@ -121,6 +121,7 @@ class _SortedClass:
             kept_runs = runs[self.kept[c][runs]]
             run_bins = self.bins[kept_runs]
             firsts = np.flatnonzero(np.r_[True, run_bins[1:] != run_bins[:-1]])
+            firsts = firsts[: kept_runs.size]  # none when the combination keeps no row
             per_bin = (
                 np.add.reduceat(run_sums[self.kept[c][runs]], firsts, axis=0)
                 if firsts.size

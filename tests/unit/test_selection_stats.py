@@ -144,3 +144,18 @@ def test_raising_the_threshold_never_keeps_more() -> None:
         if previous is not None:
             assert (counts <= previous.reindex(counts.index)).all()
         previous = counts
+
+
+def test_a_class_whose_every_row_a_filter_drops_has_no_selection_there() -> None:
+    frame, x, synsets = _world([12, 20], seed=8)
+    frame.loc[:11, "nsfw"] = True  # every row of the first class is NSFW
+    stats = build_selection_stats(_stats(frame, x, synsets))
+    kept = evaluate_metric_rows(stats, SelectionParams(threshold=0.6), "d", metrics=METRICS)
+    assert "n00000000" not in set(kept["wnid"])
+    whole = evaluate_metric_rows(
+        stats,
+        SelectionParams(threshold=0.6, drop_nsfw=False, drop_multi_label=False),
+        "d",
+        metrics=METRICS,
+    )
+    assert "n00000000" in set(whole["wnid"])
