@@ -90,7 +90,11 @@ def run_app_part(db: Path, moves: int) -> dict:
     os.environ["LAIONET_DB"] = str(db)
     out: dict = {}
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    out["first load: Threshold explorer"] = _timed(at.run)
+    out["first load: Start here"] = _timed(at.run)
+    _check(at)
+    out["first load: Threshold explorer"] = _timed(
+        lambda: at.switch_page("pages/threshold_explorer.py").run()
+    )
     _check(at)
     values = [MOVES[i % len(MOVES)] for i in range(moves)]
     out["Threshold explorer: slider move"] = _stats([_move(at, "threshold", v) for v in values])
@@ -99,6 +103,7 @@ def run_app_part(db: Path, moves: int) -> dict:
         "Compare datasets": "pages/compare_datasets.py",
         "Model accuracy": "pages/model_accuracy.py",
         "Diagnose ImageNet": "pages/diagnose_imagenet.py",
+        "Selection lab": "pages/selection_lab.py",
     }
     for name, page in pages.items():
         out[f"first load: {name}"] = _timed(lambda p=page: at.switch_page(p).run())
@@ -109,7 +114,7 @@ def run_app_part(db: Path, moves: int) -> dict:
         if name in ("Compare datasets", "Model accuracy"):
             out[f"{name}: threshold move"] = _stats([_move(at, "threshold", v) for v in values])
     switches = []
-    for page in [*pages.values(), "pages/threshold_explorer.py"]:
+    for page in [*pages.values(), "pages/home.py", "pages/threshold_explorer.py"]:
         switches.append(_timed(lambda p=page: at.switch_page(p).run()))
         _check(at)
     out["page switch (after first load)"] = _stats(switches)
@@ -262,11 +267,13 @@ def run_work_part(db: Path) -> dict:
 
 
 TARGETS = {
+    "first load: Start here": 3.0,
     "first load: Threshold explorer": 3.0,
     "first load: Class browser": 3.0,
     "first load: Compare datasets": 3.0,
     "first load: Model accuracy": 3.0,
     "first load: Diagnose ImageNet": 3.0,
+    "first load: Selection lab": 3.0,
     "page switch (after first load)": 1.0,
     "Threshold explorer: slider move": 0.1,
     "Compare datasets: threshold move": 1.0,
