@@ -25,6 +25,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import duckdb
 import streamlit as st
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 DbKey = tuple[str, int, int]
 # The name the database file is attached under in its private in-memory instance.
 CATALOG = "laionet"
-# A swap between stat() and ATTACH is retried this many times before giving up.
+# Files swapped in while a rerun opens the database: the newest is taken, this many times.
 OPEN_ATTEMPTS = 3
 
 
@@ -123,27 +124,26 @@ def open_database(key: DbKey) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the file ``key`` names, in an instance of its own.
 
     Raises:
-        DatabaseChangedError: The file kept changing while it was opened.
+        DatabaseChangedError: Another file was swapped in while it was opened.
         ValueError: The file is not a database this version reads.
     """
     path = key[0]
     literal = "'" + path.replace("'", "''") + "'"
-    for _ in range(OPEN_ATTEMPTS):
-        con = duckdb.connect(":memory:")
-        try:
-            con.execute(f"ATTACH {literal} AS {CATALOG} (READ_ONLY)")
-            con.execute(f"USE {CATALOG}")
-            queries.check_schema_version(con, path)
-        except duckdb.Error as error:
-            con.close()
-            raise ValueError(f"{path} is not a readable DuckDB database: {error}") from error
-        except ValueError:
-            con.close()
-            raise
-        if stat_database(Path(path)) == key:
-            return con
-        con.close()  # swapped while opening: the attached file may be the newer one
-    raise DatabaseChangedError(f"{path} kept changing while it was opened")
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {literal} AS {CATALOG} (READ_ONLY)")
+        con.execute(f"USE {CATALOG}")
+        queries.check_schema_version(con, path)
+    except duckdb.Error as error:
+        con.close()
+        raise ValueError(f"{path} is not a readable DuckDB database: {error}") from error
+    except ValueError:
+        con.close()
+        raise
+    if stat_database(Path(path)) != key:  # the attached file may be the newer one
+        con.close()
+        raise DatabaseChangedError(f"{path} changed while it was opened")
+    return con
 
 
 def require_database() -> DbKey:
@@ -179,17 +179,29 @@ def database_lease() -> Iterator[DbKey]:
     if getattr(_LEASED, "key", None) is not None:  # nested: the outer lease holds it
         yield key
         return
-    try:
-        _REGISTRY.acquire(key)
-    except (ValueError, DatabaseChangedError) as error:
-        st.error(escape_markdown(bound_message(str(error)), limit=MAX_MESSAGE_CHARS))
-        st.stop()
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            _REGISTRY.acquire(key)
+            break
+        except DatabaseChangedError as error:  # swapped meanwhile: take the newer file
+            if attempt == OPEN_ATTEMPTS - 1:
+                _stop_with(error)
+            key = require_database()
+        except ValueError as error:
+            _stop_with(error)
     _LEASED.key = key
     try:
         yield key
     finally:
         _LEASED.key = None
         _REGISTRY.release(key)
+
+
+def _stop_with(error: Exception) -> NoReturn:
+    """One bounded line on the page, then stop the rerun (raise ``error`` outside a run)."""
+    st.error(escape_markdown(bound_message(str(error)), limit=MAX_MESSAGE_CHARS))
+    st.stop()
+    raise error
 
 
 def cursor(db: DbKey) -> duckdb.DuckDBPyConnection:

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from laionet_core.matching import DEFAULT_MATCH_MODE, LemmaMatcher
 from laionet_core.vocabulary import load_vocabulary
+from precompute.build.lifetime import die_with_parent
 from precompute.ingest.laion import METADATA_ALIASES, read_key_stem, render_sample_ids
 
 logger = logging.getLogger(__name__)
@@ -189,8 +190,10 @@ def _snap_cuts(path: Path, cuts: list[int], slack: int) -> list[int]:
     return sorted(set(snapped)) + [cuts[-1]]
 
 
-def _init_worker(vocab: str | None, mode: str) -> None:
+def _init_worker(vocab: str | None, mode: str, parent_pid: int | None = None) -> None:
     global _worker_matcher
+    if parent_pid is not None:  # a pool process: end with the command
+        die_with_parent(parent_pid)
     _worker_matcher = LemmaMatcher(load_vocabulary(vocab), mode=mode)
 
 
@@ -240,7 +243,8 @@ def match_parquet_files(
             _init_worker(vocab, mode)
             yield from _by_file(paths, jobs, map(_match_in_worker, jobs), bar)
             return
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(vocab, mode)) as pool:
+        initargs = (vocab, mode, os.getpid())
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
             yield from _by_file(paths, jobs, pool.map(_match_in_worker, jobs), bar)
     finally:
         bar.close()

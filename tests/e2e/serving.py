@@ -56,6 +56,7 @@ class ServedApp:
     url: str
     process: subprocess.Popen
     log: Path
+    db: Path
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -70,7 +71,7 @@ def serve_app(db: Path, log: Path) -> Iterator[ServedApp]:
     command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    served = ServedApp(f"http://127.0.0.1:{port}", process, log)
+    served = ServedApp(f"http://127.0.0.1:{port}", process, log, db)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:

@@ -29,7 +29,7 @@ from tests.e2e.serving import (
 pytestmark = pytest.mark.e2e
 
 SESSIONS = 10
-PRESSES = 6  # per session: 60 updates, the swaps after 20 and 40
+PRESSES = 2  # per session: 20 updates, the swaps after 6 and 13
 CLOSE_WAIT_S = 10
 
 

@@ -42,6 +42,7 @@ CAPTIONED = hostile("captions")
 MODEL = "simulated-" + hostile("model")
 CLASS = hostile("class")
 FILE = hostile("file", host="http:evil.invalid") + ".csv"  # no slash in a file name
+DB_FILE = hostile("db", host="http:evil.invalid") + ".duckdb"
 
 
 def _poison(con: duckdb.DuckDBPyConnection) -> None:
@@ -55,7 +56,7 @@ def _poison(con: duckdb.DuckDBPyConnection) -> None:
 @pytest.fixture(scope="module")
 def app(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
     folder = tmp_path_factory.mktemp("hostile")
-    db = folder / "hostile.duckdb"
+    db = folder / DB_FILE
     stage_variant(demo_db, db, _poison)
     with serve_app(db, folder / "streamlit.log") as served:
         yield served
@@ -101,15 +102,21 @@ def _shown(page, text: str) -> None:
 def _open(page, app: ServedApp, title: str) -> None:
     """Open a page through the sidebar (a first request for a page's own URL runs the
     main page with a "Page not found" dialog before st.navigation knows it)."""
+    from playwright.sync_api import expect
+
     if not page.url.startswith(app.url):
         page.goto(app.url, wait_until="domcontentloaded")
-    page.get_by_role("link", name=title).click(timeout=TIMEOUT_MS)
+        # The frame's own sidebar (its titles), not the one Streamlit lists from pages/
+        # (file names) before app.py has run.
+        expect(page.get_by_text("Simulated data.")).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_role("link", name=title, exact=True).click(timeout=TIMEOUT_MS)
 
 
 def test_dataset_names_are_text(app: ServedApp, page) -> None:
     from playwright.sync_api import expect
 
     _open(page, app, "Compare datasets")
+    _shown(page, f"Database: {app.db}")  # the banner's caption names the database file
     expect(page.get_by_text("Spearman correlation in laionet")).to_be_visible(timeout=TIMEOUT_MS)
     page.locator('[data-testid="stSelectbox"]', has_text="Dataset A").click(timeout=TIMEOUT_MS)
     page.get_by_role("option", name=DATASET).click()

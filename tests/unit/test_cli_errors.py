@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -21,7 +19,6 @@ from precompute.cli.errors import (
     run_command,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 ARGS = argparse.Namespace(command="export", db=Path("/data/db.duckdb"), out=Path("x.parquet"))
 
 
@@ -73,19 +70,14 @@ def test_a_traceback_only_with_debug(capsys) -> None:
     assert run_command(_raise(KeyboardInterrupt()), ARGS) == 130
 
 
-def test_the_command_line_accepts_debug(tmp_path: Path) -> None:
+def test_the_command_line_accepts_debug(tmp_path: Path, capsys) -> None:
     missing = tmp_path / "missing.duckdb"
     argv = ["export", "--db", str(missing), "--out", str(tmp_path / "x.parquet")]
     for extra, traceback in (([], False), (["--debug"], True)):
-        out = subprocess.run(
-            [sys.executable, "-m", "precompute", *extra, *argv],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
-        assert out.returncode == EXIT_BAD_INPUT
-        assert ("Traceback" in out.stderr) == traceback
-        assert f"error: database {missing} does not exist" in out.stderr
+        assert precompute_main([*extra, *argv]) == EXIT_BAD_INPUT
+        err = capsys.readouterr().err
+        assert ("Traceback (most recent call last)" in err) == traceback
+        assert f"error: database {missing} does not exist" in err
 
 
 def test_argparse_refusals_name_the_option(tmp_path: Path, capsys) -> None:

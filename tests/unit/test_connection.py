@@ -124,3 +124,6 @@ def test_a_non_database_swapped_in_is_a_named_error(db_path: Path) -> None:
     key = require_database()
     with pytest.raises(ValueError, match="laionet.duckdb is not a readable DuckDB database"):
         cursor(key)
+    with pytest.raises(ValueError, match="not a readable DuckDB database"), database_lease():
+        pass
+    assert key not in open_database_keys()
