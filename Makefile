@@ -10,7 +10,7 @@ PORT ?= 8501
 # Interface the app listens on: this machine only, unless asked (`make app ADDRESS=0.0.0.0`).
 ADDRESS ?= 127.0.0.1
 
-.PHONY: app test demo bench lint chromium
+.PHONY: app test demo bench lint chromium tesseract
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
-test: $(STAMP) chromium
+# Debian's Tesseract for the OCR step (python -m precompute ocr) and its test.
+tesseract:
+	@command -v tesseract >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tesseract-ocr; }
+
+test: $(STAMP) chromium tesseract
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

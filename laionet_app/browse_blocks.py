@@ -18,9 +18,10 @@ from laionet_app.browse import (
 )
 from laionet_app.charts_lab import GRID_SELECTION, build_similarity_grid_chart
 from laionet_app.connection import DbKey
-from laionet_app.controls import bound_widget, select_bound_option, select_linked_option
+from laionet_app.controls import select_bound_option
 from laionet_app.tables import load_classes, load_histograms, load_samples_in_band
 from laionet_app.text import escape_markdown
+from laionet_app.url_state import bound_widget
 from laionet_core.selection import SelectionParams, compute_band_edges
 from laionet_core.selection_reasons import (
     REASON_BELOW,
@@ -50,7 +51,7 @@ def select_class(db: DbKey) -> str:
         found = classes
     labels = dict(zip(classes["wnid"], classes["name"] + " (" + classes["wnid"] + ")", strict=True))
     wnids = found["wnid"].tolist()
-    return select_linked_option(
+    return select_bound_option(
         "Class",
         wnids,
         key="wnid",

@@ -1,23 +1,27 @@
 """The selection controls every page shares: dataset picker, threshold slider, filters.
 
-Every control that shapes a view is bound to the URL (``bind="query-params"``: its key
-is the query parameter, and a value equal to the default stays out of the URL) and
-kept for the whole session (``persist_state="session"``), so a copied URL reopens the
-same view and the selection follows the user from page to page. ``bound_widget`` is the
-one place that binds; a link's value that the widget cannot take is named in a warning
-rather than dropped silently.
+Each is kept in the URL and in the session by ``laionet_app.url_state.linked_widget``:
+a copied URL reopens the same view, and the selection (threshold and filters) follows
+the user from page to page, under the same keys on every page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
 
 from laionet_app.connection import DbKey
 from laionet_app.tables import load_datasets, load_histograms
-from laionet_app.text import escape_markdown
+from laionet_app.url_state import (
+    linked_widget,
+    parse_bool,
+    parse_number,
+    parse_option,
+    serialize_bool,
+    serialize_number,
+)
 from laionet_core import schema
 from laionet_core.selection import (
     DEFAULT_MIN_SAMPLES_PER_CLASS,
@@ -35,32 +39,6 @@ MIN_SAMPLES_HELP = (
 )
 
 
-def bound_widget(widget: Callable[..., Any], label: str, *, key: str, **kwargs: Any) -> Any:
-    """``widget(label, key=key, ...)`` bound to the query parameter ``key`` and kept for
-    the session.
-
-    Args:
-        widget: A Streamlit widget function (``st.slider``, ``st.selectbox``, ...) or the
-            same method of a container.
-        label: The widget's label.
-        key: Widget key, also the query parameter's name.
-        **kwargs: The widget's other arguments.
-
-    Returns:
-        The widget's value.
-    """
-    return widget(label, key=key, bind="query-params", persist_state="session", **kwargs)
-
-
-def warn_unknown_link_value(key: str, allowed: Sequence[str]) -> None:
-    """Name a query parameter whose value is not among ``allowed`` (Streamlit drops it)."""
-    given = st.query_params.get_all(key)
-    unknown = [value for value in given if value not in allowed]
-    if unknown:
-        shown = escape_markdown(unknown[0])
-        st.warning(f"The link's {key}={shown} is not available here; showing the default.")
-
-
 def select_bound_option(
     label: str,
     options: Sequence[str],
@@ -70,49 +48,28 @@ def select_bound_option(
     warn_unknown: bool = True,
     **kwargs: Any,
 ) -> str:
-    """A selectbox over ``options`` bound to the URL, starting at ``default`` if present.
+    """A selectbox over ``options`` kept in the URL and the session (``linked_widget``),
+    starting at ``default`` if present. The URL holds the option itself, whatever
+    ``format_func`` shows.
 
     ``warn_unknown=False`` when the options are narrowed on purpose (a search).
     """
     options = list(options)
-    if warn_unknown:
-        warn_unknown_link_value(key, options)
-    index = options.index(default) if default in options else 0
-    return bound_widget(st.selectbox, label, key=key, options=options, index=index, **kwargs)
-
-
-def select_linked_option(
-    label: str,
-    options: Sequence[str],
-    *,
-    key: str,
-    default: str,
-    format_func: Callable[[str], str],
-    warn_unknown: bool = True,
-) -> str:
-    """A selectbox shown through ``format_func`` whose query parameter holds the raw
-    option (``?wnid=n02125311``, not the label that ``bind`` would write).
-
-    A URL value the session has not seen yet (a shared link, a chart's link) sets the
-    widget; after that the widget writes the URL. The value is kept for the session.
-    """
-    options = list(options)
-    seen = f"_url_{key}"
-    given = st.query_params.get(key)
-    if given is not None and given != st.session_state.get(seen):
-        if given in options:
-            st.session_state[key] = given
-        elif warn_unknown:
-            warn_unknown_link_value(key, options)
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = default if default in options else options[0]
-    value = st.selectbox(label, options, key=key, format_func=format_func, persist_state="session")
-    if value == default:
-        st.query_params.pop(key, None)
-    else:
-        st.query_params[key] = value
-    st.session_state[seen] = st.query_params.get(key)
-    return value
+    if not options:
+        raise ValueError(f"no option to choose for {key!r}")
+    first = default if default in options else options[0]
+    if st.session_state.get(key, first) not in options:
+        st.session_state[key] = first  # narrowed options: fall back visibly to the first
+    return linked_widget(
+        st.selectbox,
+        label,
+        key=key,
+        default=first,
+        parse=parse_option(options),
+        warn=warn_unknown,
+        options=options,
+        **kwargs,
+    )
 
 
 def select_dataset(db: DbKey, *, key: str = "dataset") -> str:
@@ -139,31 +96,35 @@ def selection_controls(kind: str = schema.KIND_TEXT_SELECTED) -> SelectionParams
             and key (text-matched datasets are thresholded on text-to-text similarity).
     """
     control = select_threshold_control(kind)
-    threshold = bound_widget(
+    threshold = linked_widget(
         st.slider,
         control.label,
+        key=control.param,
+        default=control.default,
+        parse=parse_number(control.low, control.high),
+        serialize=serialize_number,
         min_value=control.low,
         max_value=control.high,
-        value=control.default,
         step=control.step,
         format="%.3f",
-        key=control.param,
         help=control.help,
     )
     left, right, third = st.columns(3)
-    drop_nsfw = bound_widget(left.toggle, "Drop NSFW", value=True, key="drop_nsfw")
+    flag = {"default": True, "parse": parse_bool, "serialize": serialize_bool}
+    drop_nsfw = linked_widget(left.toggle, "Drop NSFW", key="drop_nsfw", **flag)
     drop_multi = True
     if kind != schema.KIND_TEXT_MATCHED:  # text-matched rows are never multi-label
-        drop_multi = bound_widget(
-            right.toggle, "Drop multi-label captions", value=True, key="drop_multi_label"
+        drop_multi = linked_widget(
+            right.toggle, "Drop multi-label captions", key="drop_multi_label", **flag
         )
-    min_samples = bound_widget(
+    min_samples = linked_widget(
         third.number_input,
         "Min samples per class (coverage only)",
-        min_value=1,
-        value=DEFAULT_MIN_SAMPLES_PER_CLASS,
-        step=1,
         key="min_samples_per_class",
+        default=DEFAULT_MIN_SAMPLES_PER_CLASS,
+        parse=parse_number(1, 10**9, integer=True),
+        min_value=1,
+        step=1,
         help=MIN_SAMPLES_HELP,
     )
     return SelectionParams(

@@ -1,13 +1,11 @@
 """Per-class comparison tables and prediction tables: pure glue over metrics/stats/accuracy.
 
-The ``class_metrics`` table holds one row per (dataset, threshold, wnid, metric). Three
-conventions:
+The ``class_metrics`` table holds one row per (dataset, threshold, wnid, metric):
 
 * A text-selected dataset (LAIONet) is measured on the paper's selection at each stored
-  ``threshold`` (``SelectionParams(threshold=T)``: NSFW and multi-label captions
-  dropped; 0.82 by default). A text-matched dataset (Section 4.3) is measured at each
-  text-to-text ``threshold`` (0.7 by default, ``text_match_selection``). Other datasets
-  are used whole, and their ``threshold`` is NULL.
+  ``threshold`` (``SelectionParams(threshold=T)``: NSFW and multi-label captions dropped;
+  0.82 by default). A text-matched dataset (Section 4.3) at each text-to-text
+  ``threshold`` (0.7 by default). Other datasets are used whole (``threshold`` NULL).
 * Recalls (zero-shot) are stored as ``value`` with their Wilson interval; intra-class and
   image-to-synset similarity as the class mean with its interval. Comparisons recover each
   side's standard error as the interval's half-width over the normal quantile.
@@ -28,6 +26,7 @@ from laionet_core.accuracy import (
     compute_model_accuracy,
     compute_zero_shot_accuracy,
 )
+from laionet_core.intra_class_paper import compute_paper_intra_class_similarity
 from laionet_core.metrics import compute_intra_class_similarity
 from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
 from laionet_core.selection import (
@@ -44,10 +43,12 @@ from laionet_core.thresholds import CAPTION_THRESHOLD, TEXT_MATCH_THRESHOLD
 
 # Metric names in class_metrics.metric; one definition for precompute, app and tests.
 METRIC_INTRA = "intra_class_similarity"
+METRIC_INTRA_PAPER = "intra_class_similarity_paper"  # the paper's estimator, <= 100 images
 METRIC_IMAGE_SIMILARITY = "image_similarity"
 METRIC_ZERO_SHOT_1 = "zero_shot_recall@1"
 METRIC_ZERO_SHOT_5 = "zero_shot_recall@5"
 METRICS = (METRIC_INTRA, METRIC_IMAGE_SIMILARITY, METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5)
+METRICS += (METRIC_INTRA_PAPER,)
 # Columns of class_metrics rows, in the table's order.
 METRIC_COLUMNS = ("dataset", "threshold", "wnid", "metric", "n", "value", "ci_low", "ci_high")
 # Placeholder wnid in a stored top-5 list where the source table said nothing.
@@ -144,6 +145,7 @@ def compute_class_metric_rows(
     if labels.size == 0:
         return pd.DataFrame(columns=list(METRIC_COLUMNS))
     intra = compute_intra_class_similarity(image_embeddings, labels, confidence=confidence)
+    paper = compute_paper_intra_class_similarity(image_embeddings, labels, confidence=confidence)
     image = compute_class_means(image_similarity, labels, confidence=confidence)
     zero = compute_zero_shot_accuracy(
         image_embeddings, labels, class_text_embeddings, class_labels, k=(1, TOP_K)
@@ -151,6 +153,7 @@ def compute_class_metric_rows(
     top1, top5 = (zero.recall_table(k, confidence=confidence) for k in (1, TOP_K))
     parts = [
         _long(intra, dataset, threshold, METRIC_INTRA, "mean"),
+        _long(paper, dataset, threshold, METRIC_INTRA_PAPER, "mean"),
         _long(image, dataset, threshold, METRIC_IMAGE_SIMILARITY, "mean"),
         _long(top1, dataset, threshold, METRIC_ZERO_SHOT_1, "recall"),
         _long(top5, dataset, threshold, METRIC_ZERO_SHOT_5, "recall"),

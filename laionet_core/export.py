@@ -10,14 +10,17 @@ import io
 import json
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from laionet_core.queries import read_datasets, read_meta, read_selected_samples
+from laionet_core.recipes import read_recipe_name
 from laionet_core.selection import SelectionParams
 
 EXPORT_FORMATS = ("parquet", "csv")
@@ -123,6 +126,7 @@ def build_export_manifest(
         "synset_format": meta.get("synset_format"),
         "schema_version": meta.get("schema_version"),
         "dataset_parameters": row["parameters"],
+        "recipe": read_recipe_name(row["parameters"]),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "img2dataset_command": format_img2dataset_command(
             export_file or PLACEHOLDER_EXPORT_FILE, export_format
@@ -208,14 +212,23 @@ def write_export(
     params: SelectionParams,
     export_format: str,
     out: str | Path,
+    keep: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    manifest_extra: dict | None = None,
 ) -> tuple[Path, dict]:
     """Write the export, its manifest and its img2dataset command, each atomically.
+
+    Args:
+        keep: Further filter on the export table (a recipe's NSFW and OCR rules):
+            table -> (N,) bool mask of the rows kept.
+        manifest_extra: Entries added to the manifest (the recipe in force).
 
     Returns:
         ``(manifest path, manifest)``.
     """
     out = Path(out)
     table = build_export_table(con, dataset, params)
+    if keep is not None:
+        table = table[keep(table)].reset_index(drop=True)
     data = encode_export(table, export_format)
     manifest = build_export_manifest(
         con,
@@ -226,7 +239,7 @@ def write_export(
         rows=len(table),
         classes=int(table["wnid"].nunique()),
         export_file=str(out),
-    )
+    ) | (manifest_extra or {})
     manifest_path = manifest_path_for(out)
     folder = f"{out.stem}_images"
     command = (
@@ -235,7 +248,7 @@ def write_export(
         f"#   python -m precompute add-reference --db {shlex.quote(str(db_path))} "
         f"--name {shlex.quote(dataset + '-downloaded')} --kind webdataset "
         f"--images {shlex.quote(folder)} --labels {shlex.quote(str(out))} "
-        "--model ViT-B-32 --pretrained laion400m_e32\n" + manifest["img2dataset_command"] + "\n"
+        "--model ViT-B-32 --pretrained openai\n" + manifest["img2dataset_command"] + "\n"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     for path, payload in (

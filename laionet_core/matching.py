@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import ahocorasick
@@ -184,17 +184,25 @@ class LemmaMatcher:
     Args:
         vocabulary: The classes.
         mode: One of ``MATCH_MODES``.
+        omit_wnids: Classes whose lemmas stay out of the dictionary (a recipe's
+            ``lemma_source_omits``; the paper's leave out the crane machine).
 
     Raises:
         ValueError: ``mode`` is unknown.
     """
 
-    def __init__(self, vocabulary: Vocabulary, *, mode: str = DEFAULT_MATCH_MODE) -> None:
+    def __init__(
+        self,
+        vocabulary: Vocabulary,
+        *,
+        mode: str = DEFAULT_MATCH_MODE,
+        omit_wnids: Collection[str] = (),
+    ) -> None:
         if mode not in MATCH_MODES:
             raise ValueError(f"unknown match mode {mode!r}; allowed: {', '.join(MATCH_MODES)}")
         self._mode = mode
         key = normalize_text if mode == "normalized" else (lambda lemma: lemma)
-        self._dictionary = build_lemma_dictionary(vocabulary, key=key)
+        self._dictionary = build_lemma_dictionary(vocabulary, key=key, omit_wnids=omit_wnids)
         # The first vocabulary spelling of each kept key is the one reported.
         spelling: dict[str, str] = {}
         for synset in vocabulary.synsets:

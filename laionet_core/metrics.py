@@ -1,4 +1,6 @@
-"""Intra-class similarity, pair sampling and caption diagnostics (numpy, pandas, scipy).
+"""Intra-class similarity and pair sampling (numpy, pandas, scipy).
+
+Caption diagnostics (Section 4.2) live in ``caption_diagnostics`` and are re-exported.
 
 Intra-class similarity of a class is the mean cosine similarity over its distinct image
 pairs (Section 3.2). It is computed without any n x n matrix: with rows ``x_i`` and the
@@ -20,9 +22,9 @@ variance is ``Var(U) = 2 / (n(n-1)) * (2(n-2) zeta1 + zeta2)`` with
   width by well under 1%.
 
 The interval is ``U +- z * sqrt(Var)`` with the normal quantile z. ``h_i``'s variance
-slightly overestimates zeta1 (by about ``(zeta2 - zeta1) / (n - 1)``), so the interval
-errs on the wide side for small classes; tests check coverage by simulation. Classes
-with n < 2 get NaN mean and interval; n = 2 has a mean but no estimable variance (NaN).
+slightly overestimates zeta1, so the interval errs on the wide side for small classes;
+tests check coverage by simulation. n < 2: NaN mean and interval; n = 2: NaN interval.
+``estimator="paper"`` gives the paper's narrower interval (``intra_class_paper``).
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from laionet_core.accuracy import compute_mean_per_class_recall, compute_zero_shot_accuracy
+from laionet_core.caption_diagnostics import bin_caption_diagnostics, compute_caption_diagnostics
+from laionet_core.intra_class_paper import (
+    compute_paper_intra_class_similarity,
+    select_rows_per_class,
+)
 from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.stats import (
     DEFAULT_CONFIDENCE,
-    compute_class_means,
     compute_class_slices,
     compute_label_codes,
     compute_normal_quantile,
@@ -71,8 +77,6 @@ DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 # Rows gathered and widened at once, into one buffer per thread (the calling thread
 # included): 65,536 x 512 x (4 + 2) bytes = 192 MiB each for float16 input.
 CHUNK_ROWS = 65_536
-# Figure 9b bins text-to-synset similarity; 0.05 wide bins over [0, 1].
-DEFAULT_CAPTION_BINS = np.round(np.linspace(0.0, 1.0, 21), 2)
 
 
 def _rows_float64(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -196,42 +200,81 @@ def _class_statistics(
     return mean, var
 
 
+INTRA_CLASS_ESTIMATORS = ("u-statistic", "paper")
+
+
 def compute_intra_class_similarity(
     embeddings: object,
     labels: object,
     *,
+    estimator: str = "u-statistic",
+    max_per_class: int | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
     zeta2_rows: int = ZETA2_ROWS,
     seed: int = 0,
     workers: int = DEFAULT_WORKERS,
 ) -> pd.DataFrame:
-    """Mean pairwise cosine similarity within each class, with a U-statistic interval.
+    """Mean pairwise cosine similarity within each class, with its interval.
 
     Args:
         embeddings: (N, D) float16/32/64, L2-normalised rows (the dot product is used).
         labels: (N,) class of each row (str, int or any sortable hashable).
+        estimator: ``u-statistic`` (Hoeffding's variance, every image by default) or
+            ``paper`` (pairs as independent, classes under 7 pairs dropped;
+            ``laionet_core.intra_class_paper``).
+        max_per_class: Draw at most this many images per class first (seeded; the
+            paper uses 100 for LAIONet); None uses every image.
         confidence: Two-sided level of the interval.
         zeta2_rows: Classes larger than this estimate zeta2 from this many random rows.
-        seed: Seed for that row sample (the mean never depends on it; for classes over
-            ``zeta2_rows`` the interval depends on seed and row order through it alone).
+        seed: Seed of the per-class draw and of the zeta2 row sample (the U-statistic
+            mean never depends on the latter).
         workers: Threads the classes are spread over; results do not depend on it.
 
     Returns:
-        DataFrame indexed by label (sorted): ``n``, ``mean``, ``se``, ``ci_low``,
-        ``ci_high``; NaN mean for n < 2, NaN ``se`` and interval for n < 3.
+        DataFrame indexed by label (sorted): ``n`` (images used), ``mean``, ``se``,
+        ``ci_low``, ``ci_high`` (the paper estimator adds ``pairs``); NaN mean for
+        n < 2, NaN ``se`` and interval for n < 3.
 
     Raises:
-        ValueError: shapes disagree, a row is not finite, or ``zeta2_rows < 2``.
+        ValueError: unknown estimator, shapes disagree, a row is not finite, or
+            ``zeta2_rows < 2`` / ``max_per_class < 2``.
         TypeError: ``embeddings`` is not floating point.
     """
+    if estimator == "paper":
+        return compute_paper_intra_class_similarity(
+            embeddings, labels, max_per_class=max_per_class, seed=seed, confidence=confidence
+        )
+    if estimator != "u-statistic":
+        raise ValueError(
+            f"unknown estimator {estimator!r}; allowed: {', '.join(INTRA_CLASS_ESTIMATORS)}"
+        )
     z = compute_normal_quantile(check_confidence(confidence))
     x = check_embeddings(embeddings)
     classes, codes = compute_label_codes(labels)
     check_length(x, codes.size, name="embeddings")
     if int(zeta2_rows) < 2:
         raise ValueError(f"zeta2_rows must be at least 2, got {zeta2_rows}")
-    order, starts = compute_class_slices(codes, classes.size)
-    k = classes.size
+    rows = select_rows_per_class(codes, max_per_class, seed=seed)
+    mean, var, n = _u_statistics(x, codes[rows], rows, classes.size, int(zeta2_rows), seed, workers)
+    se = np.sqrt(var)
+    return pd.DataFrame(
+        {"n": n, "mean": mean, "se": se, "ci_low": mean - z * se, "ci_high": mean + z * se},
+        index=pd.Index(classes, name="label"),
+    )
+
+
+def _u_statistics(
+    x: np.ndarray,
+    codes: np.ndarray,
+    kept: np.ndarray,
+    k: int,
+    zeta2_rows: int,
+    seed: int,
+    workers: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(K,) means, U-statistic variances and sizes of the classes of rows ``kept``."""
+    order, starts = compute_class_slices(codes, k)
+    order = kept[order]
     n = np.diff(starts)
     mean = np.full(k, np.nan)
     var = np.full(k, np.nan)
@@ -240,7 +283,7 @@ def compute_intra_class_similarity(
 
     def run(c: int) -> tuple[float, float]:
         rows = order[starts[c] : starts[c + 1]]
-        return _class_statistics(x, rows, int(zeta2_rows), seed, c, buffers)
+        return _class_statistics(x, rows, zeta2_rows, seed, c, buffers)
 
     # One BLAS thread: the per-class products are small, and BLAS threads on top of ours
     # oversubscribe the cores (measured: two workers ran 30% slower than one without this).
@@ -252,11 +295,7 @@ def compute_intra_class_similarity(
             results = [run(c) for c in todo]
     for c, (m, v) in zip(todo, results, strict=True):
         mean[c], var[c] = m, v
-    se = np.sqrt(var)
-    return pd.DataFrame(
-        {"n": n, "mean": mean, "se": se, "ci_low": mean - z * se, "ci_high": mean + z * se},
-        index=pd.Index(classes, name="label"),
-    )
+    return mean, var, n
 
 
 def sample_pairwise_similarities(
@@ -310,82 +349,3 @@ def sample_pairwise_similarities(
             "ij,ij->i", xi, _rows_float64(x, gj[a : a + CHUNK_ROWS])
         )
     return pd.DataFrame({"label": classes[cls], "similarity": sims})
-
-
-def compute_caption_diagnostics(
-    text_embeddings: object,
-    labels: object,
-    class_text_embeddings: object,
-    class_labels: object,
-) -> pd.DataFrame:
-    """Per caption: similarity to its own synset text and the share of others above it.
-
-    Section 4.2, Figure 9: ``proportion_more_similar`` is the number of OTHER classes
-    whose synset text is strictly more similar to the caption, divided by ``C - 1``.
-
-    Args:
-        text_embeddings: (N, D) caption embeddings.
-        labels: (N,) the caption's class.
-        class_text_embeddings: (C, D) synset text embeddings, C >= 2.
-        class_labels: (C,) their labels.
-
-    Returns:
-        DataFrame with ``label``, ``similarity``, ``n_more_similar``,
-        ``proportion_more_similar``, one row per caption in input order.
-    """
-    own, rank = compute_true_class_ranks(
-        text_embeddings, labels, class_text_embeddings, class_labels, query_name="text_embeddings"
-    )
-    c = np.asarray(class_labels).size
-    if c < 2:
-        raise ValueError(f"class_text_embeddings needs at least 2 classes, got {c}")
-    return pd.DataFrame(
-        {
-            "label": np.asarray(labels),
-            "similarity": own,
-            "n_more_similar": rank,
-            "proportion_more_similar": rank / (c - 1),
-        }
-    )
-
-
-def bin_caption_diagnostics(
-    diagnostics: pd.DataFrame,
-    *,
-    bins: object = DEFAULT_CAPTION_BINS,
-    confidence: float = DEFAULT_CONFIDENCE,
-) -> pd.DataFrame:
-    """Mean proportion of more-similar false classes per similarity bin (Figure 9b).
-
-    Bins are left-closed ``[low, high)``, the last one closed; captions outside are
-    dropped. The interval is the t interval of the mean proportion in the bin.
-
-    Args:
-        diagnostics: Output of ``compute_caption_diagnostics``.
-        bins: Increasing bin edges.
-        confidence: Two-sided level.
-
-    Returns:
-        DataFrame, one row per bin: ``bin_low``, ``bin_high``, ``n``, ``mean``, ``se``,
-        ``ci_low``, ``ci_high`` (NaN statistics for empty bins).
-    """
-    edges = np.asarray(bins, dtype=np.float64)
-    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-        raise ValueError("bins must be at least two strictly increasing edges")
-    for col in ("similarity", "proportion_more_similar"):
-        if col not in diagnostics.columns:
-            raise ValueError(f"diagnostics has no column {col!r}")
-    sim = diagnostics["similarity"].to_numpy(np.float64)
-    b = np.searchsorted(edges, sim, side="right") - 1
-    b[sim == edges[-1]] = edges.size - 2
-    keep = (b >= 0) & (b < edges.size - 1)
-    nbins = edges.size - 1
-    values = np.concatenate(
-        [diagnostics["proportion_more_similar"].to_numpy(np.float64)[keep], np.full(nbins, np.nan)]
-    )
-    codes = np.concatenate([b[keep], np.arange(nbins)])  # NaN rows keep empty bins listed
-    means = compute_class_means(values, codes, confidence=confidence)
-    out = means.reset_index(drop=True)
-    out.insert(0, "bin_high", edges[1:])
-    out.insert(0, "bin_low", edges[:-1])
-    return out

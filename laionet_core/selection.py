@@ -13,6 +13,7 @@ so ``s > grid[k]`` exactly when ``b > k``.
 from __future__ import annotations
 
 import math
+import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,8 @@ DEFAULT_THRESHOLD = 0.82
 DEFAULT_TEXT_MATCH_THRESHOLD = 0.7
 # Coverage counts a class once it has this many samples (1 = any sample at all).
 DEFAULT_MIN_SAMPLES_PER_CLASS = 1
-# LAION's NSFW column holds UNLIKELY, UNSURE or NSFW; the paper drops NSFW only.
+# LAION's NSFW column holds UNLIKELY, UNSURE or NSFW. The app's NSFW switch drops NSFW
+# only (the arXiv paper's rule); the TMLR paper keeps UNLIKELY only (``NSFW_RULES``).
 NSFW_TAG = "NSFW"
 
 _DECIMALS = 6  # grid values are rounded so 0.82 is the same double everywhere
@@ -252,3 +254,66 @@ def compute_band_edges(low: float, high: float, n_bands: int) -> list[tuple[floa
         raise ValueError(f"n_bands must be at least 1, got {n_bands}")
     edges = np.round(np.linspace(low, high, n_bands + 1), _DECIMALS)
     return [(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+# NSFW rules of the recipes: LAION's tag is UNLIKELY, UNSURE, NSFW or missing.
+NSFW_RULES = ("keep-all", "drop-nsfw", "unlikely-only")
+# ``unlikely-only`` (the TMLR paper) keeps this tag alone: UNSURE and missing tags go too.
+SAFE_TAG = "UNLIKELY"
+_OCR_PUNCTUATION = str.maketrans(string.punctuation, " " * len(string.punctuation))
+
+
+def select_by_nsfw_rule(tags: object, rule: str) -> np.ndarray:
+    """Which samples an NSFW rule keeps.
+
+    Args:
+        tags: (N,) LAION NSFW tags (str or None); compared trimmed, case-insensitively.
+        rule: ``keep-all``; ``drop-nsfw`` (the arXiv paper: drop ``NSFW``); or
+            ``unlikely-only`` (the TMLR paper: keep ``UNLIKELY`` alone).
+
+    Returns:
+        (N,) bool keep mask.
+
+    Raises:
+        ValueError: Unknown rule.
+    """
+    values = [t.strip().upper() if isinstance(t, str) else "" for t in np.asarray(tags, object)]
+    if rule == "keep-all":
+        return np.ones(len(values), dtype=bool)
+    if rule == "drop-nsfw":
+        return np.array([v != NSFW_TAG for v in values], dtype=bool)
+    if rule == "unlikely-only":
+        return np.array([v == SAFE_TAG for v in values], dtype=bool)
+    raise ValueError(f"unknown NSFW rule {rule!r}; allowed: {', '.join(NSFW_RULES)}")
+
+
+def _ocr_form(text: str) -> str:
+    return " " + " ".join(text.casefold().translate(_OCR_PUNCTUATION).split()) + " "
+
+
+def select_by_ocr_text(
+    ocr_texts: object, wnids: object, class_lemmas: dict[str, tuple[str, ...]]
+) -> np.ndarray:
+    """Keep the samples whose image text (OCR) names no lemma of their own class.
+
+    The TMLR paper drops a sample whose recognised image text contains its class. Text
+    and lemmas are compared case-insensitively as whole words: casefolded, ASCII
+    punctuation as spaces, padded with a space (``"PUMA!"`` contains ``puma``).
+
+    Args:
+        ocr_texts: (N,) recognised text per sample; None or empty never drops.
+        wnids: (N,) each sample's class.
+        class_lemmas: wnid -> its lemmas.
+
+    Returns:
+        (N,) bool keep mask.
+    """
+    forms = {w: tuple(_ocr_form(x) for x in lemmas) for w, lemmas in class_lemmas.items()}
+    keep = []
+    for text, wnid in zip(np.asarray(ocr_texts, object), np.asarray(wnids, object), strict=True):
+        if not isinstance(text, str) or not text.strip():
+            keep.append(True)
+            continue
+        form = _ocr_form(text)
+        keep.append(not any(lemma in form for lemma in forms.get(wnid, ())))
+    return np.array(keep, dtype=bool)

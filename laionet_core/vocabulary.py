@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +22,18 @@ ILSVRC_SYNSETS_FILE = "imagenet_synsets.txt"  # 1,000 wnids in class-index order
 LEMMA_FILE = "imagenet_synset_to_lemma.txt"  # wnid<TAB>lemma, lemma, ... (all of ImageNet-21k)
 DEFINITION_FILE = "imagenet_synset_to_definition.txt"  # wnid<TAB>WordNet gloss
 
-SYNSET_TEXT_FORMATS = ("name", "name_def", "lemmas", "a_photo_of_name", "a_photo_of_name_def")
-# The paper scores captions against "<name> which is <definition>".
+SYNSET_TEXT_FORMATS = (
+    "name",
+    "name_def",
+    "lemmas",
+    "a_photo_of_name",
+    "a_photo_of_name_def",
+    "wordnet_name",
+    "wordnet_name_def",
+)
+# The paper scores captions against "<name> which is <definition>"; ``name_def`` spells
+# the name as the vocabulary does ("Great Dane"), ``wordnet_name_def`` as the authors'
+# code does, from WordNet's ``synset.name()`` ("great dane").
 DEFAULT_SYNSET_TEXT_FORMAT = "name_def"
 
 
@@ -47,6 +57,12 @@ class Synset:
     def name(self) -> str:
         """The first lemma, which the paper uses as the class name."""
         return self.lemmas[0]
+
+    @property
+    def wordnet_name(self) -> str:
+        """The name as WordNet's ``synset.name()`` gives it: the first lemma in lower case,
+        underscores as spaces (``"great dane"`` for ``"Great Dane"``)."""
+        return self.lemmas[0].lower().replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -218,30 +234,43 @@ def format_synset_text(synset: Synset, fmt: str = DEFAULT_SYNSET_TEXT_FORMAT) ->
         return f"a photo of {synset.name}"
     if fmt == "a_photo_of_name_def":
         return f"a photo of {synset.name} which is {synset.definition}"
+    if fmt == "wordnet_name":
+        return synset.wordnet_name
+    if fmt == "wordnet_name_def":
+        return f"{synset.wordnet_name} which is {synset.definition}"
     raise ValueError(
         f"unknown synset text format {fmt!r}; allowed: {', '.join(SYNSET_TEXT_FORMATS)}"
     )
 
 
 def build_lemma_dictionary(
-    vocabulary: Vocabulary, *, key: Callable[[str], str] = lambda lemma: lemma
+    vocabulary: Vocabulary,
+    *,
+    key: Callable[[str], str] = lambda lemma: lemma,
+    omit_wnids: Collection[str] = (),
 ) -> LemmaDictionary:
     """Keep the lemmas that name exactly one class.
 
-    A lemma shared by two classes (``crane`` the bird and the machine) is dropped for
-    both, as in the paper. Classes left with no lemma are reported and logged.
+    A lemma shared by two classes is dropped for both, as in the paper. Classes left
+    with no lemma are reported and logged. The paper recipes omit the crane *machine*
+    (n03126707) from the lemma sources, as the authors' class list does, so ``crane``
+    names the bird alone.
 
     Args:
         vocabulary: The classes.
         key: Maps a lemma to the form it is matched in (identity for the paper's
             case-sensitive matching; a normaliser for case-insensitive matching).
             Uniqueness is judged on this form, and keys that come out empty are ignored.
+        omit_wnids: Classes whose lemmas are left out (they stay without a lemma).
 
     Returns:
         The lemma dictionary.
     """
+    omitted = set(omit_wnids)
     owners: dict[str, set[str]] = defaultdict(set)
     for synset in vocabulary.synsets:
+        if synset.wnid in omitted:
+            continue
         for lemma in synset.lemmas:
             keyed = key(lemma)
             if keyed:

@@ -16,13 +16,13 @@ from laionet_app.browse_blocks import (
     select_class,
 )
 from laionet_app.controls import (
-    bound_widget,
     select_bound_option,
     select_threshold_control,
     selection_controls,
 )
 from laionet_app.frame import open_page
 from laionet_app.tables import load_class_counts, load_class_samples, load_classes, load_datasets
+from laionet_app.url_state import bound_widget
 from laionet_core.thresholds import BAND_STEP, DEFAULT_BAND_RANGE, THRESHOLDED_KINDS
 
 db = open_page(

@@ -16,6 +16,7 @@ from laionet_app.blocks import (
 from laionet_app.charts_compare import build_variant_panel_chart
 from laionet_app.controls import select_bound_option, selection_controls
 from laionet_app.definitions import DEFINITIONS
+from laionet_app.estimators import render_estimator_choice
 from laionet_app.frame import open_page
 from laionet_app.loaders import (
     is_thresholded,
@@ -66,7 +67,8 @@ for name, parameters in load_datasets(db).set_index("dataset")["parameters"].ite
 st.subheader("Intra-class similarity (Figure 6)")
 st.caption(DEFINITIONS[METRIC_INTRA])
 render_pair_distribution(db, a, params, b, None)
-render_difference(db, a, params, b, None, metric=METRIC_INTRA, label="intra-class similarity")
+intra_metric = render_estimator_choice(db, a, params, b)  # U-statistic or the paper's
+render_difference(db, a, params, b, None, metric=intra_metric, label="intra-class similarity")
 
 st.subheader("Image-to-synset similarity (Figure 13)")
 st.caption(DEFINITIONS[METRIC_IMAGE_SIMILARITY])

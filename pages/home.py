@@ -3,6 +3,7 @@
 import streamlit as st
 
 from laionet_app.frame import open_page
+from laionet_app.headline import render_headline_panel
 
 db = open_page(
     "What makes ImageNet look unlike LAION?",
@@ -36,4 +37,4 @@ Every control that shapes a view is in the address bar: copy the URL to share th
 )
 st.page_link("pages/selection_lab.py", label="Open the selection lab", icon="🧪")
 
-# Headline numbers: laionet_app/headline.py (issue 10) renders its panel here.
+render_headline_panel(db)  # the paper's headline numbers beside this database's

@@ -10,11 +10,12 @@ import streamlit as st
 
 from laionet_app.blocks import render_difference_table
 from laionet_app.charts_lab import build_mechanism_chart
-from laionet_app.controls import bound_widget, select_bound_option, selection_controls
+from laionet_app.controls import select_bound_option, selection_controls
 from laionet_app.definitions import DEFINITIONS, METRIC_LABELS
 from laionet_app.frame import open_page
 from laionet_app.lab import load_lab, load_lab_difference
 from laionet_app.tables import load_datasets
+from laionet_app.url_state import bound_widget
 from laionet_core import schema
 from laionet_core.comparison import METRIC_INTRA, METRICS
 from laionet_core.selection import THRESHOLD_MAX, THRESHOLD_MIN, THRESHOLD_STEP

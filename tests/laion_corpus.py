@@ -4,7 +4,8 @@ Other tests import it as ``from tests.laion_corpus import ...``. A corpus here i
 embeddings-release layout: ``metadata/metadata_N.parquet`` (SAMPLE_ID, URL, TEXT,
 NSFW) row-aligned with ``text_emb/text_emb_N.npy`` and ``img_emb/img_emb_N.npy``
 (float16, unit rows), plus ``synsets/name_def_emb.npy`` and ``wnids.txt`` for the 1,000
-ImageNet classes. Embeddings are random but seeded, so the same call gives the same bytes.
+ImageNet classes, and a ``corpus.json`` naming the ``explorer`` recipe. Embeddings are
+random but seeded, so the same call gives the same bytes.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def write_laion_corpus(
     wnids = load_imagenet_vocabulary().wnids
     (root / "synsets" / "wnids.txt").write_text("\n".join(wnids) + "\n", encoding="utf-8")
     np.save(root / "synsets" / "name_def_emb.npy", _unit_rows(rng, len(wnids)))
+    # The captions are written for normalised matching and name_def synset texts: the
+    # corpus names the project's own recipe (the build's default is the paper's).
+    (root / "corpus.json").write_text('{"recipe": "explorer"}\n', encoding="utf-8")
     for part in range(parts):
         ids = first_id + part * rows_per_part + np.arange(rows_per_part)
         texts = [CAPTIONS[i % len(CAPTIONS)] for i in range(rows_per_part)]

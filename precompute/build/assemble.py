@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 # Samples appended at once: bounds the float32 embedding copies and Arrow buffers.
 ASSEMBLY_CHUNK_ROWS = 100_000
+# DuckDB keeps written blocks in memory up to its limit (80% of RAM by default) before
+# it spills them, so the driver grew with the database; bounded, it writes them out.
+ASSEMBLY_MEMORY_LIMIT = "2GB"
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,9 @@ def write_shard_dataset(
 ) -> ShardTotals:
     """Write one dataset from its shards, one chunk of one shard in memory at a time.
 
+    Sets the connection's DuckDB memory limit to ``ASSEMBLY_MEMORY_LIMIT``, so the
+    written database does not stay in memory.
+
     Args:
         con: An open, writable connection.
         info: The dataset's row in ``datasets``.
@@ -212,6 +218,7 @@ def write_shard_dataset(
     with_images = all(IMG_EMB_FILE in _output_names(m) for _, m in shards)
     if not with_images and any(IMG_EMB_FILE in _output_names(m) for _, m in shards):
         logger.warning("some parts have no img_emb: no image embeddings are stored")
+    con.execute(f"SET memory_limit = '{ASSEMBLY_MEMORY_LIMIT}'")
     writer = DatasetWriter(con, info)
     totals = ShardTotals()
     for index, (folder, manifest) in enumerate(tqdm(shards, desc="assemble", unit="shard")):

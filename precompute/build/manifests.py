@@ -59,6 +59,8 @@ class ShardParams:
             come from the parts' ``text_emb`` files.
         encoder_precision: fp32, fp16 or bf16 when encoding; empty otherwise.
         thumbnails: Thumbnails are gathered.
+        lemma_source_omits: Comma-separated wnids whose lemmas stay out of the lemma
+            dictionary (a recipe's; the paper's leave out the crane machine).
         format_version: ``SHARD_FORMAT_VERSION``.
     """
 
@@ -71,6 +73,7 @@ class ShardParams:
     encodes_captions: bool
     encoder_precision: str
     thumbnails: bool
+    lemma_source_omits: str = ""
     format_version: int = SHARD_FORMAT_VERSION
 
 

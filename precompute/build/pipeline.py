@@ -25,6 +25,7 @@ import numpy as np
 
 from laionet_core import schema
 from laionet_core.matching import DEFAULT_MATCH_MODE
+from laionet_core.recipes import Recipe, describe_recipe
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.storage import (
     DatasetInfo,
@@ -70,6 +71,8 @@ logger = logging.getLogger(__name__)
 WORK_DIR_SUFFIX = ".shards"  # default work folder: <db folder>/<db stem>.shards
 # BuildConfig fields that change how a build runs but not what it writes.
 RUN_ONLY_FIELDS = ("db", "work_dir", "workers", "executor", "ray_address", "verify_inputs")
+# Recorded on their own (the recipe as a JSON object), not as strings.
+RECORDED_APART = ("recipe",)
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ class BuildConfig:
         verify_inputs: Re-hash inputs when checking a shard (default: size + mtime).
         embedding_floor: Store embeddings only of samples with text similarity above
             this; None stores all.
+        recipe: The recipe in force (``laionet_core.recipes``), recorded in the
+            dataset's parameters; its lemma omissions reach the matcher. None: plain
+            options, no recipe.
     """
 
     corpus: Path
@@ -118,6 +124,7 @@ class BuildConfig:
     ray_address: str | None = None
     verify_inputs: bool = False
     embedding_floor: float | None = None
+    recipe: Recipe | None = None
 
     def __post_init__(self) -> None:
         floor = self.embedding_floor
@@ -309,6 +316,7 @@ def _run_shards(
             encodes_captions=spec is not None,
             encoder_precision=precision,
             thumbnails=config.thumbnails,
+            lemma_source_omits=",".join(config.recipe.lemma_source_omits if config.recipe else ()),
         )
         vocab_file = config.vocab_file.resolve() if config.vocab_file else None
         context = ShardContext(
@@ -334,8 +342,10 @@ def _write_database(
     elif config.references:
         wnid_rows = {w: i for i, w in enumerate(vocabulary.wnids)}
         references = read_precomputed_references(config.corpus, run.synset_emb, wnid_rows)
-    parameters = {k: str(v) for k, v in vars(config).items() if k not in RUN_ONLY_FIELDS}
+    skipped = RUN_ONLY_FIELDS + RECORDED_APART
+    parameters = {k: str(v) for k, v in vars(config).items() if k not in skipped}
     parameters |= {"text_encoder": config.text_encoder, "shard_parameters": vars(run.params)}
+    parameters |= describe_recipe(config.recipe)
     with open_new_database(config.db) as con:
         write_meta(con, {"simulated": str(simulated).lower(), "corpus": str(config.corpus)})
         write_classes(con, vocabulary, synset_format=config.synset_format)

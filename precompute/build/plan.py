@@ -100,7 +100,8 @@ def _require_text_embeddings(summary: CorpusSummary) -> None:
         raise ValueError(
             f"{layout.root}: no caption embeddings ({layout.description}): {where}. Pass "
             "--encoder SPEC to encode the captions with a model (e.g. "
-            "open_clip:ViT-B-32:laion400m_e32, the model behind LAION-400M's embeddings), "
+            "open_clip:ViT-B-32:openai, OpenAI's CLIP: the paper's model and the one behind "
+            "LAION-400M's embeddings), "
             "or point --corpus at the embeddings release"
         )
     if layout.missing_text:

@@ -149,14 +149,16 @@ def read_peak_rss_mib() -> float | None:
 
 
 def _get_matcher(context: ShardContext) -> LemmaMatcher:
-    key = (context.params.vocabulary_digest, context.params.match_mode)
+    params = context.params
+    key = (params.vocabulary_digest, params.match_mode, params.lemma_source_omits)
     if key not in _matchers:
         vocabulary = load_vocabulary(context.vocab_file)
         if compute_vocabulary_digest(vocabulary) != key[0]:
             raise ValueError(
                 f"{context.vocab_file or 'imagenet-1k'}: the vocabulary changed during the build"
             )
-        _matchers[key] = LemmaMatcher(vocabulary, mode=key[1])
+        omit = tuple(w for w in key[2].split(",") if w)
+        _matchers[key] = LemmaMatcher(vocabulary, mode=key[1], omit_wnids=omit)
     return _matchers[key]
 
 

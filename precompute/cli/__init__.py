@@ -26,6 +26,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "add_predictions",
     "add_reference",
     "text_match",
+    "recipes",
+    "lemmas",
+    "report",
+    "ocr",
 )
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,10 @@ import argparse
 from pathlib import Path
 
 from laionet_core.encoders import DEFAULT_IMAGE_BATCH_SIZE, parse_encoder_spec
+from laionet_core.recipes import describe_recipe
 from precompute.cli.options import batch_size, nonempty_name, worker_count
+from precompute.cli.recipes import add_recipe_argument, resolve_recipe
+from precompute.ingest.imagenetv2_names import resolve_imagenetv2_name
 from precompute.ingest.reference_layouts import REFERENCE_DATASET_KINDS, REFERENCE_KINDS
 
 
@@ -57,7 +60,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Add one reference dataset to an existing database, in one transaction.",
     )
     parser.add_argument("--db", type=Path, required=True, help="existing database to update")
-    parser.add_argument("--name", type=nonempty_name, required=True, help="name of the new dataset")
+    parser.add_argument(
+        "--name",
+        type=nonempty_name,
+        help="name of the new dataset (ImageNetV2 release folders are named "
+        "imagenetv2-a/b/c automatically, as in Section 4.1)",
+    )
     parser.add_argument("--kind", required=True, choices=REFERENCE_KINDS, help="input layout")
     parser.add_argument(
         "--images",
@@ -99,6 +107,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")
     parser.add_argument("--replace", action="store_true", help="replace a same-named dataset")
+    add_recipe_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -107,9 +116,15 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: it loads torch, which every other command can do without.
     from precompute.references.store import AddReferenceConfig, add_reference_dataset
 
+    if args.kind == "imagenetv2":
+        name = resolve_imagenetv2_name(args.images, args.name)
+    elif args.name is None:
+        raise ValueError(f"--name is required for --kind {args.kind}")
+    else:
+        name = args.name
     config = AddReferenceConfig(
         db=args.db,
-        name=args.name,
+        name=name,
         layout=args.kind,
         path=args.images,
         encoder=build_encoder_spec(
@@ -126,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         thumbnails=not args.no_thumbnails,
         replace=args.replace,
+        recipe_settings=describe_recipe(resolve_recipe(args)),
     )
     add_reference_dataset(config)
     return 0

@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 
 from laionet_core.encoders import OPEN_CLIP_SCHEMAS, parse_encoder_spec
-from laionet_core.matching import DEFAULT_MATCH_MODE, MATCH_MODES
+from laionet_core.matching import MATCH_MODES
 from laionet_core.settings import DEFAULT_DB_PATH, LAIONET_DATASET
-from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, SYNSET_TEXT_FORMATS
+from laionet_core.vocabulary import SYNSET_TEXT_FORMATS
 from precompute.build.executors import DEFAULT_EXECUTOR, DEFAULT_WORKERS, EXECUTORS
 from precompute.build.pipeline import BuildConfig, build_database
 from precompute.cli.options import (
@@ -18,6 +18,8 @@ from precompute.cli.options import (
     nonempty_name,
     refuse_replacing_a_non_database,
 )
+from precompute.cli.recipes import add_recipe_argument, resolve_recipe
+from precompute.ingest.laion import read_corpus_info
 
 logger = logging.getLogger(__name__)
 
@@ -25,17 +27,18 @@ logger = logging.getLogger(__name__)
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by ``build`` and ``demo`` (everything but the input)."""
     parser.add_argument("--db", type=Path, default=DEFAULT_DB_PATH, help="database to write")
+    add_recipe_argument(parser)
     parser.add_argument(
         "--mode",
         choices=MATCH_MODES,
-        default=DEFAULT_MATCH_MODE,
-        help="lemma matching mode (default: %(default)s)",
+        default=None,
+        help="lemma matching mode (default: the recipe's)",
     )
     parser.add_argument(
         "--synset-format",
         choices=SYNSET_TEXT_FORMATS,
-        default=DEFAULT_SYNSET_TEXT_FORMAT,
-        help="synset text the captions are scored against",
+        default=None,
+        help="synset text the captions are scored against (default: the recipe's)",
     )
     parser.add_argument(
         "--vocab",
@@ -102,8 +105,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="SPEC",
         help="encode captions and synset texts with this model, e.g. "
-        "open_clip:ViT-B-32:laion400m_e32 or sentence-transformers:all-MiniLM-L6-v2 "
-        "(default: the corpus's text_emb)",
+        "open_clip:ViT-B-32:openai or sentence-transformers:all-MiniLM-L6-v2 "
+        "(default: the corpus's text_emb; the paper's model is open_clip:ViT-B-32:openai)",
     )
     parser.add_argument(
         "--embedding-model",
@@ -128,12 +131,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace, corpus: Path) -> BuildConfig:
-    """The build configuration the parsed arguments describe."""
+    """The build configuration the parsed arguments describe (the recipe, overridden by
+    explicit ``--mode`` and ``--synset-format``)."""
+    named = read_corpus_info(corpus).get("recipe")  # a corpus may name its own (simulated)
+    recipe = resolve_recipe(
+        args, fallback=named, match_mode=args.mode, synset_format=args.synset_format
+    )
     return BuildConfig(
         corpus=corpus,
         db=args.db,
-        match_mode=args.mode,
-        synset_format=args.synset_format,
+        match_mode=recipe.match_mode,
+        synset_format=recipe.synset_format,
+        recipe=recipe,
         vocab_file=args.vocab,
         synset_embeddings=getattr(args, "synset_embeddings", None),
         encoder=getattr(args, "embedding_model", None),

@@ -33,6 +33,8 @@ from precompute.text_match.store import DEFAULT_QUERIES, TextMatchConfig, build_
 
 logger = logging.getLogger(__name__)
 
+DEMO_RECIPE = "explorer"
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``demo``."""
@@ -81,7 +83,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="do nothing when the database exists and its corpus is the current simulator's",
     )
     add_build_arguments(parser)
-    parser.set_defaults(func=run)
+    # The simulated captions are written for normalised matching and the corpus ships
+    # name_def synset embeddings: the demo is built with this project's own recipe.
+    parser.set_defaults(func=run, recipe=DEMO_RECIPE)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,9 @@
-"""``python -m precompute export``: write a selected subset and its JSON manifest."""
+"""``python -m precompute export``: write a selected subset and its JSON manifest.
+
+The selection follows the recipe (``--recipe``): the dataset kind's threshold, its
+multi-label rule, NSFW rule and, with ``--ocr``, its OCR rule; explicit options override
+single settings. The recipe in force and what became of its OCR rule go into the manifest.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,24 @@ import logging
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
 
 from laionet_core.export import EXPORT_FORMATS, command_path_for, manifest_path_for, write_export
-from laionet_core.queries import connect, read_dataset_info
-from laionet_core.selection import DEFAULT_MIN_SAMPLES_PER_CLASS, SelectionParams
+from laionet_core.queries import connect, read_classes, read_dataset_info
+from laionet_core.recipes import Recipe, describe_recipe, read_recorded_recipe
+from laionet_core.schema import KIND_TEXT_MATCHED
+from laionet_core.selection import (
+    DEFAULT_MIN_SAMPLES_PER_CLASS,
+    SelectionParams,
+    select_by_nsfw_rule,
+    select_by_ocr_text,
+)
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.thresholds import CAPTION_THRESHOLD, TEXT_MATCH_THRESHOLD, read_threshold_spec
 from precompute.cli.options import nonempty_name, refuse_output_over_inputs
+from precompute.cli.recipes import add_recipe_argument, resolve_recipe
+from precompute.ingest.ocr_text import read_ocr_text
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Write the selected subset as parquet or CSV plus <out>.manifest.json.",
     )
     parser.add_argument("--db", type=Path, required=True, help="database to read")
+    add_recipe_argument(parser)
     parser.add_argument(
         "--threshold",
         type=float,
@@ -37,11 +54,62 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="parquet", dest="export_format")
     parser.add_argument("--out", type=Path, required=True, help="file to write")
     parser.add_argument("--dataset", type=nonempty_name, default=LAIONET_DATASET)
-    parser.add_argument("--keep-nsfw", action="store_true", help="keep samples tagged NSFW")
+    parser.add_argument("--keep-nsfw", action="store_true", help="keep every NSFW tag")
     parser.add_argument(
         "--keep-multi-label", action="store_true", help="keep captions that matched several classes"
     )
+    parser.add_argument(
+        "--ocr",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="parquet file(s) with SAMPLE_ID and ocr_text (python -m precompute ocr's output, "
+        "or metadata parts with an ocr_text column) for the recipe's OCR rule",
+    )
     parser.set_defaults(func=run)
+
+
+def _build_filter(con: duckdb.DuckDBPyConnection, nsfw_rule: str, ocr: pd.Series | None):
+    """The export table -> keep mask of an NSFW rule and (with OCR text) the OCR rule."""
+    lemmas = None
+    if ocr is not None:
+        classes = read_classes(con)
+        lemmas = {w: tuple(x) for w, x in zip(classes["wnid"], classes["lemmas"], strict=True)}
+
+    def keep(table: pd.DataFrame) -> np.ndarray:
+        mask = select_by_nsfw_rule(table["NSFW"], nsfw_rule)
+        if lemmas is not None:
+            texts = ocr.reindex(table["SAMPLE_ID"].astype(str)).to_numpy(object)
+            ocr_keep = select_by_ocr_text(texts, table["wnid"], lemmas)
+            logger.info("OCR rule drops %d samples naming their class", int((~ocr_keep).sum()))
+            mask &= ocr_keep
+        return mask
+
+    return keep
+
+
+def _resolve(
+    con: duckdb.DuckDBPyConnection, args: argparse.Namespace
+) -> tuple[Recipe, pd.Series | None]:
+    """The recipe (``--recipe``, else the one recorded with the dataset or, failing that,
+    with LAIONet, else the default) with the explicit options, and the OCR text."""
+    recorded = None
+    for name in (args.dataset, LAIONET_DATASET):
+        info = read_dataset_info(con, name)
+        recorded = recorded or read_recorded_recipe(info["parameters"] if info else None)
+    recipe = resolve_recipe(
+        args,
+        fallback=recorded,
+        threshold=args.threshold,
+        nsfw_rule="keep-all" if args.keep_nsfw else None,
+        text_match_nsfw_rule="keep-all" if args.keep_nsfw else None,
+        multi_label="keep" if args.keep_multi_label else None,
+    )
+    ocr = read_ocr_text(args.ocr) if args.ocr else None
+    if ocr is not None and recipe.ocr_rule == "none":
+        logger.warning("recipe %s has no OCR rule: --ocr is not used", recipe.name)
+        ocr = None
+    return recipe, ocr
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,13 +123,17 @@ def run(args: argparse.Namespace) -> int:
         refuse_output_over_inputs(out, [("--db", args.db)], option=option)
     con = connect(args.db)
     try:
+        recipe, ocr = _resolve(con, args)
         threshold = args.threshold
         if threshold is None:
             threshold = read_default_threshold(con, args.dataset)
+        info = read_dataset_info(con, args.dataset) or {}
+        matched = info.get("kind") == KIND_TEXT_MATCHED
+        nsfw_rule = recipe.text_match_nsfw_rule if matched else recipe.nsfw_rule
         params = SelectionParams(
             threshold=threshold,
-            drop_nsfw=not args.keep_nsfw,
-            drop_multi_label=not args.keep_multi_label,
+            drop_nsfw=nsfw_rule != "keep-all",
+            drop_multi_label=recipe.multi_label == "drop",
             min_samples_per_class=DEFAULT_MIN_SAMPLES_PER_CLASS,
         )
         manifest_path, manifest = write_export(
@@ -71,15 +143,19 @@ def run(args: argparse.Namespace) -> int:
             params=params,
             export_format=args.export_format,
             out=args.out,
+            keep=_build_filter(con, nsfw_rule, ocr),
+            manifest_extra=describe_recipe(recipe, ocr_text_given=ocr is not None),
         )
     finally:
         con.close()
     logger.info(
-        "wrote %d rows in %d classes to %s (manifest %s); download it with %s",
+        "wrote %d rows in %d classes to %s (manifest %s; recipe %s; %s); download it with %s",
         manifest["rows"],
         manifest["classes"],
         args.out,
         manifest_path,
+        recipe.name,
+        manifest["ocr_filter"],
         command_path_for(args.out),
     )
     return 0

@@ -13,9 +13,10 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from laionet_core.matching import DEFAULT_MATCH_MODE, MATCH_MODES
+from laionet_core.matching import MATCH_MODES
 from laionet_core.vocabulary import load_vocabulary
 from precompute.cli.options import MAX_WORKERS, int_between, refuse_output_over_inputs
+from precompute.cli.recipes import add_recipe_argument, resolve_recipe
 from precompute.match.parquet import (
     MATCH_SCHEMA,
     TEXT_COLUMNS,
@@ -36,11 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--input", required=True, help="glob of LAION metadata parquet files")
     parser.add_argument("--out", required=True, help="output parquet file")
+    add_recipe_argument(parser)
     parser.add_argument(
         "--mode",
         choices=MATCH_MODES,
-        default=DEFAULT_MATCH_MODE,
-        help=f"lemma matching rules (default {DEFAULT_MATCH_MODE}; see docs/MATCHING.md)",
+        default=None,
+        help="lemma matching rules (default: the recipe's; see docs/MATCHING.md)",
     )
     parser.add_argument(
         "--vocab", default=None, help="file of wnids, one per line (default ImageNet-1k)"
@@ -68,15 +70,17 @@ def run(args: argparse.Namespace) -> int:
         args.out, [("--vocab", args.vocab), *(("an --input file", p) for p in paths)]
     )
     load_vocabulary(args.vocab)  # fail on a bad --vocab before any worker starts
+    recipe = resolve_recipe(args, match_mode=args.mode)
     started = time.perf_counter()
     tables: list[pa.Table] = []
     captions = 0
     for _, table, n in match_parquet_files(
         paths,
         vocab=args.vocab,
-        mode=args.mode,
+        mode=recipe.match_mode,
         text_column=args.text_column,
         workers=args.workers,
+        omit_wnids=recipe.lemma_source_omits,
     ):
         tables.append(table)
         captions += n
@@ -86,14 +90,15 @@ def run(args: argparse.Namespace) -> int:
     multi = int(np.sum(np.asarray(result["wnids"].combine_chunks().value_lengths()) > 1))
     logger.info(
         "%d files, %d captions read, %d matched (%.2f%%), %d multi-label, "
-        "%.0f captions/s (%s mode) -> %s",
+        "%.0f captions/s (%s mode, recipe %s) -> %s",
         len(paths),
         captions,
         result.num_rows,
         100 * result.num_rows / max(captions, 1),
         multi,
         captions / max(seconds, 1e-9),
-        args.mode,
+        recipe.match_mode,
+        recipe.name,
         args.out,
     )
     return 0

@@ -8,12 +8,17 @@ turns the command line into its ``TextMatchConfig``.
 from __future__ import annotations
 
 import argparse
+import logging
 from dataclasses import fields
 from pathlib import Path
 
+from laionet_core.recipes import describe_recipe
 from precompute.cli.options import MAX_COUNT, int_between, nonempty_name, similarity
+from precompute.cli.recipes import add_recipe_argument, resolve_recipe
 from precompute.text_match.search import INDEX_KINDS
 from precompute.text_match.store import TextMatchConfig, build_text_matched_dataset
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -67,13 +72,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--encoder", help="name of the model behind the corpus's embeddings (with --corpus only)"
     )
+    add_recipe_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Match and store."""
-    names = {f.name for f in fields(TextMatchConfig)}
+    recipe = resolve_recipe(args)
+    if recipe.text_match_label == "every-class":
+        logger.warning(
+            "recipe %s keeps a caption chosen by texts of several classes in each class; "
+            "text-match stores it once, under the nearest text's class (recorded as "
+            "text_match_label_applied)",
+            recipe.name,
+        )
+    names = {f.name for f in fields(TextMatchConfig)} - {"recipe_settings"}
+    settings = describe_recipe(recipe) | {"text_match_label_applied": "nearest"}
     build_text_matched_dataset(
-        TextMatchConfig(**{k: v for k, v in vars(args).items() if k in names})
+        TextMatchConfig(
+            **{k: v for k, v in vars(args).items() if k in names}, recipe_settings=settings
+        )
     )
     return 0

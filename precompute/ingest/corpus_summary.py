@@ -125,8 +125,8 @@ def _read_npy_header(path: Path, problems: list[str]) -> EmbeddingFileInfo:
 def _summarize_part(part: LaionPart, problems: list[str]) -> PartSummary:
     """Read one part's headers; misalignments go to ``problems``."""
     try:
-        footer = pq.ParquetFile(part.metadata)
-        rows, columns = footer.metadata.num_rows, tuple(footer.schema_arrow.names)
+        footer = pq.read_metadata(part.metadata)
+        rows, columns = footer.num_rows, tuple(footer.schema.to_arrow_schema().names)
     except Exception as error:  # pyarrow raises several types for a bad file
         problems.append(f"{part.metadata}: not a readable parquet file ({error})")
         rows, columns = 0, ()

@@ -184,7 +184,10 @@ def read_imagenet_val_flat(
 def read_imagenet_captions(
     json_path: str | Path, *, images_root: str | Path | None = None
 ) -> list[ReferenceItem]:
-    """Read ImageNet-Captions: text = title, description and tags joined by spaces.
+    """Read ImageNet-Captions: text = title, tags and description joined by spaces.
+
+    The order is the authors' (title + tags + description); an entry whose file name
+    was seen before is dropped (the first is kept), as in their preprocessing.
 
     Args:
         json_path: The JSON list of ``{filename, title, description, tags, wnid}``.
@@ -201,10 +204,17 @@ def read_imagenet_captions(
         raise ValueError(f"{json_path}: expected the ImageNet-Captions JSON list ({e})") from e
     if not isinstance(entries, list):
         raise ValueError(f"{json_path}: expected a JSON list, got {type(entries).__name__}")
-    return [
-        _read_caption_entry(entry, where=f"{json_path}: entry {i}", images_root=images_root)
-        for i, entry in enumerate(entries)
-    ]
+    items = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        item = _read_caption_entry(entry, where=f"{json_path}: entry {i}", images_root=images_root)
+        if item.sample_id in seen:
+            continue  # a repeated file name: the first is kept, as in the authors' code
+        seen.add(item.sample_id)
+        items.append(item)
+    if len(items) < len(entries):
+        logger.info("%s: %d repeated file names dropped", json_path, len(entries) - len(items))
+    return items
 
 
 def _read_caption_entry(
@@ -223,7 +233,7 @@ def _read_caption_entry(
     tags = entry.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValueError(f"{where}: 'tags' must be a list of strings, got {tags!r:.80}")
-    parts = [entry.get("title") or "", entry.get("description") or "", " ".join(tags)]
+    parts = [entry.get("title") or "", " ".join(tags), entry.get("description") or ""]
     text = " ".join(" ".join(parts).split())
     source = None
     if images_root:

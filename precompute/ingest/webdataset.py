@@ -92,19 +92,27 @@ def read_labels(path: str | Path) -> Labels:
             f"{path}: expected a wnid column and key, SAMPLE_ID or URL to join on; got "
             f"{list(table.columns)}"
         )
-    wnids = table["wnid"].astype(str)
+    wnids = table["wnid"].astype(str).tolist()
+    ids = {
+        name: [format_sample_key(v, file_stem=path.stem, row=i) for i, v in enumerate(table[name])]
+        for name in ("key", SAMPLE_ID_FIELD, URL_FIELD)
+        if name in columns
+    }
 
     def column(name: str) -> dict[str, str]:
-        if name not in columns:
-            return {}
-        keys = [format_sample_key(v, file_stem=path.stem, row=i) for i, v in enumerate(table[name])]
-        return dict(zip(keys, wnids, strict=True))
+        return dict(zip(ids[name], wnids, strict=True)) if name in ids else {}
 
     nsfw = {}
-    if NSFW_FIELD in columns and SAMPLE_ID_FIELD in columns:
-        nsfw = dict(zip(column(SAMPLE_ID_FIELD), table[NSFW_FIELD].astype(str), strict=True))
+    if NSFW_FIELD in columns and SAMPLE_ID_FIELD in ids:
+        tags = [None if pd.isna(v) else str(v) for v in table[NSFW_FIELD]]
+        nsfw = dict(zip(ids[SAMPLE_ID_FIELD], tags, strict=True))
     manifest_file = manifest_path_for(path)
-    manifest = json.loads(manifest_file.read_text("utf-8")) if manifest_file.is_file() else None
+    manifest = None
+    if manifest_file.is_file():
+        try:
+            manifest = json.loads(manifest_file.read_text("utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{manifest_file}: not valid JSON ({error})") from error
     return Labels(
         column("key"), column(SAMPLE_ID_FIELD), column(URL_FIELD), nsfw, manifest, len(table)
     )
@@ -192,6 +200,7 @@ def _item_from_group(
     url = meta.get("url")
     wnid = _find_wnid(meta, (sample_key, sample_id, url), labels, where)
     nsfw = meta.get(NSFW_FIELD)
+    nsfw = None if nsfw is None or (isinstance(nsfw, float) and math.isnan(nsfw)) else str(nsfw)
     if nsfw is None and labels is not None:
         nsfw = labels.nsfw_by_id.get(sample_id)
     text = meta.get("caption") or group.get("txt")

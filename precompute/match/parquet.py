@@ -190,11 +190,16 @@ def _snap_cuts(path: Path, cuts: list[int], slack: int) -> list[int]:
     return sorted(set(snapped)) + [cuts[-1]]
 
 
-def _init_worker(vocab: str | None, mode: str, parent_pid: int | None = None) -> None:
+def _init_worker(
+    vocab: str | None,
+    mode: str,
+    parent_pid: int | None = None,
+    omit_wnids: tuple[str, ...] = (),
+) -> None:
     global _worker_matcher
     if parent_pid is not None:  # a pool process: end with the command
         die_with_parent(parent_pid)
-    _worker_matcher = LemmaMatcher(load_vocabulary(vocab), mode=mode)
+    _worker_matcher = LemmaMatcher(load_vocabulary(vocab), mode=mode, omit_wnids=omit_wnids)
 
 
 def _match_in_worker(job: MatchJob) -> tuple[pa.Table, int]:
@@ -224,8 +229,11 @@ def match_parquet_files(
     text_column: str | None = None,
     workers: int = 1,
     progress: bool = True,
+    omit_wnids: tuple[str, ...] = (),
 ) -> Iterator[tuple[Path, pa.Table, int]]:
     """Match files in ``workers`` processes, yielding results in input order.
+
+    ``omit_wnids`` are classes whose lemmas stay out of the dictionary (a recipe's).
 
     Work is split by ``plan_match_jobs`` (by file, and by row range within large
     files), so every process is busy whether there are many parts or one.
@@ -240,10 +248,10 @@ def match_parquet_files(
     bar = tqdm(total=len(paths), unit="file", desc="match", disable=not progress)
     try:
         if workers <= 1 or len(jobs) == 1:
-            _init_worker(vocab, mode)
+            _init_worker(vocab, mode, None, omit_wnids)
             yield from _by_file(paths, jobs, map(_match_in_worker, jobs), bar)
             return
-        initargs = (vocab, mode, os.getpid())
+        initargs = (vocab, mode, os.getpid(), omit_wnids)
         with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
             yield from _by_file(paths, jobs, pool.map(_match_in_worker, jobs), bar)
     finally:

@@ -42,6 +42,7 @@ class AddReferenceConfig:
         device: ``cpu``, ``cuda``...; CUDA when available if None.
         thumbnails: Make and store thumbnails.
         replace: Replace a dataset of the same name instead of refusing.
+        recipe_settings: The recipe in force (``describe_recipe``), recorded as is.
     """
 
     db: Path
@@ -60,6 +61,7 @@ class AddReferenceConfig:
     device: str | None = None
     thumbnails: bool = True
     replace: bool = False
+    recipe_settings: dict | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in REFERENCE_KINDS:

@@ -220,6 +220,7 @@ def _dataset_parameters(
         "text_only": config.text_only,
         "samples": counts[0],
         "rejected": counts[1],
+        **(config.recipe_settings or {}),
     }
 
 

@@ -179,6 +179,7 @@ def _write_notes(world: World, config: SimulationConfig, root: Path) -> None:
         "version": SIMULATOR_VERSION,
         "config": config.to_dict(),
         "encoder": f"simulated-clip-d{config.dim}",
+        "recipe": "explorer",  # captions written for normalised matching, name_def synsets
         "dim": config.dim,
         "n_parts": config.n_parts,
         "classes": list(world.wnids),

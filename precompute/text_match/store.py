@@ -96,6 +96,7 @@ class TextMatchConfig:
         recall_sample: Queries checked against exact search to measure recall@1 (>= 1).
         encoder: Model behind the corpus's embeddings (only with ``corpus``); default
             its ``corpus.json`` encoder, else LAION's release.
+        recipe_settings: The recipe in force (``describe_recipe``), recorded as is.
     """
 
     db: Path
@@ -110,6 +111,7 @@ class TextMatchConfig:
     rerank_k: int = DEFAULT_RERANK_K
     recall_sample: int = RECALL_SAMPLE
     encoder: str | None = None
+    recipe_settings: dict | None = None
 
     def __post_init__(self) -> None:
         if self.index not in INDEX_KINDS:
@@ -364,6 +366,7 @@ def build_text_matched_dataset(
         "candidate_text_encoder": search.text_encoder,
         **summarize_match(search, unique, config.threshold),
         "candidates_rejected": 0 if rows.rejected is None else len(rows.rejected),
+        **(config.recipe_settings or {}),
     }
     info = DatasetInfo(
         config.name,

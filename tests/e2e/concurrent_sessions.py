@@ -22,6 +22,8 @@ from laionet_core.selection import DEFAULT_THRESHOLD, THRESHOLD_STEP
 from tests.e2e.serving import CHROMIUM_ARGS
 
 UPDATE_TIMEOUT_S = 90.0  # a loaded 2-core machine serving ten browsers is slow
+# Ten browsers loading the app at once on such a machine: their first render is slower.
+FIRST_RENDER_TIMEOUT_S = 180.0
 POLL_S = 0.02
 
 
@@ -57,8 +59,10 @@ async def _metric(page, label: str) -> str:
     return await metric.locator('[data-testid="stMetricValue"]').first.inner_text()
 
 
-async def _wait_for(page, threshold: float, sizes: set[str]) -> None:
-    deadline = time.monotonic() + UPDATE_TIMEOUT_S
+async def _wait_for(
+    page, threshold: float, sizes: set[str], timeout_s: float = UPDATE_TIMEOUT_S
+) -> None:
+    deadline = time.monotonic() + timeout_s
     want = f"> {threshold:.3f}"
     while True:
         try:
@@ -72,11 +76,27 @@ async def _wait_for(page, threshold: float, sizes: set[str]) -> None:
         await asyncio.sleep(POLL_S)
 
 
+# Streamlit's frontend first looks for the server under the page's own path (a page
+# opened at /threshold_explorer asks /threshold_explorer/_stcore/health, gets 404, then
+# asks /_stcore/health): these probes are not failed requests of the app.
+BASE_URL_PROBES = ("/_stcore/health", "/_stcore/host-config")
+
+
+def _is_failed(response, origin: str) -> bool:
+    if response.status < 400:
+        return False
+    path = response.url.removeprefix(origin).split("?")[0]
+    probe = path.endswith(BASE_URL_PROBES) and not path.startswith("/_stcore/")
+    return not (response.status == 404 and probe)
+
+
 def _watch(page, report: SessionsReport, origin: str) -> None:
     page.on("requestfailed", lambda r: report.failed_requests.append(f"{r.url} {r.failure}"))
     page.on(
         "response",
-        lambda r: report.failed_requests.append(f"{r.url} {r.status}") if r.status >= 400 else None,
+        lambda r: (
+            report.failed_requests.append(f"{r.url} {r.status}") if _is_failed(r, origin) else None
+        ),
     )
     page.on("pageerror", lambda e: report.exceptions.append(f"page error: {e}"))
     page.on(
@@ -94,9 +114,13 @@ async def _session(browser, url: str, presses: int, sizes, report, on_update) ->
     page = await context.new_page()
     _watch(page, report, url)
     try:
-        await page.goto(f"{url}/threshold_explorer", wait_until="domcontentloaded")
+        await page.goto(
+            f"{url}/threshold_explorer",
+            wait_until="domcontentloaded",
+            timeout=FIRST_RENDER_TIMEOUT_S * 1000,
+        )
         thresholds = thresholds_for(presses)
-        await _wait_for(page, thresholds[0], sizes[thresholds[0]])
+        await _wait_for(page, thresholds[0], sizes[thresholds[0]], FIRST_RENDER_TIMEOUT_S)
         slider = page.get_by_role("slider").first
         for threshold in thresholds[1:]:
             await slider.focus()
@@ -109,7 +133,14 @@ async def _session(browser, url: str, presses: int, sizes, report, on_update) ->
             report.exceptions += [f"exception shown: {text[:300]}" for text in errors]
             on_update()
     except Exception as error:  # a stuck session is a failure to report, not a crash
-        report.exceptions.append(f"session error: {type(error).__name__}: {error}"[:500])
+        try:
+            shown = " ".join((await page.locator("body").inner_text(timeout=5_000)).split())
+        except Exception:
+            shown = "?"
+        report.exceptions.append(
+            f"session error: {type(error).__name__}: {error}"[:500]
+            + f" | at {page.url}: {shown[:300]}"
+        )
     finally:
         await context.close()
 

@@ -107,8 +107,8 @@ def test_threshold_follows_the_user_between_pages(
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare datasets").click()
     expect(page.get_by_role("heading", name="Compare datasets")).to_be_visible(timeout=WAIT_MS)
     _settled(page)
-    slider = page.get_by_role("slider").first
-    assert slider.get_attribute("aria-valuenow") == "0.84"
+    thumb = page.get_by_test_id("stSliderThumbValue").first
+    expect(thumb).to_have_text("0.840", timeout=WAIT_MS)
     assert "threshold=0.84" in page.url
     context.close()
     assert hosts <= LOCAL_HOSTS, hosts

@@ -28,7 +28,9 @@ MINILM = "sentence-transformers:all-MiniLM-L6-v2"
 
 
 def _build(corpus: Path, db: Path, *extra: str) -> None:
-    argv = ["build", "--corpus", str(corpus), "--db", str(db), "--no-references", *extra]
+    # The captions and name_def synset texts here are written for normalised matching.
+    argv = ["build", "--corpus", str(corpus), "--db", str(db), "--no-references"]
+    argv += ["--recipe", "explorer", *extra]
     assert precompute_main(argv) == 0
 
 

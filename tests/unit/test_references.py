@@ -163,7 +163,7 @@ def test_webdataset_shards_with_json_wnid_label_and_labels_parquet(tmp_path):
 def test_imagenet_captions_text_and_wnid_from_prefix(tmp_path):
     items = list_reference_items("imagenet-captions", write_captions_json(tmp_path / "c.json"))
     assert [(i.sample_id, i.wnid, i.text, i.source) for i in items] == [
-        ("n01440764_10026.JPEG", "n01440764", "Big tench caught today fish lake", None),
+        ("n01440764_10026.JPEG", "n01440764", "Big tench fish lake caught today", None),
         ("n01443537_7.JPEG", "n01443537", "goldie", None),
     ]
     (tmp_path / "bad.json").write_text(json.dumps([{"title": "x"}]))

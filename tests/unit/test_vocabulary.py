@@ -76,7 +76,11 @@ def test_lemmas_format_joins_with_or() -> None:
         "lemmas",
         "a_photo_of_name",
         "a_photo_of_name_def",
+        "wordnet_name",
+        "wordnet_name_def",
     }
+    synset = Synset("n00000002", 1, ("Great_Dane", "x"), "big dog")
+    assert format_synset_text(synset, "wordnet_name_def") == "great dane which is big dog"
 
 
 def test_unknown_format_names_the_allowed_ones(imagenet: Vocabulary) -> None:

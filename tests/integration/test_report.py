@@ -1,0 +1,110 @@
+"""The headline report: its JSON keys, its numbers against the database, and the panel."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from laionet_core import queries
+from laionet_core.comparison import METRIC_ZERO_SHOT_1
+from laionet_core.report import HEADLINE_KEYS
+from laionet_core.selection import SelectionParams
+from precompute.cli import main
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture(scope="module")
+def report(demo_db: Path) -> dict:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["report", "--db", str(demo_db), "--format", "json"]) == 0
+    return json.loads(buffer.getvalue())
+
+
+def test_report_json_keys(report: dict) -> None:
+    assert set(report) == {
+        "simulated",
+        "recipe",
+        "recipe_recorded",
+        "intra_class_estimator",
+        "ocr_filter",
+        "headlines",
+    }
+    assert [h["key"] for h in report["headlines"]] == list(HEADLINE_KEYS)
+    for headline in report["headlines"]:
+        assert set(headline) == {"key", "label", "section", "paper", "database"}
+        assert headline["section"].startswith("Section")
+    assert report["simulated"] is True and report["recipe"] == "explorer"
+    by_key = {h["key"]: h for h in report["headlines"]}
+    assert by_key["zero_shot_accuracy"]["paper"]["laionet"] == {"top1": 0.665, "top5": 0.905}
+    assert set(by_key["intra_class_lower_share"]["database"]) == {"u-statistic", "paper"}
+
+
+def test_report_numbers_match_the_database(report: dict, demo_db: Path) -> None:
+    by_key = {h["key"]: h["database"] for h in report["headlines"]}
+    con = queries.connect(demo_db)
+    n, classes = queries.count_selected(con, "laionet", SelectionParams())  # explorer's rules
+    rows = queries.read_class_metrics(con, dataset="laionet", metric=METRIC_ZERO_SHOT_1)
+    rows = rows[rows["threshold"].round(3) == 0.82]
+    con.close()
+    assert by_key["laionet_size"] == {"samples": n, "classes": classes}
+    top1 = rows["value"].dropna().mean()
+    assert by_key["zero_shot_accuracy"]["laionet"]["top1"] == pytest.approx(top1)
+    shares = by_key["intra_class_lower_share"]
+    assert 0 < shares["paper"]["classes"] <= shares["u-statistic"]["classes"]
+
+
+def test_report_markdown_names_the_simulated_data(demo_db: Path, capsys) -> None:
+    assert main(["report", "--db", str(demo_db)]) == 0
+    text = capsys.readouterr().out
+    assert "**Simulated data**" in text and "| headline | source | paper | this database |" in text
+    assert "Section 4.3, Figure 10b" in text
+
+
+def test_landing_panel_shows_paper_beside_database(demo_db: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LAIONET_DB", str(demo_db))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert any("Simulated data: the right-hand column" in w.body for w in at.warning)
+    table = next(d.value for d in at.dataframe if "this database" in d.value.columns)
+    assert table["source"].tolist()[0] == "Section 2"
+    assert "66.5%" in table["paper"].iloc[1]
+
+
+def test_compare_page_offers_both_estimators(demo_db: Path, monkeypatch) -> None:
+    from laionet_core.comparison import METRIC_INTRA, METRIC_INTRA_PAPER, build_metric_table
+    from laionet_core.stats import compare_class_means, compute_significance_shares
+
+    monkeypatch.setenv("LAIONET_DB", str(demo_db))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/compare_datasets.py").run()
+    assert not at.exception, at.exception
+    con = queries.connect(demo_db)
+    rows = queries.read_class_metrics(con)
+    con.close()
+    laion = rows[(rows["threshold"].round(3) == 0.82) | rows["threshold"].isna()]
+    shown = {m.label: m.value for m in at.metric}
+    expected = {}
+    for name, metric in (("u-statistic", METRIC_INTRA), ("paper", METRIC_INTRA_PAPER)):
+        diff = compare_class_means(
+            build_metric_table(laion, "laionet", metric),
+            build_metric_table(laion, "imagenet-val", metric),
+            value_column="value",
+        )
+        expected[name] = compute_significance_shares(diff)
+        label = f"laionet significantly lower than imagenet-val: {name}"
+        assert shown[label] == f"{expected[name]['lower']:.1%}"
+    assert at.radio(key="intra_estimator").value == "u-statistic"  # the explorer recipe's
+    at.radio(key="intra_estimator").set_value("paper").run()
+    assert not at.exception
+    first = {}
+    for m in at.metric:  # the intra-class block comes first
+        first.setdefault(m.label, m.value)
+    assert first["Classes compared"] == f"{expected['paper']['n_classes']:,}"
+    assert first["`laionet` significantly lower"] == f"{expected['paper']['lower']:.1%}"
