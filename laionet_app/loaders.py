@@ -32,8 +32,10 @@ from laionet_app.tables import (
 from laionet_core import queries, schema
 from laionet_core.comparison import (
     IMAGENETV2_SELECTION_FREQUENCY,
+    METRIC_IMAGE_SIMILARITY,
     METRIC_INTRA,
-    METRICS,
+    METRIC_ZERO_SHOT_1,
+    METRIC_ZERO_SHOT_5,
     build_metric_table,
     compute_accuracy_by_dataset,
     compute_matched_pair_counts,
@@ -62,6 +64,9 @@ from laionet_core.thresholds import THRESHOLDED_KINDS
 from laionet_core.uploads import parse_prediction_upload
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
+# The metrics the selection statistics give (the paper's small-class estimator is stored
+# only for the selections ``precompute metrics`` computes).
+STATS_METRICS = (METRIC_INTRA, METRIC_IMAGE_SIMILARITY, METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5)
 # Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
 PAIR_SEED = 0
 
@@ -130,7 +135,7 @@ def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) ->
             return stored
     stats = load_selection_stats(db, dataset) if params is not None else None
     if stats is not None:
-        return evaluate_metric_rows(stats, params, dataset, metrics=METRICS)
+        return evaluate_metric_rows(stats, params, dataset, metrics=STATS_METRICS)
     info = load_datasets(db).set_index("dataset").loc[dataset]
     fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
     synsets = load_synset_embeddings(db, info["encoder"], fmt)
