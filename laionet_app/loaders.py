@@ -64,8 +64,7 @@ from laionet_core.thresholds import THRESHOLDED_KINDS
 from laionet_core.uploads import parse_prediction_upload
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
-# The metrics the selection statistics give (the paper's small-class estimator is stored
-# only for the selections ``precompute metrics`` computes).
+# The metrics selection statistics give (the paper's estimator is stored by metrics only).
 STATS_METRICS = (METRIC_INTRA, METRIC_IMAGE_SIMILARITY, METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5)
 # Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
 PAIR_SEED = 0
@@ -97,8 +96,7 @@ def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> Selec
 def resolve_selection(
     db: DbKey, dataset: str, params: SelectionParams | None
 ) -> SelectionParams | None:
-    """The selection a dataset is taken at: ``params``, its kind's paper selection when
-    None, or None for a dataset used whole."""
+    """``params``, the kind's paper selection when None, or None for a dataset used whole."""
     return _selection(db, dataset, params)
 
 
@@ -199,7 +197,7 @@ def load_matched_pairs(
 
 
 def _draw_live_pairs(db: DbKey, sides: list[tuple[str, SelectionParams | None]]) -> PairHistogram:
-    """``load_matched_pairs`` from the embeddings (databases without selection stats)."""
+    """``load_matched_pairs`` from the embeddings (no selection statistics stored)."""
     drawn = []
     for name, params in sides:
         ids, emb = load_embeddings(db, name, schema.IMAGE_EMBEDDINGS)
