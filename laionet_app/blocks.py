@@ -18,14 +18,18 @@ import streamlit as st
 
 from laionet_app.charts import CLASS_SELECTION
 from laionet_app.charts_compare import (
+    build_binned_distribution_chart,
     build_difference_chart,
-    build_pair_similarity_chart,
     build_scatter_chart,
 )
 from laionet_app.connection import DbKey
 from laionet_app.definitions import DEFINITIONS
-from laionet_app.loaders import load_difference, load_matched_pairs, load_selected_samples
-from laionet_app.tables import load_classes, load_meta, load_thumbnail
+from laionet_app.loaders import (
+    load_difference,
+    load_matched_pairs,
+    resolve_selection,
+)
+from laionet_app.tables import load_classes, load_meta, load_thumbnail, load_value_histogram
 from laionet_app.text import escape_markdown
 from laionet_core.selection import SelectionParams
 from laionet_core.selection_reasons import list_drop_reasons
@@ -37,14 +41,14 @@ def render_pair_distribution(
 ) -> None:
     """Within-class image pair similarities of both datasets, equal pairs per class."""
     pairs = load_matched_pairs(db, a, params_a, b, params_b)
-    if pairs.empty:
+    if pairs.classes == 0:
         st.info("The two datasets share no class with at least two images each.")
         return
     st.caption(
         f"Pairs of images of the same class, the same number per class in both datasets "
-        f"({pairs['label'].nunique():,} shared classes, {len(pairs) // 2:,} pairs each)."
+        f"({pairs.classes:,} shared classes, {pairs.pairs_each:,} pairs each)."
     )
-    st.altair_chart(build_pair_similarity_chart(pairs), width="stretch")
+    st.altair_chart(build_binned_distribution_chart(pairs.bins), width="stretch")
 
 
 def render_value_distribution(
@@ -56,19 +60,21 @@ def render_value_distribution(
     *,
     column: str,
 ) -> None:
-    """Overlaid distributions of one per-sample column of both selections (Figure 13a)."""
+    """Overlaid distributions of one per-sample column of both selections (Figure 13a),
+    binned in SQL so at most one bar per bin and dataset reaches the browser."""
     frames = [
-        load_selected_samples(db, name, params)[[column]].assign(dataset=name)
+        load_value_histogram(db, name, resolve_selection(db, name, params), column).assign(
+            dataset=name
+        )
         for name, params in ((a, params_a), (b, params_b))
     ]
-    values = pd.concat(frames, ignore_index=True).rename(columns={column: "similarity"})
-    values = values.dropna()
-    if values.empty:
+    bins = pd.concat(frames, ignore_index=True).rename(columns={"n": "pairs"})
+    if bins.empty:
         st.info(f"Neither dataset has {column.replace('_', ' ')} values.")
         return
     title = column.replace("_", " ").replace("image similarity", "image-to-synset similarity")
     st.altair_chart(
-        build_pair_similarity_chart(values, x_title=title, y_title="samples"), width="stretch"
+        build_binned_distribution_chart(bins, x_title=title, y_title="samples"), width="stretch"
     )
 
 

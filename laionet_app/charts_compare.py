@@ -56,6 +56,34 @@ def build_pair_similarity_chart(
     )
 
 
+def build_binned_distribution_chart(
+    bins: pd.DataFrame,
+    *,
+    x_title: str = "intra-class pairwise image similarity",
+    y_title: str = "pairs",
+) -> alt.Chart:
+    """Overlaid distributions binned on the server (Figures 6a and 13a): at most one bar
+    per bin and dataset reaches the browser, whatever the number of samples.
+
+    Args:
+        bins: Columns ``dataset``, ``bin_low``, ``bin_high``, ``pairs`` (the count).
+        x_title: What the similarity is.
+        y_title: What is counted.
+    """
+    return (
+        alt.Chart(bins[["dataset", "bin_low", "bin_high", "pairs"]])
+        .mark_bar(opacity=0.5, binSpacing=0)
+        .encode(
+            x=alt.X("bin_low:Q", title=x_title),
+            x2="bin_high:Q",
+            y=alt.Y("pairs:Q", stack=None, title=y_title),
+            color=alt.Color("dataset:N", title="dataset"),
+            tooltip=["dataset", "bin_low", "bin_high", alt.Tooltip("pairs:Q", title=y_title)],
+        )
+        .properties(height=260)
+    )
+
+
 def build_difference_chart(
     diff: pd.DataFrame,
     *,

@@ -21,14 +21,21 @@ from laionet_app.tables import (
     load_classes,
     load_datasets,
     load_embeddings,
+    load_histograms,
     load_meta,
+    load_selection_stats,
+    load_selection_subsets,
+    load_selection_summary,
     load_synset_embeddings,
     read_dataset_kind,
 )
 from laionet_core import queries, schema
 from laionet_core.comparison import (
     IMAGENETV2_SELECTION_FREQUENCY,
+    METRIC_IMAGE_SIMILARITY,
     METRIC_INTRA,
+    METRIC_ZERO_SHOT_1,
+    METRIC_ZERO_SHOT_5,
     build_metric_table,
     compute_accuracy_by_dataset,
     compute_matched_pair_counts,
@@ -38,13 +45,27 @@ from laionet_core.comparison import (
 )
 from laionet_core.export import is_downloaded_selection
 from laionet_core.metrics import bin_caption_diagnostics, sample_pairwise_similarities
+from laionet_core.prediction_outcomes import (
+    compute_outcome_accuracy,
+    prepare_outcomes,
+    select_outcomes,
+)
+from laionet_core.queries_stats import read_prediction_outcomes
 from laionet_core.selection import SelectionParams
+from laionet_core.selection_pairs import (
+    PairHistogram,
+    bin_pair_similarities,
+    draw_matched_pair_histogram,
+)
+from laionet_core.selection_stats import count_selected_rows, evaluate_metric_rows
 from laionet_core.settings import IMAGENET_DATASET, LAIONET_DATASET
 from laionet_core.stats import compare_class_means, compute_significance_shares
 from laionet_core.thresholds import THRESHOLDED_KINDS
 from laionet_core.uploads import parse_prediction_upload
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
+# The metrics selection statistics give (the paper's estimator is stored by metrics only).
+STATS_METRICS = (METRIC_INTRA, METRIC_IMAGE_SIMILARITY, METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5)
 # Seed of the Figure 6a pair sample, so the histogram does not move on every rerun.
 PAIR_SEED = 0
 
@@ -72,13 +93,20 @@ def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> Selec
     return params if params is not None else default_selection_for_kind(kind)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+def resolve_selection(
+    db: DbKey, dataset: str, params: SelectionParams | None
+) -> SelectionParams | None:
+    """``params``, the kind's paper selection when None, or None for a dataset used whole."""
+    return _selection(db, dataset, params)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
 def load_all_samples(db: DbKey, dataset: str) -> pd.DataFrame:
-    """Every sample of ``dataset``, scored or not."""
+    """Every sample of ``dataset``, scored or not (shared: callers must not modify it)."""
     return queries.read_samples(cursor(db), dataset)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def load_selected_samples(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
     """Samples of ``dataset`` kept by its selection (``_selection``); every sample of a
     dataset used whole."""
@@ -90,10 +118,12 @@ def load_selected_samples(db: DbKey, dataset: str, params: SelectionParams | Non
 
 @st.cache_data(show_spinner="Computing metrics…", max_entries=32)
 def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) -> pd.DataFrame:
-    """class_metrics rows of one dataset (or its selection), stored or computed live.
+    """class_metrics rows of one dataset (or its selection), stored, looked up or live.
 
     Stored rows are used for datasets taken whole and for the kind's paper selection at
-    any threshold that ``python -m precompute metrics`` stored.
+    any threshold that ``python -m precompute metrics`` stored. Other selections come
+    from the precomputed selection statistics (a lookup per class); only a database
+    without them is computed live from the embeddings.
     """
     params = _selection(db, dataset, params)
     if params is None or _is_paper_selection(db, dataset, params):
@@ -101,6 +131,9 @@ def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) ->
         stored = load_class_metrics(db, dataset, threshold=threshold)
         if not stored.empty:
             return stored
+    stats = load_selection_stats(db, dataset) if params is not None else None
+    if stats is not None:
+        return evaluate_metric_rows(stats, params, dataset, metrics=STATS_METRICS)
     info = load_datasets(db).set_index("dataset").loc[dataset]
     fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
     synsets = load_synset_embeddings(db, info["encoder"], fmt)
@@ -146,28 +179,40 @@ def load_difference(
 @st.cache_data(show_spinner="Sampling pairs…", max_entries=16)
 def load_matched_pairs(
     db: DbKey, a: str, params_a: SelectionParams | None, b: str, params_b: SelectionParams | None
-) -> pd.DataFrame:
-    """Figure 6a: pairwise similarities within classes, equal pair counts per class.
+) -> PairHistogram:
+    """Figure 6a: pairwise similarities within classes, equal pair counts per class,
+    binned (at most 100 bars a side reach the browser).
 
-    Returns:
-        Columns ``dataset``, ``label``, ``similarity``.
+    Drawn from the precomputed class subsets when both datasets have them, else from
+    the embeddings.
     """
-    sides = []
-    for name, params in ((a, params_a), (b, params_b)):
+    sides = [(a, _selection(db, a, params_a)), (b, _selection(db, b, params_b))]
+    stats = [load_selection_stats(db, name) for name, _ in sides]
+    if all(s is not None for s in stats):
+        counts = [count_selected_rows(s, p) for s, (_, p) in zip(stats, sides, strict=True)]
+        pairs = compute_matched_pair_counts(counts[0], counts[1])
+        chosen = [(name, load_selection_subsets(db, name), p) for name, p in sides]
+        return draw_matched_pair_histogram(chosen, pairs, seed=PAIR_SEED)
+    return _draw_live_pairs(db, sides)
+
+
+def _draw_live_pairs(db: DbKey, sides: list[tuple[str, SelectionParams | None]]) -> PairHistogram:
+    """``load_matched_pairs`` from the embeddings (no selection statistics stored)."""
+    drawn = []
+    for name, params in sides:
         ids, emb = load_embeddings(db, name, schema.IMAGE_EMBEDDINGS)
         keep = ids["sample_id"].isin(load_selected_samples(db, name, params)["sample_id"])
-        sides.append((name, ids["wnid"].to_numpy()[keep], emb[keep.to_numpy()]))
-    counts = [pd.Series(labels).value_counts() for _, labels, _ in sides]
+        drawn.append((name, ids["wnid"].to_numpy()[keep], emb[keep.to_numpy()]))
+    counts = [pd.Series(labels).value_counts() for _, labels, _ in drawn]
     pairs = compute_matched_pair_counts(counts[0], counts[1])
-    frames = []
-    for name, labels, emb in sides:
+    values, classes, total = {}, 0, 0
+    for name, labels, emb in drawn:
         if pairs.empty:
             break
-        drawn = sample_pairwise_similarities(emb, labels, n_pairs_per_label=pairs, seed=PAIR_SEED)
-        frames.append(drawn.assign(dataset=name))
-    if not frames:
-        return pd.DataFrame(columns=["label", "similarity", "dataset"])
-    return pd.concat(frames, ignore_index=True)
+        frame = sample_pairwise_similarities(emb, labels, n_pairs_per_label=pairs, seed=PAIR_SEED)
+        values[name] = frame["similarity"].to_numpy()
+        classes, total = frame["label"].nunique(), len(frame)
+    return PairHistogram(bin_pair_similarities(values), classes=classes, pairs_each=total)
 
 
 def load_variant_panel(db: DbKey, laion: str, params: SelectionParams | None) -> pd.DataFrame:
@@ -189,10 +234,12 @@ def load_prediction_models(db: DbKey) -> list[str]:
     return queries.list_prediction_models(cursor(db))
 
 
-@st.cache_data(show_spinner="Loading predictions…", max_entries=8)
+@st.cache_resource(show_spinner="Loading predictions…", max_entries=8)
 def load_predictions(db: DbKey, model: str) -> pd.DataFrame:
-    """Stored predictions of ``model``: dataset, sample_id, wnid, top5_wnids."""
-    return queries.read_predictions(cursor(db), model)
+    """Stored predictions of ``model`` as outcomes (shared, read-only): dataset, wnid,
+    position of the true class in the top 5, bin, nsfw, multi_label
+    (``prediction_outcomes.prepare_outcomes``)."""
+    return prepare_outcomes(read_prediction_outcomes(cursor(db), model))
 
 
 def parse_uploaded_predictions(db: DbKey, data: bytes, name: str) -> pd.DataFrame:
@@ -213,8 +260,11 @@ def parse_uploaded_predictions(db: DbKey, data: bytes, name: str) -> pd.DataFram
 
 
 def compute_selection_weights(db: DbKey, laion: str, params: SelectionParams) -> pd.Series:
-    """Class counts of the LAION-derived selection (the weights of Figure 5)."""
-    return load_selected_samples(db, laion, params)["wnid"].value_counts().sort_index()
+    """Class counts of the LAION-derived selection (the weights of Figure 5), from the
+    precomputed histograms: classes with a sample, sorted by wnid."""
+    counts = load_selection_summary(db, laion, params).class_counts
+    weights = pd.Series(counts, index=load_histograms(db, laion).wnids, name="count")
+    return weights[weights > 0].sort_index()
 
 
 def restrict_to_selection(
@@ -223,6 +273,14 @@ def restrict_to_selection(
     """Predictions with each thresholded dataset cut down to its selection: ``laion`` to
     the user's ``params``, the others (text-matched sets) to their kind's paper selection.
     """
+    if "bin" in predictions.columns:  # stored outcomes: integer masks, no join
+        keep = np.ones(len(predictions), dtype=bool)
+        codes = predictions["dataset"].cat.codes.to_numpy()
+        for code, dataset in enumerate(predictions["dataset"].cat.categories):
+            chosen = _selection(db, dataset, params if dataset == laion else None)
+            if chosen is not None:
+                keep &= (codes != code) | select_outcomes(predictions, chosen)
+        return predictions[keep]
     keep = pd.Series(True, index=predictions.index)
     for dataset in predictions["dataset"].unique():
         if not is_thresholded(db, dataset):
@@ -242,7 +300,10 @@ def build_accuracy_summary(
         ``(summary, per_dataset)``: summary has dataset, k, equal, equal_se, weighted,
         weighted_se; per_dataset maps dataset -> ModelAccuracy.
     """
-    per_dataset = compute_accuracy_by_dataset(predictions, class_weights=weights)
+    if "position" in predictions.columns:
+        per_dataset = compute_outcome_accuracy(predictions, class_weights=weights)
+    else:
+        per_dataset = compute_accuracy_by_dataset(predictions, class_weights=weights)
     rows = [acc.summary.reset_index().assign(dataset=name) for name, acc in per_dataset.items()]
     summary = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return summary, per_dataset

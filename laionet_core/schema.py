@@ -25,6 +25,8 @@ CLASS_METRICS = "class_metrics"
 REJECTED = "rejected"
 PREDICTIONS = "predictions"
 CAPTION_DIAGNOSTICS = "caption_diagnostics"
+SELECTION_STATS = "selection_stats"
+SELECTION_SUBSETS = "selection_subsets"
 
 # Dataset kinds (datasets.kind).
 KIND_TEXT_SELECTED = "text-selected"  # LAIONet-like: selected by caption alone
@@ -134,6 +136,41 @@ CREATE TABLE {REJECTED} (
 );
 """
 
+# Precomputed per-class statistics of thresholded selections (``selection_stats``).
+# Optional: ``precompute metrics`` creates them in an older database of this version,
+# and the app computes live without them.
+SELECTION_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SELECTION_STATS} (
+    dataset VARCHAR NOT NULL,
+    wnid VARCHAR NOT NULL,
+    combo TINYINT NOT NULL,
+    min_bin SMALLINT NOT NULL,
+    n BIGINT NOT NULL,
+    sum_sq DOUBLE NOT NULL,
+    sum_sq2 DOUBLE NOT NULL,
+    s_norm2 DOUBLE NOT NULL,
+    sum_p2 DOUBLE NOT NULL,
+    sum_pq DOUBLE NOT NULL,
+    zeta2_n BIGINT NOT NULL,
+    zeta2_sum DOUBLE NOT NULL,
+    zeta2_sum2 DOUBLE NOT NULL,
+    image_n BIGINT NOT NULL,
+    image_sum DOUBLE NOT NULL,
+    image_sum2 DOUBLE NOT NULL,
+    correct_1 BIGINT NOT NULL,
+    correct_5 BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {SELECTION_SUBSETS} (
+    dataset VARCHAR NOT NULL,
+    wnid VARCHAR NOT NULL,
+    bins SMALLINT[] NOT NULL,
+    nsfw BOOLEAN[] NOT NULL,
+    multi_label BOOLEAN[] NOT NULL,
+    gram FLOAT[] NOT NULL
+);
+"""
+DDL += SELECTION_DDL
+
 # Table name -> one-line description, for the README and the app's schema view.
 TABLE_DOCS = {
     META: "key/value facts about the build: schema_version, built_at, simulated.",
@@ -154,6 +191,11 @@ TABLE_DOCS = {
     CLASS_METRICS: "per-class metrics (intra-class similarity, recall, ...) with 95% CIs.",
     REJECTED: "samples or files that could not be used, with the reason.",
     PREDICTIONS: "a model's top-5 predicted wnids per sample (best first).",
+    SELECTION_STATS: "per class, filter combination (combo) and similarity bin (min_bin): the "
+    "sums that give intra-class similarity, image-to-synset similarity and zero-shot recall "
+    "with intervals for the selection bin >= min_bin (laionet_core.selection_stats).",
+    SELECTION_SUBSETS: "per class: up to 128 random embedded rows (bins, flags) and their "
+    "pair similarities (upper triangle), for zeta2 and Figure 6a's pairs.",
     CAPTION_DIAGNOSTICS: "per caption: similarity to its own synset and the share of other "
     "classes whose synset text is more similar (Section 4.2).",
 }

@@ -5,7 +5,8 @@ into place only when everything succeeded, so a failed build leaves an existing
 database untouched. Adding a dataset to an existing database runs in one transaction on
 a copy that is then swapped in (``storage_update``), so it works while the app reads it.
 Results computed from stored datasets (class metrics, caption diagnostics) are written
-by ``storage_results``; the Arrow plumbing is in ``storage_arrow``.
+by ``storage_results``; the Arrow plumbing is in ``storage_arrow``, the classes, synset
+embeddings, histograms and deletion in ``storage_rows``.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ import pandas as pd
 import pyarrow as pa
 
 from laionet_core import schema
-from laionet_core.selection import N_BINS, compute_similarity_bins, is_nsfw
 from laionet_core.storage_arrow import (
     build_embedding_array,
     insert_arrow,
     insert_frame,
     write_thumbnails,
 )
+from laionet_core.storage_rows import build_similarity_histograms, delete_dataset, write_meta
+from laionet_core.storage_rows import write_classes as write_classes  # re-exported
+from laionet_core.storage_rows import write_synset_embeddings as write_synset_embeddings
 from laionet_core.storage_update import (
     open_database_for_update as open_database_for_update,  # re-exported: its old home
 )
@@ -40,7 +43,6 @@ from laionet_core.storage_update import (
     remove_orphaned_temporaries,
 )
 from laionet_core.validation import require_columns, require_unit_rows
-from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, Vocabulary, format_synset_text
 
 logger = logging.getLogger(__name__)
 
@@ -111,65 +113,6 @@ def open_new_database(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
         raise
 
 
-def write_meta(con: duckdb.DuckDBPyConnection, values: dict[str, str]) -> None:
-    """Insert or replace key/value facts in the ``meta`` table."""
-    for key, value in values.items():
-        con.execute(
-            f"INSERT OR REPLACE INTO {schema.META} (key, value) VALUES (?, ?)", [key, str(value)]
-        )
-
-
-def write_classes(
-    con: duckdb.DuckDBPyConnection,
-    vocabulary: Vocabulary,
-    *,
-    synset_format: str = DEFAULT_SYNSET_TEXT_FORMAT,
-) -> None:
-    """Write every class of ``vocabulary`` (matched by the data or not)."""
-    frame = pd.DataFrame(
-        {
-            "wnid": [s.wnid for s in vocabulary.synsets],
-            "class_index": [s.class_index for s in vocabulary.synsets],
-            "name": [s.name for s in vocabulary.synsets],
-            "lemmas": [list(s.lemmas) for s in vocabulary.synsets],
-            "definition": [s.definition for s in vocabulary.synsets],
-            "synset_text": [format_synset_text(s, synset_format) for s in vocabulary.synsets],
-        }
-    )
-    insert_frame(con, schema.CLASSES, frame)
-    write_meta(con, {"synset_format": synset_format, "vocabulary": vocabulary.source})
-
-
-def write_synset_embeddings(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    encoder: str,
-    synset_format: str,
-    wnids: Sequence[str],
-    embeddings: np.ndarray,
-) -> None:
-    """Store synset-text embeddings of one encoder.
-
-    Args:
-        encoder: Encoder name, as recorded in ``datasets.encoder``.
-        synset_format: The synset-text format that was encoded.
-        wnids: (C,) wnids, row-aligned with ``embeddings``.
-        embeddings: (C, D) float, L2-normalised.
-    """
-    embeddings = require_unit_rows(embeddings, name=f"synset embeddings of {encoder}")
-    if len(wnids) != len(embeddings):
-        raise ValueError(f"{len(wnids)} wnids but {len(embeddings)} synset embeddings")
-    table = pa.table(
-        {
-            "encoder": pa.array([encoder] * len(wnids)),
-            "synset_format": pa.array([synset_format] * len(wnids)),
-            "wnid": pa.array(list(wnids)),
-            "embedding": build_embedding_array(embeddings),
-        }
-    )
-    insert_arrow(con, schema.SYNSET_EMBEDDINGS, table)
-
-
 def write_dataset(
     con: duckdb.DuckDBPyConnection,
     info: DatasetInfo,
@@ -214,6 +157,38 @@ class DuplicateSampleError(ValueError):
         self.sample_id = sample_id
 
 
+def _check_batch(
+    samples: pd.DataFrame,
+    arrays: dict[str, np.ndarray | None],
+    thumbnails: Sequence[tuple[str, bytes] | None] | None,
+    extras: dict[str, tuple[pd.DataFrame | None, tuple[str, ...]]],
+    where: str,
+) -> dict[str, np.ndarray]:
+    """Validate one batch before anything is written; the embeddings as float32 rows.
+
+    Raises:
+        ValueError: A column is missing, lengths disagree, a sample id repeats within
+            the batch, or an embedding is not unit-norm (each named with ``where``).
+    """
+    require_columns(samples, SAMPLE_COLUMNS, where=f"samples of {where}")
+    n = len(samples)
+    if samples["sample_id"].duplicated().any():
+        dup = samples.loc[samples["sample_id"].duplicated(), "sample_id"].iloc[0]
+        raise ValueError(f"{where}: sample_id {dup!r} appears more than once")
+    for label, array in {**arrays, "thumbnails": thumbnails}.items():
+        if array is not None and len(array) != n:
+            raise ValueError(f"{where}: {len(array)} {label} for {n} samples")
+    units = {
+        table: require_unit_rows(array, name=f"{table} of {where}")
+        for table, array in arrays.items()
+        if array is not None
+    }
+    for table, (extra, columns) in extras.items():
+        if extra is not None:
+            require_columns(extra, columns, where=f"{table} of {where}")
+    return units
+
+
 class DatasetWriter:
     """Writes one dataset batch by batch, so memory is bounded by one batch.
 
@@ -228,7 +203,7 @@ class DatasetWriter:
         self._info = info
         self._histograms: list[pd.DataFrame] = []
         self.n_samples = 0
-        _delete_dataset(con, info.dataset)
+        delete_dataset(con, info.dataset)
 
     def append_batch(
         self,
@@ -257,42 +232,41 @@ class DatasetWriter:
                 unit-norm (nothing is written then), or a sample id repeats within the
                 batch or with an earlier one (the id is named).
         """
-        name = self._info.dataset
-        where = f"dataset {name!r}" + (f" ({source})" if source else "")
-        require_columns(samples, SAMPLE_COLUMNS, where=f"samples of {where}")
-        n = len(samples)
-        if samples["sample_id"].duplicated().any():
-            dup = samples.loc[samples["sample_id"].duplicated(), "sample_id"].iloc[0]
-            raise ValueError(f"{where}: sample_id {dup!r} appears more than once")
+        where = f"dataset {self._info.dataset!r}" + (f" ({source})" if source else "")
         arrays = {
             schema.IMAGE_EMBEDDINGS: image_embeddings,
             schema.TEXT_EMBEDDINGS: text_embeddings,
         }
-        for label, array in {**arrays, "thumbnails": thumbnails}.items():
-            if array is not None and len(array) != n:
-                raise ValueError(f"{where}: {len(array)} {label} for {n} samples")
-        units = {
-            table: require_unit_rows(array, name=f"{table} of {where}")
-            for table, array in arrays.items()
-            if array is not None
+        extras = {
+            schema.CANDIDATES: (candidates, CANDIDATE_COLUMNS),
+            schema.REJECTED: (rejected, REJECTED_COLUMNS),
         }
-        extras = {schema.CANDIDATES: (candidates, CANDIDATE_COLUMNS)}
-        extras[schema.REJECTED] = (rejected, REJECTED_COLUMNS)
-        for table, (extra, columns) in extras.items():
-            if extra is not None:
-                require_columns(extra, columns, where=f"{table} of {where}")
-
+        units = _check_batch(samples, arrays, thumbnails, extras, where)
         frame = samples.loc[:, list(SAMPLE_COLUMNS)].copy()
-        frame.insert(0, "dataset", name)
+        frame.insert(0, "dataset", self._info.dataset)
         frame["sample_id"] = frame["sample_id"].astype(str)
+        n = len(frame)
         ids = write_thumbnails(self._con, thumbnails) if thumbnails is not None else [None] * n
         frame["thumbnail_id"] = pd.array(ids, dtype="Int64")
         self._insert_samples(frame, where)
-        sample_ids = pa.array(frame["sample_id"].tolist(), pa.string())
+        self._insert_rows(frame["sample_id"], units, extras)
+        if frame["text_similarity"].notna().any():
+            self._histograms.append(build_similarity_histograms(frame))
+        self.n_samples += n
+
+    def _insert_rows(
+        self,
+        sample_ids: pd.Series,
+        units: dict[str, np.ndarray],
+        extras: dict[str, tuple[pd.DataFrame | None, tuple[str, ...]]],
+    ) -> None:
+        """Insert the embeddings and the candidate and rejected rows of one batch."""
+        name = self._info.dataset
+        ids = pa.array(sample_ids.tolist(), pa.string())
+        names = pa.array([name] * len(ids), pa.string())
         for table, unit in units.items():
-            names = pa.array([name] * n, pa.string())
             embedding = build_embedding_array(unit)
-            data = pa.table({"dataset": names, "sample_id": sample_ids, "embedding": embedding})
+            data = pa.table({"dataset": names, "sample_id": ids, "embedding": embedding})
             insert_arrow(self._con, table, data)
         for table, (extra, columns) in extras.items():
             if extra is not None and len(extra):
@@ -300,9 +274,6 @@ class DatasetWriter:
                 rows.insert(0, "dataset", name)
                 rows["sample_id"] = rows["sample_id"].astype("string")
                 insert_frame(self._con, table, rows)
-        if frame["text_similarity"].notna().any():
-            self._histograms.append(build_similarity_histograms(frame))
-        self.n_samples += n
 
     def _insert_samples(self, frame: pd.DataFrame, where: str) -> None:
         try:
@@ -343,49 +314,3 @@ class DatasetWriter:
             summed = pd.concat(self._histograms).groupby(keys, sort=True)["n"].sum().reset_index()
             insert_frame(self._con, schema.SIMILARITY_HISTOGRAMS, summed)
         logger.info("dataset %s: %d samples", info.dataset, self.n_samples)
-
-
-def build_similarity_histograms(samples: pd.DataFrame) -> pd.DataFrame:
-    """Per-class counts per similarity bin, split by the NSFW and multi-label flags.
-
-    Args:
-        samples: Rows with ``dataset``, ``wnid``, ``nsfw`` (LAION tag), ``multi_label``
-            and ``text_similarity``.
-
-    Returns:
-        Rows of the ``similarity_histograms`` table (only non-zero counts).
-    """
-    nsfw = np.fromiter((is_nsfw(tag) for tag in samples["nsfw"]), bool, len(samples))
-    frame = pd.DataFrame(
-        {
-            "dataset": samples["dataset"].to_numpy(),
-            "wnid": samples["wnid"].to_numpy(),
-            "nsfw": nsfw,
-            "multi_label": samples["multi_label"].to_numpy(dtype=bool),
-            "bin": compute_similarity_bins(samples["text_similarity"].to_numpy(dtype=float)),
-        }
-    )
-    counts = frame.groupby(list(frame.columns), sort=True).size().rename("n").reset_index()
-    assert counts["bin"].between(0, N_BINS - 1).all()
-    return counts
-
-
-def _delete_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
-    con.execute(
-        f"DELETE FROM {schema.THUMBNAILS} WHERE thumbnail_id IN "
-        f"(SELECT thumbnail_id FROM {schema.SAMPLES} WHERE dataset = ?)",
-        [dataset],
-    )
-    for table in (
-        schema.SAMPLES,
-        schema.CANDIDATES,
-        schema.IMAGE_EMBEDDINGS,
-        schema.TEXT_EMBEDDINGS,
-        schema.SIMILARITY_HISTOGRAMS,
-        schema.CLASS_METRICS,
-        schema.REJECTED,
-        schema.PREDICTIONS,
-        schema.CAPTION_DIAGNOSTICS,
-        schema.DATASETS,
-    ):
-        con.execute(f"DELETE FROM {table} WHERE dataset = ?", [dataset])

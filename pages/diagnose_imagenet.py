@@ -23,11 +23,10 @@ from laionet_app.loaders import (
     load_least_explained_captions,
     load_significance_sweep,
 )
-from laionet_app.tables import load_classes, load_datasets, load_histograms
+from laionet_app.tables import load_classes, load_datasets, load_selection_summary
 from laionet_app.text import escape_markdown
 from laionet_core import schema
 from laionet_core.comparison import METRIC_INTRA
-from laionet_core.selection import summarize_selection
 from laionet_core.settings import IMAGENET_DATASET
 from laionet_core.thresholds import SHARE_SWEEP_THRESHOLDS
 
@@ -120,7 +119,7 @@ reference = right.selectbox(
     key="reference_dataset",
 )
 params = selection_controls(schema.KIND_TEXT_MATCHED)
-summary = summarize_selection(load_histograms(db, chosen).counts, params)
+summary = load_selection_summary(db, chosen, params)
 cols = st.columns(2)
 cols[0].metric("LAION samples kept", f"{summary.size:,}")
 cols[1].metric("Classes covered", f"{summary.covered:,}")

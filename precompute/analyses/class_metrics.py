@@ -39,6 +39,7 @@ from laionet_core.selection import (
 from laionet_core.storage import open_database_for_update
 from laionet_core.storage_results import write_class_metrics
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
+from precompute.analyses.selection_stats import write_dataset_selection_stats
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ def write_dataset_metrics(
     rows = compute_dataset_metrics(con, dataset, text_match_thresholds=text_match_thresholds)
     if not rows.empty:
         write_class_metrics(con, rows)
+        write_dataset_selection_stats(con, dataset)
         log_metric_summary(rows)
     return rows
 
@@ -175,6 +177,7 @@ def compute_database_metrics(
             )
             if not rows.empty:
                 parts.append(rows)
+                write_dataset_selection_stats(con, dataset)
         rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         if not rows.empty:
             write_class_metrics(con, rows)
