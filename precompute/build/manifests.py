@@ -22,15 +22,13 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
+from laionet_core.files import TEMP_MARKER, open_atomically
 from laionet_core.vocabulary import Vocabulary
 from precompute.ingest.laion import LaionPart
 
@@ -40,7 +38,6 @@ logger = logging.getLogger(__name__)
 SHARD_FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 HASH_CHUNK_BYTES = 1 << 22  # 4 MiB reads: streamed, so a 1 GB part needs no 1 GB buffer
-TEMP_MARKER = ".tmp-"  # temporary files are ".<name>.tmp-<pid>" in the same folder
 DIGEST_BYTES = 32  # blake2b-256: collision-safe, and half the hex of the 512-bit default
 
 
@@ -185,22 +182,6 @@ def describe_outputs(folder: Path) -> list[dict]:
         for path in sorted(folder.iterdir())
         if path.name != MANIFEST_FILE and TEMP_MARKER not in path.name
     ]
-
-
-@contextmanager
-def open_atomically(path: Path) -> Iterator[BinaryIO]:
-    """Write ``path`` through a temporary sibling renamed into place when the block ends.
-
-    If the block raises, the temporary file is removed and ``path`` is untouched.
-    """
-    tmp = path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}")
-    try:
-        with tmp.open("wb") as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_manifest(

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import tempfile
 from pathlib import Path
 
+from laionet_core.files import open_atomically
 from laionet_core.matching import LemmaMatcher
 from laionet_core.vocabulary import LemmaDictionary, load_vocabulary
 from precompute.cli.recipes import add_recipe_argument, resolve_recipe
@@ -41,15 +40,8 @@ def format_lemma_tsv(dictionary: LemmaDictionary) -> str:
 
 
 def _write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_atomically(path) as out:
+        out.write(text.encode("utf-8"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,9 +12,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import tarfile
-import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -23,6 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
+
+from laionet_core.files import open_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -152,12 +152,5 @@ def recognise_shards(images: Path, out: Path, *, workers: int = 1) -> int:
 
 
 def _write_atomically(table: pa.Table, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(handle)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_atomically(out) as handle:
+        pq.write_table(table, handle)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import glob
 import logging
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from laionet_core.files import open_atomically
 from laionet_core.matching import DEFAULT_MATCH_MODE, LemmaMatcher
 from laionet_core.vocabulary import load_vocabulary
 from precompute.build.lifetime import die_with_parent
@@ -276,13 +276,5 @@ def _by_file(
 
 def write_table_atomically(table: pa.Table, out: str | Path) -> None:
     """Write parquet to a temporary file beside ``out``, then rename it into place."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(handle)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_atomically(out) as handle:
+        pq.write_table(table, handle)

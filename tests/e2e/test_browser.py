@@ -7,7 +7,6 @@ missing); never ``playwright install``. The test fails, never skips, without a b
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,28 +20,16 @@ import pytest
 
 from laionet_core import queries
 from laionet_core.selection import THRESHOLD_STEP, SelectionParams
+from tests.e2e.serving import CHROMIUM_ARGS, find_chromium
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/lib/chromium/chromium")
-# Flags for a closed network: no background calls that the sandbox would refuse.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 START_TIMEOUT_S = 90
 
 
 def _chromium() -> str:
-    found = os.environ.get("LAIONET_CHROMIUM") or next(
-        (p for p in CHROMIUM_CANDIDATES if Path(p).exists()), shutil.which("chromium")
-    )
+    found = find_chromium()
     if not found:
         pytest.fail("no Chromium found: apt-get install chromium (make test does this)")
     return found

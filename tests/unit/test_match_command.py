@@ -130,7 +130,7 @@ def test_failed_write_removes_the_temporary_file(tmp_path, monkeypatch):
     out.write_bytes(b"old")
 
     def explode(table, where):
-        Path(where).write_bytes(b"partial")
+        where.write(b"partial")  # an open file of the temporary sibling
         raise OSError("disk full")
 
     monkeypatch.setattr(match_command.pq, "write_table", explode)
