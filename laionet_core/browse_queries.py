@@ -42,7 +42,7 @@ GROUP BY text_band, image_band
 
 SAMPLES_IN_CELL_SQL = f"""
 SELECT s.sample_id, s.url, s.text, s.wnid, s.text_similarity, s.image_similarity,
-       s.nsfw, s.multi_label, s.thumbnail_id
+       s.nsfw, s.filtered, s.multi_label, s.thumbnail_id
 FROM {schema.SAMPLES} s
 WHERE s.dataset = $dataset AND s.wnid = $wnid
   AND s.text_similarity > $t_low AND s.text_similarity <= $t_high
@@ -63,7 +63,7 @@ LIMIT $limit
 SEARCH_CAPTIONS_SQL = f"""
 WITH scanned AS (
     SELECT s.sample_id, s.text, s.wnid, s.text_similarity, s.image_similarity, s.nsfw,
-           s.multi_label
+           s.filtered, s.multi_label
     FROM {schema.SAMPLES} s
     WHERE s.dataset = $dataset AND ($wnid IS NULL OR s.wnid = $wnid) AND s.text IS NOT NULL
     LIMIT $scan

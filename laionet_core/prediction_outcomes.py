@@ -24,7 +24,7 @@ def prepare_outcomes(outcomes: pd.DataFrame) -> pd.DataFrame:
     selections and per-class counts work on integers."""
     out = outcomes.drop(columns=["text_similarity"]).assign(
         bin=compute_similarity_bins(outcomes["text_similarity"].to_numpy(np.float64)),
-        nsfw=outcomes["nsfw"].fillna(False).astype(bool),
+        filtered=outcomes["filtered"].fillna(False).astype(bool),
         multi_label=outcomes["multi_label"].astype(bool),
     )
     for column in ("dataset", "wnid"):
@@ -36,7 +36,7 @@ def select_outcomes(outcomes: pd.DataFrame, params: SelectionParams) -> np.ndarr
     """(N,) bool: rows ``params`` keeps (``selection.select_mask`` on bins)."""
     keep = outcomes["bin"].to_numpy() > threshold_index(params.threshold)
     if params.drop_nsfw:
-        keep &= ~outcomes["nsfw"].to_numpy()
+        keep &= ~outcomes["filtered"].to_numpy()
     if params.drop_multi_label:
         keep &= ~outcomes["multi_label"].to_numpy()
     return keep

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from laionet_core import schema
-from laionet_core.selection import N_BINS, NSFW_TAG, THRESHOLD_STEP, SelectionParams
+from laionet_core.selection import N_BINS, THRESHOLD_STEP, SelectionParams
 
 _SELECTION_WHERE = """
     s.dataset = $dataset
     AND s.text_similarity > $threshold
-    AND NOT ($drop_nsfw AND upper(trim(coalesce(s.nsfw, ''))) = $nsfw_tag)
+    AND NOT ($drop_nsfw AND s.filtered)
     AND NOT ($drop_multi_label AND s.multi_label)
 """
 
@@ -28,7 +28,7 @@ SELECTION_WHERE = _SELECTION_WHERE
 
 SELECTED_SAMPLES_SQL = f"""
 SELECT s.sample_id, s.url, s.text, s.wnid, c.name AS class_name, s.text_similarity,
-       s.image_similarity, s.nsfw, s.multi_label, s.matched_wnids, s.thumbnail_id
+       s.image_similarity, s.nsfw, s.filtered, s.multi_label, s.matched_wnids, s.thumbnail_id
 FROM {schema.SAMPLES} s JOIN {schema.CLASSES} c USING (wnid)
 WHERE {_SELECTION_WHERE}
 ORDER BY s.wnid, s.text_similarity DESC, s.sample_id
@@ -36,7 +36,7 @@ ORDER BY s.wnid, s.text_similarity DESC, s.sample_id
 
 ALL_SAMPLES_SQL = f"""
 SELECT s.sample_id, s.url, s.text, s.wnid, c.name AS class_name, s.text_similarity,
-       s.image_similarity, s.nsfw, s.multi_label, s.matched_wnids, s.thumbnail_id
+       s.image_similarity, s.nsfw, s.filtered, s.multi_label, s.matched_wnids, s.thumbnail_id
 FROM {schema.SAMPLES} s JOIN {schema.CLASSES} c USING (wnid)
 WHERE s.dataset = $dataset
 ORDER BY s.wnid, s.sample_id
@@ -48,13 +48,13 @@ FROM {schema.SAMPLES} s WHERE {_SELECTION_WHERE}
 """
 
 HISTOGRAMS_SQL = f"""
-SELECT h.wnid, h.nsfw, h.multi_label, h.bin, h.n
+SELECT h.wnid, h.filtered, h.multi_label, h.bin, h.n
 FROM {schema.SIMILARITY_HISTOGRAMS} h WHERE h.dataset = $dataset
 """
 
 SAMPLES_IN_BAND_SQL = f"""
 SELECT s.sample_id, s.url, s.text, s.wnid, s.text_similarity, s.image_similarity,
-       s.nsfw, s.multi_label, s.thumbnail_id
+       s.nsfw, s.filtered, s.multi_label, s.thumbnail_id
 FROM {schema.SAMPLES} s
 WHERE s.dataset = $dataset AND s.wnid = $wnid
   AND s.text_similarity > $low AND s.text_similarity <= $high
@@ -69,7 +69,7 @@ class SimilarityHistograms:
 
     Attributes:
         wnids: (C,) class wnids in class-index order (every class of the database).
-        counts: (C, 2, 2, N_BINS) int64 indexed [class, nsfw, multi_label, bin].
+        counts: (C, 2, 2, N_BINS) int64 indexed [class, filtered, multi_label, bin].
     """
 
     wnids: tuple[str, ...]
@@ -153,7 +153,7 @@ def load_similarity_histograms(
         classes = np.fromiter((index[w] for w in rows["wnid"]), np.int64, len(rows["wnid"]))
         np.add.at(
             counts,
-            (classes, rows["nsfw"].astype(int), rows["multi_label"].astype(int), rows["bin"]),
+            (classes, rows["filtered"].astype(int), rows["multi_label"].astype(int), rows["bin"]),
             rows["n"],
         )
     return SimilarityHistograms(wnids, counts)
@@ -170,7 +170,6 @@ def selection_sql_params(dataset: str, params: SelectionParams) -> dict:
         "threshold": params.threshold,
         "drop_nsfw": params.drop_nsfw,
         "drop_multi_label": params.drop_multi_label,
-        "nsfw_tag": NSFW_TAG,
     }
 
 
@@ -303,7 +302,7 @@ GROUP BY d.dataset, d.kind ORDER BY d.dataset
 
 RANDOM_CLASS_SAMPLES_SQL = f"""
 SELECT s.sample_id, s.url, s.text, s.wnid, s.text_similarity, s.image_similarity,
-       s.nsfw, s.multi_label, s.thumbnail_id
+       s.nsfw, s.filtered, s.multi_label, s.thumbnail_id
 FROM {schema.SAMPLES} s
 WHERE s.dataset = $dataset AND s.wnid = $wnid
 ORDER BY hash(s.sample_id, $seed)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from laionet_core import schema
 from laionet_core.queries import fetch_one
-from laionet_core.selection import NSFW_TAG, SelectionParams
+from laionet_core.selection import SelectionParams
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -36,12 +36,12 @@ def read_selection_stats(con: duckdb.DuckDBPyConnection, dataset: str) -> pd.Dat
 
 
 def read_selection_subsets(con: duckdb.DuckDBPyConnection, dataset: str) -> dict[str, dict]:
-    """wnid -> ``bins``, ``nsfw``, ``multi_label`` (numpy arrays of the class's subset
+    """wnid -> ``bins``, ``filtered``, ``multi_label`` (numpy arrays of the class's subset
     rows) and ``gram`` (their pair similarities, upper triangle); empty when none."""
     if not has_table(con, schema.SELECTION_SUBSETS):
         return {}
     arrow = con.sql(
-        f"SELECT wnid, bins, nsfw, multi_label, gram FROM {schema.SELECTION_SUBSETS} "
+        f"SELECT wnid, bins, filtered, multi_label, gram FROM {schema.SELECTION_SUBSETS} "
         "WHERE dataset = $dataset ORDER BY wnid",
         params={"dataset": dataset},
     ).to_arrow_table()
@@ -50,13 +50,13 @@ def read_selection_subsets(con: duckdb.DuckDBPyConnection, dataset: str) -> dict
     for i, wnid in enumerate(columns["wnid"].to_pylist()):
         out[wnid] = {
             name: columns[name][i].values.to_numpy(zero_copy_only=False)
-            for name in ("bins", "nsfw", "multi_label", "gram")
+            for name in ("bins", "filtered", "multi_label", "gram")
         }
     return out
 
 
 EMBEDDING_ROWS_SQL = f"""
-SELECT s.wnid, s.text_similarity, upper(trim(coalesce(s.nsfw, ''))) = $nsfw_tag AS nsfw,
+SELECT s.wnid, s.text_similarity, s.filtered,
        s.multi_label, s.image_similarity, e.embedding
 FROM {schema.IMAGE_EMBEDDINGS} e JOIN {schema.SAMPLES} s USING (dataset, sample_id)
 WHERE e.dataset = $dataset AND s.wnid >= $first AND s.wnid <= $last
@@ -81,12 +81,13 @@ def read_embedded_rows(
     """Embedded rows of the classes ``first <= wnid <= last``, by class then sample id.
 
     Returns:
-        ``(rows, embeddings)``: rows has wnid, text_similarity, nsfw (bool: LAION's tag
-        is NSFW), multi_label, image_similarity; embeddings (N, D) float32, row-aligned.
+        ``(rows, embeddings)``: rows has wnid, text_similarity, filtered (bool: the
+        content rules drop it), multi_label, image_similarity; embeddings (N, D) float32,
+        row-aligned.
     """
     arrow = con.sql(
         EMBEDDING_ROWS_SQL,
-        params={"dataset": dataset, "first": first, "last": last, "nsfw_tag": NSFW_TAG},
+        params={"dataset": dataset, "first": first, "last": last},
     ).to_arrow_table()
     rows = arrow.drop_columns(["embedding"]).to_pandas()
     column = arrow.column("embedding").combine_chunks()
@@ -112,7 +113,7 @@ def read_export_sample(con: duckdb.DuckDBPyConnection, dataset: str, *, limit: i
 
 PREDICTION_OUTCOMES_SQL = f"""
 SELECT p.dataset, s.wnid, s.text_similarity,
-       upper(trim(coalesce(s.nsfw, ''))) = $nsfw_tag AS nsfw, s.multi_label,
+       s.filtered, s.multi_label,
        CAST(coalesce(list_position(p.top5_wnids, s.wnid), 0) AS TINYINT) AS position
 FROM {schema.PREDICTIONS} p JOIN {schema.SAMPLES} s USING (dataset, sample_id)
 WHERE p.model = $model ORDER BY p.dataset, s.wnid, p.sample_id
@@ -123,11 +124,11 @@ def read_prediction_outcomes(con: duckdb.DuckDBPyConnection, model: str) -> pd.D
     """Where each sample's true class sits in ``model``'s top 5, with its selection fields.
 
     Returns:
-        Columns dataset, wnid (true class), text_similarity, nsfw (bool), multi_label,
+        Columns dataset, wnid (true class), text_similarity, filtered (bool), multi_label,
         position (1-based rank of the true class in the top 5; 0 when absent), sorted
         by dataset, class and sample id (no sample id: 1M of them would cost 100 MB).
     """
-    return con.execute(PREDICTION_OUTCOMES_SQL, {"model": model, "nsfw_tag": NSFW_TAG}).df()
+    return con.execute(PREDICTION_OUTCOMES_SQL, {"model": model}).df()
 
 
 CLASS_SUMMARIES_SQL = f"""
@@ -146,7 +147,7 @@ def read_class_summaries(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 BIN_SAMPLES_SQL = f"""
 SELECT s.sample_id, s.url, s.text, s.wnid, s.text_similarity, s.image_similarity,
-       s.nsfw, s.multi_label, s.thumbnail_id, hash(s.sample_id, $seed) AS draw
+       s.nsfw, s.filtered, s.multi_label, s.thumbnail_id, hash(s.sample_id, $seed) AS draw
 FROM {schema.SAMPLES} s
 WHERE s.dataset = $dataset AND s.wnid = $wnid AND s.text_similarity IS NOT NULL
 QUALIFY row_number() OVER (
@@ -208,7 +209,7 @@ SELECT floor((s.{column} - $low) / $width) AS bin, count(*) AS n
 FROM {samples} s
 WHERE s.dataset = $dataset AND s.{column} IS NOT NULL AND ($whole OR (
     s.text_similarity > $threshold
-    AND NOT ($drop_nsfw AND upper(trim(coalesce(s.nsfw, ''))) = $nsfw_tag)
+    AND NOT ($drop_nsfw AND s.filtered)
     AND NOT ($drop_multi_label AND s.multi_label)))
 GROUP BY 1 ORDER BY 1
 """
@@ -245,7 +246,6 @@ def read_value_histogram(
             "threshold": chosen.threshold,
             "drop_nsfw": chosen.drop_nsfw,
             "drop_multi_label": chosen.drop_multi_label,
-            "nsfw_tag": NSFW_TAG,
         },
     ).df()
     edges = low + width * rows["bin"].to_numpy(np.float64)

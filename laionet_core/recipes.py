@@ -196,7 +196,18 @@ def describe_ocr_filter(recipe: Recipe | None, *, ocr_text_given: bool) -> str:
     Returns:
         ``OCR_NOT_APPLIED`` when the rule wants OCR text and none was given.
     """
-    if recipe is None or recipe.ocr_rule == "none":
+    return describe_ocr_rule(
+        "none" if recipe is None else recipe.ocr_rule, ocr_text_given=ocr_text_given
+    )
+
+
+def describe_ocr_rule(ocr_rule: str, *, ocr_text_given: bool) -> str:
+    """What happened to an OCR rule (one of ``OCR_RULES``), in words recorded with the data.
+
+    Returns:
+        ``OCR_NOT_APPLIED`` when the rule wants OCR text and none was given.
+    """
+    if ocr_rule == "none":
         return "no OCR filter in this recipe"
     if not ocr_text_given:
         return OCR_NOT_APPLIED

@@ -8,7 +8,11 @@ rows of each table carry the ``dataset`` they belong to.
 from __future__ import annotations
 
 # Bump when a table or column changes meaning; readers refuse other versions.
-SCHEMA_VERSION = 2
+# 3: ``samples.filtered`` (the recipe's content rules) keys the histograms and the
+# selection statistics instead of LAION's raw NSFW tag (``python -m precompute upgrade``).
+SCHEMA_VERSION = 3
+# The version ``python -m precompute upgrade`` turns into this one.
+UPGRADABLE_SCHEMA_VERSION = 2
 
 # Tables.
 META = "meta"
@@ -68,6 +72,7 @@ CREATE TABLE {SAMPLES} (
     text_similarity FLOAT,
     image_similarity FLOAT,
     nsfw VARCHAR,
+    filtered BOOLEAN NOT NULL DEFAULT false,
     thumbnail_id BIGINT,
     PRIMARY KEY (dataset, sample_id)
 );
@@ -101,7 +106,7 @@ CREATE TABLE {SYNSET_EMBEDDINGS} (
 CREATE TABLE {SIMILARITY_HISTOGRAMS} (
     dataset VARCHAR NOT NULL,
     wnid VARCHAR NOT NULL,
-    nsfw BOOLEAN NOT NULL,
+    filtered BOOLEAN NOT NULL,
     multi_label BOOLEAN NOT NULL,
     bin SMALLINT NOT NULL,
     n BIGINT NOT NULL
@@ -164,7 +169,7 @@ CREATE TABLE IF NOT EXISTS {SELECTION_SUBSETS} (
     dataset VARCHAR NOT NULL,
     wnid VARCHAR NOT NULL,
     bins SMALLINT[] NOT NULL,
-    nsfw BOOLEAN[] NOT NULL,
+    filtered BOOLEAN[] NOT NULL,
     multi_label BOOLEAN[] NOT NULL,
     gram FLOAT[] NOT NULL
 );
@@ -178,7 +183,9 @@ TABLE_DOCS = {
     DATASETS: "one row per dataset: how it was selected (kind: text-selected, image-selected, "
     "captions, text-matched), from where, by which encoder; parameters (JSON) holds the "
     "rest, e.g. text_encoder, recall_at_1 of a text match.",
-    SAMPLES: "one row per kept sample; wnid is the label, matched_wnids every class matched. "
+    SAMPLES: "one row per kept sample; wnid is the label, matched_wnids every class matched; "
+    "nsfw is LAION's raw tag, filtered says the recipe's content rules (NSFW and OCR rules, "
+    "laionet_core.content_rules) drop the sample. "
     "text_similarity is caption-to-synset cosine, except in text-matched datasets: there it "
     "is the cosine between the sample's caption and the ImageNet-Captions text that chose "
     "it (text-to-text; every best match is kept, selections use > 0.7).",
@@ -187,14 +194,16 @@ TABLE_DOCS = {
     IMAGE_EMBEDDINGS: "L2-normalised image embeddings, one per sample.",
     TEXT_EMBEDDINGS: "L2-normalised caption embeddings, where a dataset has captions.",
     SYNSET_EMBEDDINGS: "L2-normalised synset-text embeddings per encoder and text format.",
-    SIMILARITY_HISTOGRAMS: "per-class counts of samples per text-similarity bin (see selection).",
+    SIMILARITY_HISTOGRAMS: "per-class counts of samples per text-similarity bin, split by the "
+    "filtered and multi_label flags (see selection).",
     CLASS_METRICS: "per-class metrics (intra-class similarity, recall, ...) with 95% CIs.",
     REJECTED: "samples or files that could not be used, with the reason.",
     PREDICTIONS: "a model's top-5 predicted wnids per sample (best first).",
     SELECTION_STATS: "per class, filter combination (combo) and similarity bin (min_bin): the "
     "sums that give intra-class similarity, image-to-synset similarity and zero-shot recall "
     "with intervals for the selection bin >= min_bin (laionet_core.selection_stats).",
-    SELECTION_SUBSETS: "per class: up to 128 random embedded rows (bins, flags) and their "
+    SELECTION_SUBSETS: "per class: up to 128 random embedded rows (bins, filtered and "
+    "multi_label flags) and their "
     "pair similarities (upper triangle), for zeta2 and Figure 6a's pairs.",
     CAPTION_DIAGNOSTICS: "per caption: similarity to its own synset and the share of other "
     "classes whose synset text is more similar (Section 4.2).",

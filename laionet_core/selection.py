@@ -4,7 +4,7 @@ The threshold has one definition here, used by the CLI and the app's slider alik
 A sample is kept when ``text_similarity > threshold`` (strictly, as in the paper).
 
 Moving the slider must cost microseconds, so precompute stores, per class and per
-(nsfw, multi_label) flag pair, a histogram of similarities over the threshold grid.
+(filtered, multi_label) flag pair, a histogram of similarities over the threshold grid.
 Any selection on the grid is then a reversed cumulative sum of that histogram:
 bin ``b`` of a similarity ``s`` is the number of grid thresholds strictly below ``s``,
 so ``s > grid[k]`` exactly when ``b > k``.
@@ -13,6 +13,7 @@ so ``s > grid[k]`` exactly when ``b > k``.
 from __future__ import annotations
 
 import math
+import re
 import string
 from dataclasses import dataclass
 
@@ -32,8 +33,10 @@ DEFAULT_THRESHOLD = 0.82
 DEFAULT_TEXT_MATCH_THRESHOLD = 0.7
 # Coverage counts a class once it has this many samples (1 = any sample at all).
 DEFAULT_MIN_SAMPLES_PER_CLASS = 1
-# LAION's NSFW column holds UNLIKELY, UNSURE or NSFW. The app's NSFW switch drops NSFW
-# only (the arXiv paper's rule); the TMLR paper keeps UNLIKELY only (``NSFW_RULES``).
+# LAION's NSFW column holds UNLIKELY, UNSURE or NSFW (or nothing). The recipes' NSFW
+# rules (``NSFW_RULES``) read it: the arXiv paper drops NSFW, the TMLR paper keeps
+# UNLIKELY only. The build stores the verdict as ``samples.filtered``
+# (``laionet_core.content_rules``); selections read that flag, never the tag.
 NSFW_TAG = "NSFW"
 
 _DECIMALS = 6  # grid values are rounded so 0.82 is the same double everywhere
@@ -73,7 +76,10 @@ class SelectionParams:
 
     Attributes:
         threshold: Keep samples with text_similarity strictly above this (on the grid).
-        drop_nsfw: Drop samples LAION tagged ``NSFW``.
+        drop_nsfw: Apply the content rules recorded with the dataset's recipe: drop the
+            samples whose ``samples.filtered`` flag is set (``content_rules``: the NSFW
+            rule, e.g. TMLR's "keep only UNLIKELY", and the OCR rule). The name stays
+            from the time the only rule was "drop NSFW".
         drop_multi_label: Drop captions that matched lemmas of more than one class.
         min_samples_per_class: A class counts as covered with at least this many samples.
     """
@@ -133,7 +139,7 @@ def compute_selection_curves(
 
     Args:
         histograms: (C, N_BINS) per-class counts per similarity bin, already restricted
-            to the samples the user keeps (NSFW and multi-label filters applied).
+            to the samples the user keeps (content and multi-label filters applied).
         min_samples_per_class: Samples a class needs to count as covered.
 
     Returns:
@@ -146,7 +152,7 @@ def compute_selection_curves(
 
 def select_mask(
     text_similarity: np.ndarray,
-    nsfw: np.ndarray,
+    filtered: np.ndarray,
     multi_label: np.ndarray,
     params: SelectionParams,
 ) -> np.ndarray:
@@ -154,7 +160,7 @@ def select_mask(
 
     Args:
         text_similarity: (N,) float similarities (NaN never selected).
-        nsfw: (N,) bool, True where LAION tagged the sample NSFW.
+        filtered: (N,) bool, True where the content rules drop the sample.
         multi_label: (N,) bool, True where the caption matched several classes.
         params: The selection.
 
@@ -164,22 +170,17 @@ def select_mask(
     sims = np.asarray(text_similarity, dtype=np.float64)
     keep = sims > params.threshold
     if params.drop_nsfw:
-        keep &= ~np.asarray(nsfw, dtype=bool)
+        keep &= ~np.asarray(filtered, dtype=bool)
     if params.drop_multi_label:
         keep &= ~np.asarray(multi_label, dtype=bool)
     return keep
-
-
-def is_nsfw(tag: object) -> bool:
-    """True when a LAION NSFW tag marks the sample not safe for work."""
-    return isinstance(tag, str) and tag.strip().upper() == NSFW_TAG
 
 
 def select_histograms(histograms: np.ndarray, params: SelectionParams) -> np.ndarray:
     """Sum the flag variants that ``params`` keeps.
 
     Args:
-        histograms: (C, 2, 2, N_BINS) counts indexed [class, nsfw, multi_label, bin].
+        histograms: (C, 2, 2, N_BINS) counts indexed [class, filtered, multi_label, bin].
         params: Which flags to drop.
 
     Returns:
@@ -188,9 +189,9 @@ def select_histograms(histograms: np.ndarray, params: SelectionParams) -> np.nda
     h = np.asarray(histograms)
     if h.ndim != 4 or h.shape[1:3] != (2, 2):
         raise ValueError(f"histograms must have shape (C, 2, 2, N_BINS), got {h.shape}")
-    nsfw = slice(0, 1) if params.drop_nsfw else slice(0, 2)
+    filtered = slice(0, 1) if params.drop_nsfw else slice(0, 2)
     multi = slice(0, 1) if params.drop_multi_label else slice(0, 2)
-    return h[:, nsfw, multi, :].sum(axis=(1, 2))
+    return h[:, filtered, multi, :].sum(axis=(1, 2))
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ NSFW_RULES = ("keep-all", "drop-nsfw", "unlikely-only")
 # ``unlikely-only`` (the TMLR paper) keeps this tag alone: UNSURE and missing tags go too.
 SAFE_TAG = "UNLIKELY"
 _OCR_PUNCTUATION = str.maketrans(string.punctuation, " " * len(string.punctuation))
+_OCR_WHITESPACE = re.compile("[ \t\n\r\f\v]+")
 
 
 def select_by_nsfw_rule(tags: object, rule: str) -> np.ndarray:
@@ -288,7 +290,10 @@ def select_by_nsfw_rule(tags: object, rule: str) -> np.ndarray:
 
 
 def _ocr_form(text: str) -> str:
-    return " " + " ".join(text.casefold().translate(_OCR_PUNCTUATION).split()) + " "
+    """Lower-cased, ASCII punctuation as spaces, ASCII whitespace runs as one space,
+    padded with a space (``content_rules`` does the same in SQL)."""
+    words = _OCR_WHITESPACE.split(text.lower().translate(_OCR_PUNCTUATION))
+    return " " + " ".join(w for w in words if w) + " "
 
 
 def select_by_ocr_text(
@@ -297,7 +302,7 @@ def select_by_ocr_text(
     """Keep the samples whose image text (OCR) names no lemma of their own class.
 
     The TMLR paper drops a sample whose recognised image text contains its class. Text
-    and lemmas are compared case-insensitively as whole words: casefolded, ASCII
+    and lemmas are compared case-insensitively as whole words: lower-cased, ASCII
     punctuation as spaces, padded with a space (``"PUMA!"`` contains ``puma``).
 
     Args:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from laionet_core.selection import NSFW_TAG, SelectionParams, snap_threshold
+from laionet_core.selection import SelectionParams, snap_threshold
 from laionet_core.selection_matched import (
     find_matching_image_threshold,
     select_by_thresholds,
@@ -40,7 +40,7 @@ MECHANISMS = (MECHANISM_TEXT, MECHANISM_TEXT_IMAGE, MECHANISM_TOP_K_TEXT, MECHAN
 # The multimodal variants loosen the caption bound and let the image decide the rest.
 DEFAULT_MULTIMODAL_TEXT_THRESHOLD = 0.7
 # Columns the mechanisms read from the candidates.
-CANDIDATE_COLUMNS = ("wnid", "text_similarity", "image_similarity", "nsfw", "multi_label")
+CANDIDATE_COLUMNS = ("wnid", "text_similarity", "image_similarity", "filtered", "multi_label")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class LabParams:
 
 
 def select_candidate_pool(candidates: pd.DataFrame, params: SelectionParams) -> np.ndarray:
-    """Mask of candidates that pass the NSFW and multi-label filters of ``params``.
+    """Mask of candidates that pass the content-rule and multi-label filters of ``params``.
 
     Args:
         candidates: Rows with ``CANDIDATE_COLUMNS``.
@@ -84,8 +84,7 @@ def select_candidate_pool(candidates: pd.DataFrame, params: SelectionParams) -> 
         raise ValueError(f"candidates lack column {missing[0]!r}; need {list(CANDIDATE_COLUMNS)}")
     keep = np.ones(len(candidates), dtype=bool)
     if params.drop_nsfw:
-        tags = candidates["nsfw"].fillna("").astype(str).str.strip().str.upper()
-        keep &= (tags != NSFW_TAG).to_numpy()
+        keep &= ~candidates["filtered"].fillna(False).astype(bool).to_numpy()
     if params.drop_multi_label:
         keep &= ~candidates["multi_label"].fillna(False).astype(bool).to_numpy()
     return keep

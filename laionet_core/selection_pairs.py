@@ -65,7 +65,7 @@ class SubsetArrays:
     Attributes:
         wnids: (C,) classes, sorted.
         starts: (C + 1,) rows of class c are ``starts[c]:starts[c + 1]``.
-        bins, nsfw, multi_label: (R,) each subset row's bin and flags.
+        bins, filtered, multi_label: (R,) each subset row's bin and flags.
         gram_starts: (C,) where each class's upper triangle starts in ``gram``.
         gram: (P,) float32 pair similarities, class by class.
     """
@@ -73,7 +73,7 @@ class SubsetArrays:
     wnids: np.ndarray
     starts: np.ndarray
     bins: np.ndarray
-    nsfw: np.ndarray
+    filtered: np.ndarray
     multi_label: np.ndarray
     gram_starts: np.ndarray
     gram: np.ndarray
@@ -93,7 +93,7 @@ def build_subset_arrays(subsets: dict[str, dict]) -> SubsetArrays:
         wnids=wnids,
         starts=np.concatenate([[0], np.cumsum(sizes)]),
         bins=flat("bins", np.int64),
-        nsfw=flat("nsfw", bool),
+        filtered=flat("filtered", bool),
         multi_label=flat("multi_label", bool),
         gram_starts=np.concatenate([[0], np.cumsum(grams)[:-1]]) if parts else grams,
         gram=flat("gram", np.float32),
@@ -107,7 +107,7 @@ def _kept_rows(arrays: SubsetArrays, params: SelectionParams | None) -> np.ndarr
         return keep
     keep &= arrays.bins >= threshold_index(params.threshold) + 1
     if params.drop_nsfw:
-        keep &= ~arrays.nsfw.astype(bool)
+        keep &= ~arrays.filtered.astype(bool)
     if params.drop_multi_label:
         keep &= ~arrays.multi_label.astype(bool)
     return keep

@@ -1,7 +1,8 @@
 """Why a sample was kept or dropped by a selection, per sample and counted per class.
 
-The reasons follow ``SelectionParams``: below (or at) the threshold, multi-label, NSFW.
-A sample can have several. OCR is not a reason here: the database records no OCR flag.
+The reasons follow ``SelectionParams``: below (or at) the threshold, multi-label, and
+the recipe's content rules (``samples.filtered``: its NSFW rule and, when OCR text was
+given, its OCR rule). A sample can have several.
 """
 
 from __future__ import annotations
@@ -9,30 +10,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from laionet_core.selection import NSFW_TAG, SelectionParams, threshold_index
+from laionet_core.selection import SelectionParams, threshold_index
 
 REASON_BELOW = "below threshold"
 REASON_MULTI_LABEL = "multi-label"
-REASON_NSFW = "NSFW"
+# The content rules (NSFW and OCR rules of the recipe): ``samples.filtered``.
+REASON_NSFW = "content rules (NSFW / OCR)"
 
 
 def list_drop_reasons(samples: pd.DataFrame, params: SelectionParams) -> pd.Series:
     """Each sample's reasons to be dropped, joined by ", " (empty when kept).
 
     Args:
-        samples: Rows with ``text_similarity``, ``nsfw`` and ``multi_label``.
+        samples: Rows with ``text_similarity``, ``filtered`` and ``multi_label``.
         params: The selection.
 
     Returns:
         Series of strings aligned with ``samples``.
     """
     below = ~(samples["text_similarity"].astype("float64") > params.threshold)
-    nsfw = samples["nsfw"].fillna("").astype(str).str.strip().str.upper() == NSFW_TAG
+    filtered = samples["filtered"].fillna(False).astype(bool)
     multi = samples["multi_label"].fillna(False).astype(bool)
     flags = {
         REASON_BELOW: below,
         REASON_MULTI_LABEL: multi & params.drop_multi_label,
-        REASON_NSFW: nsfw & params.drop_nsfw,
+        REASON_NSFW: filtered & params.drop_nsfw,
     }
     return pd.Series(
         [
@@ -48,7 +50,7 @@ def count_class_outcomes(class_histogram: np.ndarray, params: SelectionParams) -
     """Candidates, selected samples and each drop reason's count for one class.
 
     Args:
-        class_histogram: (2, 2, N_BINS) counts indexed [nsfw, multi_label, bin] (one
+        class_histogram: (2, 2, N_BINS) counts indexed [filtered, multi_label, bin] (one
             class of ``SimilarityHistograms.counts``).
         params: The selection.
 
@@ -59,9 +61,9 @@ def count_class_outcomes(class_histogram: np.ndarray, params: SelectionParams) -
     h = np.asarray(class_histogram, dtype=np.int64)
     above = np.zeros(h.shape[-1], dtype=bool)
     above[threshold_index(params.threshold) + 1 :] = True  # bin b > k: similarity > grid[k]
-    nsfw = np.array([False, params.drop_nsfw])[:, None, None]
+    filtered = np.array([False, params.drop_nsfw])[:, None, None]
     multi = np.array([False, params.drop_multi_label])[None, :, None]
-    kept = above[None, None, :] & ~nsfw & ~multi
+    kept = above[None, None, :] & ~filtered & ~multi
     candidates, selected = int(h.sum()), int(h[np.broadcast_to(kept, h.shape)].sum())
     return {
         "candidates": candidates,

@@ -1,7 +1,7 @@
 """Per-class sufficient statistics at every grid threshold, so a threshold move is a lookup.
 
 A selection of a thresholded dataset keeps, in each class, the samples whose flags it
-keeps (four combinations of the NSFW and multi-label filters) and whose similarity bin
+keeps (four combinations of the content-rule and multi-label filters) and whose similarity bin
 is at least ``k + 1`` for grid threshold ``k`` (``selection``: ``s > grid[k]`` exactly
 when ``bin > k``). Within one class and flag combination, sorting the rows by bin
 (descending) makes every selection a prefix, and the selection only changes at bins
@@ -42,7 +42,8 @@ from scipy import stats as sps
 from laionet_core.selection import N_BINS, SelectionParams, threshold_index
 from laionet_core.stats import DEFAULT_CONFIDENCE, compute_normal_quantile, compute_wilson_interval
 
-# Filter combinations (drop_nsfw, drop_multi_label), in the order their codes use.
+# Filter combinations (drop filtered, drop multi-label), in the order their codes use:
+# ``SelectionParams.drop_nsfw`` drops the rows the content rules flag (``filtered``).
 FLAG_COMBOS = ((False, False), (False, True), (True, False), (True, True))
 # Rows per class whose pair similarities give zeta2 and Figure 6a's pairs: 128 rows give
 # 8,128 distinct pairs (Figure 6a draws at most 1,225 per class) in 64 KiB per class.

@@ -13,9 +13,9 @@ import pandas as pd
 from laionet_core.selection_stats import FLAG_COMBOS, SUBSET_ROWS
 
 
-def _kept(combo: int, nsfw: np.ndarray, multi: np.ndarray) -> np.ndarray:
-    drop_nsfw, drop_multi = FLAG_COMBOS[combo]
-    return ~((nsfw & drop_nsfw) | (multi & drop_multi))
+def _kept(combo: int, filtered: np.ndarray, multi: np.ndarray) -> np.ndarray:
+    drop_filtered, drop_multi = FLAG_COMBOS[combo]
+    return ~((filtered & drop_filtered) | (multi & drop_multi))
 
 
 def select_subset(n_rows: int, class_code: int, *, seed: int = 0) -> np.ndarray:
@@ -58,7 +58,7 @@ def _combo_rows(
 
     q, image, finite = rows.q, rows.image, rows.finite
     # The subset rows this combination keeps, by bin descending: each selection a prefix.
-    sub_keep = subset[_kept(combo, rows.sample_nsfw[subset], rows.sample_multi[subset])]
+    sub_keep = subset[_kept(combo, rows.sample_filtered[subset], rows.sample_multi[subset])]
     sub_order = np.argsort(-rows.sample_bins[sub_keep], kind="stable")
     sub_pos = np.searchsorted(subset, sub_keep[sub_order])
     sub_bins = rows.sample_bins[sub_keep[sub_order]]
@@ -99,9 +99,9 @@ class _SortedClass:
 
     def __init__(self, x: np.ndarray, sample: pd.DataFrame) -> None:
         self.sample_bins = sample["bin"].to_numpy(np.int64)
-        self.sample_nsfw = sample["nsfw"].to_numpy(bool)
+        self.sample_filtered = sample["filtered"].to_numpy(bool)
         self.sample_multi = sample["multi_label"].to_numpy(bool)
-        group = self.sample_nsfw * 2 + self.sample_multi
+        group = self.sample_filtered * 2 + self.sample_multi
         order = np.lexsort((group, -self.sample_bins))
         self.x = x[order]
         self.bins, group = self.sample_bins[order], group[order]
@@ -110,8 +110,8 @@ class _SortedClass:
         self.finite = np.isfinite(image)
         self.image = np.where(self.finite, image, 0.0)
         self.rank = sample["rank"].to_numpy(np.int64)[order]
-        nsfw, multi = group >= 2, (group % 2) == 1
-        self.kept = [_kept(c, nsfw, multi) for c in range(len(FLAG_COMBOS))]
+        filtered, multi = group >= 2, (group % 2) == 1
+        self.kept = [_kept(c, filtered, multi) for c in range(len(FLAG_COMBOS))]
         runs = np.flatnonzero(
             np.r_[True, (self.bins[1:] != self.bins[:-1]) | (group[1:] != group[:-1])]
         )
@@ -161,14 +161,15 @@ def compute_class_stats(
         x: (m, D) float32 L2-normalised image embeddings of the class's rows, in a
             canonical order (e.g. by sample id), so the subset is reproducible.
         sample: m rows, row-aligned: ``bin`` (``selection.compute_similarity_bins``),
-            ``nsfw`` and ``multi_label`` (bool), ``image_similarity`` (float, NaN
-            allowed), ``rank`` (classes scoring above the true class, zero-shot).
+            ``filtered`` (the content rules drop it) and ``multi_label`` (bool),
+            ``image_similarity`` (float, NaN allowed), ``rank`` (classes scoring above
+            the true class, zero-shot).
         class_code: The class's index, seeding its subset.
         seed: Seed of the subset.
 
     Returns:
         ``(stats, subset)``: stats has ``combo``, ``min_bin`` and ``STAT_COLUMNS`` (one
-        row per combination and stored bin); subset has ``bins``, ``nsfw``,
+        row per combination and stored bin); subset has ``bins``, ``filtered``,
         ``multi_label`` (the subset rows') and ``gram`` (the upper triangle, ``i < j``
         row by row, of their pair similarities, float32).
     """
@@ -184,7 +185,7 @@ def compute_class_stats(
     upper = np.triu_indices(subset.size, k=1)
     chosen = {
         "bins": sample["bin"].to_numpy(np.int16)[subset],
-        "nsfw": sample["nsfw"].to_numpy(bool)[subset],
+        "filtered": sample["filtered"].to_numpy(bool)[subset],
         "multi_label": sample["multi_label"].to_numpy(bool)[subset],
         "gram": gram[upper].astype(np.float32),
     }

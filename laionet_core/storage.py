@@ -26,13 +26,20 @@ import pandas as pd
 import pyarrow as pa
 
 from laionet_core import schema
+from laionet_core.content_rules import (
+    ContentRules,
+    apply_content_rules,
+    describe_content_rules,
+    select_content_rules,
+)
+from laionet_core.recipes import read_recorded_recipe
 from laionet_core.storage_arrow import (
     build_embedding_array,
     insert_arrow,
     insert_frame,
     write_thumbnails,
 )
-from laionet_core.storage_rows import build_similarity_histograms, delete_dataset, write_meta
+from laionet_core.storage_rows import delete_dataset, write_meta
 from laionet_core.storage_rows import write_classes as write_classes  # re-exported
 from laionet_core.storage_rows import write_synset_embeddings as write_synset_embeddings
 from laionet_core.storage_update import (
@@ -123,6 +130,7 @@ def write_dataset(
     thumbnails: Sequence[tuple[str, bytes] | None] | None = None,
     candidates: pd.DataFrame | None = None,
     rejected: pd.DataFrame | None = None,
+    ocr_text: pd.Series | None = None,
 ) -> None:
     """Add one dataset held in memory (replacing any dataset of the same name).
 
@@ -132,12 +140,13 @@ def write_dataset(
         info: The dataset's row in ``datasets``.
         samples: One row per sample with ``SAMPLE_COLUMNS``; the other arguments are
             as in ``DatasetWriter.append_batch``.
+        ocr_text: As in ``DatasetWriter``.
 
     Raises:
         ValueError: A column is missing, lengths disagree, sample ids repeat, or an
             embedding is not unit-norm.
     """
-    writer = DatasetWriter(con, info)
+    writer = DatasetWriter(con, info, ocr_text=ocr_text)
     writer.append_batch(
         samples,
         image_embeddings=image_embeddings,
@@ -193,15 +202,33 @@ class DatasetWriter:
     """Writes one dataset batch by batch, so memory is bounded by one batch.
 
     Creating it deletes any dataset of the same name; ``append_batch`` inserts rows
-    straight into DuckDB and keeps only the batch's similarity histogram (classes x
-    flags x bins counts); ``finish`` writes the ``datasets`` row and the histograms
-    summed over batches. Sample ids must be unique across batches.
+    straight into DuckDB; ``finish`` writes the ``datasets`` row, applies the dataset's
+    content rules (``samples.filtered``, in bulk SQL) and counts the similarity
+    histograms from the stored rows (``content_rules``). Sample ids must be unique
+    across batches.
+
+    Args:
+        con: A writable connection.
+        info: The dataset's row; the content rules follow the recipe recorded in its
+            parameters and its kind (``content_rules.select_content_rules``).
+        rules: Content rules to apply instead.
+        ocr_text: Sample id -> recognised image text, for a recipe's OCR rule; None:
+            the rule is not applied, and the dataset's parameters say so.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, info: DatasetInfo) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        info: DatasetInfo,
+        *,
+        rules: ContentRules | None = None,
+        ocr_text: pd.Series | None = None,
+    ) -> None:
         self._con = con
         self._info = info
-        self._histograms: list[pd.DataFrame] = []
+        recipe = read_recorded_recipe(info.parameters)
+        self.rules = rules if rules is not None else select_content_rules(recipe, info.kind)
+        self._ocr_text = ocr_text
         self.n_samples = 0
         delete_dataset(con, info.dataset)
 
@@ -250,8 +277,6 @@ class DatasetWriter:
         frame["thumbnail_id"] = pd.array(ids, dtype="Int64")
         self._insert_samples(frame, where)
         self._insert_rows(frame["sample_id"], units, extras)
-        if frame["text_similarity"].notna().any():
-            self._histograms.append(build_similarity_histograms(frame))
         self.n_samples += n
 
     def _insert_rows(
@@ -290,13 +315,19 @@ class DatasetWriter:
             message = f"{where}: sample_id {dup!r} is already in an earlier batch"
             raise DuplicateSampleError(message, dup) from error
 
-    def finish(self, *, parameters: dict | None = None) -> None:
-        """Write the ``datasets`` row and the similarity histograms summed over batches.
+    def finish(self, *, parameters: dict | None = None) -> dict[str, int]:
+        """Write the ``datasets`` row, apply the content rules, count the histograms.
 
         Args:
-            parameters: Merged into ``info.parameters`` (e.g. counts known at the end).
+            parameters: Merged into ``info.parameters`` (e.g. counts known at the end);
+                ``content_rules`` (the rules and whether OCR text was read) is added.
+
+        Returns:
+            Samples the content rules drop (``content_rules.write_content_flags``).
         """
         info = self._info
+        given = self._ocr_text is not None
+        rules = {"content_rules": describe_content_rules(self.rules, ocr_text_given=given)}
         self._con.execute(
             f"INSERT INTO {schema.DATASETS} VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
@@ -305,12 +336,12 @@ class DatasetWriter:
                 info.source,
                 info.encoder,
                 info.simulated,
-                json.dumps({**info.parameters, **(parameters or {})}, sort_keys=True, default=str),
+                json.dumps(
+                    {**info.parameters, **(parameters or {}), **rules}, sort_keys=True, default=str
+                ),
                 datetime.now(UTC).replace(tzinfo=None),
             ],
         )
-        if self._histograms:
-            keys = ["dataset", "wnid", "nsfw", "multi_label", "bin"]
-            summed = pd.concat(self._histograms).groupby(keys, sort=True)["n"].sum().reset_index()
-            insert_frame(self._con, schema.SIMILARITY_HISTOGRAMS, summed)
+        dropped = apply_content_rules(self._con, info.dataset, self.rules, ocr_text=self._ocr_text)
         logger.info("dataset %s: %d samples", info.dataset, self.n_samples)
+        return dropped

@@ -1,4 +1,4 @@
-"""Row-level writes of ``storage``: classes, synset embeddings, histograms, deletion.
+"""Row-level writes of ``storage``: classes, synset embeddings, deletion.
 
 ``storage`` re-exports ``write_meta``, ``write_classes`` and ``write_synset_embeddings``.
 """
@@ -14,7 +14,6 @@ import pyarrow as pa
 
 from laionet_core import schema
 from laionet_core.queries_stats import has_table
-from laionet_core.selection import N_BINS, compute_similarity_bins, is_nsfw
 from laionet_core.storage_arrow import build_embedding_array, insert_arrow, insert_frame
 from laionet_core.validation import require_unit_rows
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT, Vocabulary, format_synset_text
@@ -77,31 +76,6 @@ def write_synset_embeddings(
         }
     )
     insert_arrow(con, schema.SYNSET_EMBEDDINGS, table)
-
-
-def build_similarity_histograms(samples: pd.DataFrame) -> pd.DataFrame:
-    """Per-class counts per similarity bin, split by the NSFW and multi-label flags.
-
-    Args:
-        samples: Rows with ``dataset``, ``wnid``, ``nsfw`` (LAION tag), ``multi_label``
-            and ``text_similarity``.
-
-    Returns:
-        Rows of the ``similarity_histograms`` table (only non-zero counts).
-    """
-    nsfw = np.fromiter((is_nsfw(tag) for tag in samples["nsfw"]), bool, len(samples))
-    frame = pd.DataFrame(
-        {
-            "dataset": samples["dataset"].to_numpy(),
-            "wnid": samples["wnid"].to_numpy(),
-            "nsfw": nsfw,
-            "multi_label": samples["multi_label"].to_numpy(dtype=bool),
-            "bin": compute_similarity_bins(samples["text_similarity"].to_numpy(dtype=float)),
-        }
-    )
-    counts = frame.groupby(list(frame.columns), sort=True).size().rename("n").reset_index()
-    assert counts["bin"].between(0, N_BINS - 1).all()
-    return counts
 
 
 def delete_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> None:

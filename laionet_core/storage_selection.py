@@ -36,7 +36,7 @@ def write_selection_stats(
         con: A writable connection.
         dataset: The dataset.
         stats: Rows with ``wnid``, ``combo``, ``min_bin`` and ``STAT_COLUMNS``.
-        subsets: wnid -> ``compute_class_stats``' subset arrays (bins, nsfw,
+        subsets: wnid -> ``compute_class_stats``' subset arrays (bins, filtered,
             multi_label, gram).
     """
     con.execute(schema.SELECTION_DDL)
@@ -53,7 +53,7 @@ def write_selection_stats(
                 "dataset": pa.array([dataset] * len(wnids), pa.string()),
                 "wnid": pa.array(wnids, pa.string()),
                 "bins": _list_array([subsets[w]["bins"] for w in wnids], pa.int16()),
-                "nsfw": _list_array([subsets[w]["nsfw"] for w in wnids], pa.bool_()),
+                "filtered": _list_array([subsets[w]["filtered"] for w in wnids], pa.bool_()),
                 "multi_label": _list_array([subsets[w]["multi_label"] for w in wnids], pa.bool_()),
                 "gram": _list_array([subsets[w]["gram"] for w in wnids], pa.float32()),
             }

@@ -78,7 +78,7 @@ def write_dataset_selection_stats(con: duckdb.DuckDBPyConnection, dataset: str) 
         sample = rows.assign(
             bin=compute_similarity_bins(rows["text_similarity"].to_numpy(np.float64)),
             rank=rank,
-            nsfw=rows["nsfw"].fillna(False).astype(bool),
+            filtered=rows["filtered"].fillna(False).astype(bool),
         )
         labels = sample["wnid"].to_numpy()
         bounds = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1], True])
