@@ -11,7 +11,9 @@ export or a report can say which LAIONet it is. They are defined here and only h
   822k samples, 915 classes. The default, so a user who reads nothing gets the paper.
 * ``paper-arxiv``: the arXiv version (880k samples, 918 classes): NSFW dropped, no OCR.
 * ``explorer``: this project's own: normalised matching, the synset text in the
-  vocabulary's spelling, the U-statistic interval over every image.
+  vocabulary's spelling, the U-statistic interval over every image; the published
+  paper's content rules (NSFW tag ``UNLIKELY`` only, the OCR rule), which are no
+  statistical choice and the stricter of the two versions.
 """
 
 from __future__ import annotations
@@ -160,7 +162,10 @@ RECIPES: Mapping[str, Recipe] = {
         ),
         Recipe(
             "explorer",
-            "this project's own: normalised matching, the U-statistic interval over all images",
+            "this project's own: normalised matching, the U-statistic interval over all "
+            "images, the published paper's content rules",
+            nsfw_rule="unlikely-only",
+            ocr_rule="drop-class-text",
         ),
     )
 }

@@ -37,6 +37,7 @@ class SimulationConfig:
         non_ascii_fraction: Captions with non-ASCII decoration.
         nsfw_fraction: Rows tagged ``NSFW``.
         unsure_fraction: Rows tagged ``UNSURE``.
+        untagged_fraction: Rows without a tag (kept by the arXiv rule, dropped by TMLR's).
         image_spread: Mean per-sample image variation around the class prototype.
         phrasings_per_class: Phrasing directions per concept; captions of a class
             share one of them, so text-to-text nearest neighbours are meaningful.
@@ -74,6 +75,7 @@ class SimulationConfig:
     non_ascii_fraction: float = 0.05
     nsfw_fraction: float = 0.015
     unsure_fraction: float = 0.08
+    untagged_fraction: float = 0.02
     image_spread: float = 1.1
     phrasings_per_class: int = 8
     phrasing_weight: float = 0.7
@@ -109,6 +111,7 @@ class SimulationConfig:
             "non_ascii_fraction",
             "nsfw_fraction",
             "unsure_fraction",
+            "untagged_fraction",
             "phrasing_weight",
             "sibling_similarity",
             "similarity_frequency_corr",

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from laionet_core.vocabulary import load_imagenet_vocabulary
+from precompute.simulate.draws import draw_nsfw_tags
 from precompute.simulate.images import compute_motifs, compute_render_params, write_thumbnails
 from precompute.simulate.part_rows import PartRows, build_part_rows, to_unit_f16
 from precompute.simulate.references import ReferenceSet, build_reference_sets
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 GENERATOR = "laionet-explorer simulate"
 # Bump when a change to the simulated world changes what a config generates: the demo
 # then regenerates corpora (and rebuilds databases) made by an older version.
-SIMULATOR_VERSION = 2
+SIMULATOR_VERSION = 3
 CHUNK_ROWS = 100_000  # rows generated at once; bounds memory at ~100 MB for dim 128
 SAMPLE_ID_BASE = 3_000_000_000  # SAMPLE_IDs look like LAION's large ints; unique across parts
 URL_PREFIX = "https://img.simulated-laion.invalid"  # reserved TLD: never resolves
@@ -68,8 +69,7 @@ def _metadata_table(
     n = ids.size
     similarity = np.sum(rows.img_emb.astype(np.float64) * rows.text_emb.astype(np.float64), axis=1)
     u = rng.random(n)
-    unsure = config.nsfw_fraction + config.unsure_fraction
-    nsfw = np.where(u < config.nsfw_fraction, "NSFW", np.where(u < unsure, "UNSURE", "UNLIKELY"))
+    nsfw = draw_nsfw_tags(u, config.nsfw_fraction, config.unsure_fraction, config.untagged_fraction)
     licence = np.where(rng.random(n) < LICENSE_KNOWN, rng.choice(LICENSES, size=n), "?")
     height = rng.choice(SIZES, size=n)
     width = (height * rng.choice([0.75, 1.0, 1.333, 1.5, 1.777], size=n)).astype(np.int32)

@@ -172,3 +172,22 @@ def compute_phrased_directions(
     z = compute_unit_normal(rng, concept.size, world.phrasings.shape[2])
     w = world.phrasing_weight
     return (w * world.phrasings[concept, k] + np.sqrt(1.0 - w * w) * z).astype(np.float32)
+
+
+def draw_nsfw_tags(u: np.ndarray, nsfw: float, unsure: float, untagged: float) -> np.ndarray:
+    """LAION-style NSFW tags from uniform draws ``u``: ``NSFW``, ``UNSURE``, missing
+    (None) and ``UNLIKELY`` for the rest, in that order of ``u``, so the TMLR rule (keep
+    ``UNLIKELY`` only) visibly differs from the arXiv rule (drop ``NSFW``).
+
+    Args:
+        u: (N,) uniform draws in [0, 1).
+        nsfw, unsure, untagged: Shares of each tag.
+
+    Returns:
+        (N,) object array of str or None.
+    """
+    tags = np.full(u.shape, "UNLIKELY", dtype=object)
+    tags[u < nsfw + unsure + untagged] = None
+    tags[u < nsfw + unsure] = "UNSURE"
+    tags[u < nsfw] = "NSFW"
+    return tags

@@ -54,7 +54,8 @@ class PaperScaleConfig:
         selection_rate_sd: Log-normal spread of per-class selection rates.
         similarity_sd: Spread of captions' synset similarity around their class mean.
         multi_label_fraction: Captions that name a second class.
-        nsfw_fraction: Rows tagged ``NSFW``; ``unsure_fraction``: tagged ``UNSURE``.
+        nsfw_fraction: Rows tagged ``NSFW``; ``unsure_fraction``: tagged ``UNSURE``;
+            ``untagged_fraction``: without a tag (the TMLR rule drops both).
         chunk_rows: Captions drawn and written at once (bounds memory).
         thumbnails_per_class: Pool of thumbnails per dataset and class.
         imagenet_val_per_class: ImageNet-val images per class (50 000 in all).
@@ -77,6 +78,7 @@ class PaperScaleConfig:
     multi_label_fraction: float = 0.03
     nsfw_fraction: float = 0.015
     unsure_fraction: float = 0.08
+    untagged_fraction: float = 0.02
     chunk_rows: int = 250_000
     thumbnails_per_class: int = 12
     imagenet_val_per_class: int = 50

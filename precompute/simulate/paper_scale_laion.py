@@ -21,6 +21,7 @@ from precompute.simulate.draws import (
     compute_image_similarity,
     compute_images,
     compute_phrased_directions,
+    draw_nsfw_tags,
 )
 from precompute.simulate.paper_scale import PaperScaleConfig
 from precompute.simulate.part_rows import NAME_FIRST_LEMMA
@@ -164,10 +165,7 @@ def draw_laion_chunk(
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 22, lo]))
     rows, second, sim, second_sim, score = _draw_labels(config, plan, lo, hi, rng)
     u = rng.random(rows.size)
-    unsure = config.nsfw_fraction + config.unsure_fraction
-    nsfw = np.where(
-        u < config.nsfw_fraction, "NSFW", np.where(u < unsure, "UNSURE", "UNLIKELY")
-    ).astype(object)
+    nsfw = draw_nsfw_tags(u, config.nsfw_fraction, config.unsure_fraction, config.untagged_fraction)
     captions = _draw_captions(world, rows, second, rng)
     above = sim > config.threshold
     image_sim, img_emb = _draw_images(world, rows, score, above, rng)

@@ -2,21 +2,21 @@
 
 Rows go into DuckDB through ``laionet_core.storage_arrow.insert_arrow`` with the column
 names of ``laionet_core.schema``; the ``datasets`` row comes from
-``laionet_core.storage.DatasetWriter``; histograms from ``build_similarity_histograms``.
+``laionet_core.storage.DatasetWriter``, which also applies the recorded recipe's content
+rules (``samples.filtered``) and counts the histograms from the stored rows, as a build does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from laionet_core import schema
-from laionet_core.storage import DatasetInfo, DatasetWriter, build_similarity_histograms
-from laionet_core.storage_arrow import build_embedding_array, insert_arrow, insert_frame
+from laionet_core.storage import DatasetInfo, DatasetWriter
+from laionet_core.storage_arrow import build_embedding_array, insert_arrow
 from precompute.simulate.images import compute_motifs, compute_render_params, render_thumbnails
 from precompute.simulate.world import World
 
@@ -46,7 +46,7 @@ def build_wnid_lists(first: np.ndarray, second: np.ndarray | None = None) -> pa.
 
 @dataclass
 class BulkDataset:
-    """One dataset written in bulk: rows, embeddings and histograms, then its row.
+    """One dataset written in bulk: rows and embeddings, then its row and histograms.
 
     Create it before inserting (``DatasetWriter`` clears a dataset of the same name),
     call ``insert`` per batch and ``finish`` once.
@@ -55,7 +55,6 @@ class BulkDataset:
     con: duckdb.DuckDBPyConnection
     info: DatasetInfo
     n_samples: int = 0
-    histograms: list[pd.DataFrame] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._writer = DatasetWriter(self.con, self.info)
@@ -99,21 +98,12 @@ class BulkDataset:
                 schema.CANDIDATES,
                 pa.table({"dataset": pa.array([name] * n), **candidates}),
             )
-        if table["text_similarity"].null_count < len(table):
-            frame = table.select(
-                ["dataset", "wnid", "nsfw", "multi_label", "text_similarity"]
-            ).to_pandas()
-            self.histograms.append(build_similarity_histograms(frame))
         self.n_samples += len(table)
 
     def finish(self, parameters: dict | None = None) -> None:
-        """Write the ``datasets`` row and the histograms summed over batches."""
+        """Write the ``datasets`` row, the content flags and the histograms."""
         self._writer.n_samples = self.n_samples
         self._writer.finish(parameters=parameters)
-        if self.histograms:
-            keys = ["dataset", "wnid", "nsfw", "multi_label", "bin"]
-            summed = pd.concat(self.histograms).groupby(keys, sort=True)["n"].sum().reset_index()
-            insert_frame(self.con, schema.SIMILARITY_HISTOGRAMS, summed)
 
 
 class ThumbnailPools:

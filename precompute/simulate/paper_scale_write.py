@@ -19,6 +19,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from laionet_core import schema
+from laionet_core.recipes import DEFAULT_RECIPE, describe_recipe, get_recipe
 from laionet_core.settings import (
     IMAGENET_CAPTIONS_DATASET,
     IMAGENET_DATASET,
@@ -99,7 +100,14 @@ def write_paper_scale_database(config: PaperScaleConfig, db: Path) -> None:
 
 
 def _info(name: str, kind: str, encoder: str, parameters: dict) -> DatasetInfo:
-    return DatasetInfo(name, kind, SOURCE, encoder, True, {"preset": PRESET_NAME, **parameters})
+    """A dataset row of the preset; the selected and text-matched datasets record the
+    default recipe, whose content rules (``samples.filtered``) the writer applies."""
+    recipe = {}
+    if kind in (schema.KIND_TEXT_SELECTED, schema.KIND_TEXT_MATCHED):
+        recipe = describe_recipe(get_recipe(DEFAULT_RECIPE))
+    return DatasetInfo(
+        name, kind, SOURCE, encoder, True, {"preset": PRESET_NAME, **parameters, **recipe}
+    )
 
 
 def write_references(
