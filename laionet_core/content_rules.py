@@ -24,7 +24,9 @@ from __future__ import annotations
 import logging
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -136,8 +138,57 @@ def describe_content_rules(rules: ContentRules, *, ocr_text_given: bool) -> dict
     return recorded
 
 
-def write_ocr_table(con: duckdb.DuckDBPyConnection, ocr_text: pd.Series) -> None:
-    """Hold OCR text (sample id -> text) in the temporary table the OCR rule reads."""
+@dataclass(frozen=True)
+class OcrFile:
+    """A parquet file of recognised image text, read by DuckDB without Python rows.
+
+    Attributes:
+        path: The file (``python -m precompute ocr``'s output, or a metadata part).
+        id_column: Its sample-id column (``SAMPLE_ID``, or ``key`` in some layouts).
+    """
+
+    path: Path
+    id_column: str = "SAMPLE_ID"
+
+
+# OCR text: sample id -> text in memory, or parquet files DuckDB reads in bulk.
+OcrText = pd.Series | Sequence[OcrFile]
+
+
+def write_ocr_table(con: duckdb.DuckDBPyConnection, ocr_text: OcrText) -> None:
+    """Hold OCR text in the temporary table the OCR rule reads.
+
+    Raises:
+        ValueError: A sample id has two different texts (the id is named).
+    """
+    if isinstance(ocr_text, pd.Series):
+        _write_ocr_series(con, ocr_text)
+    else:
+        selects = [
+            f"SELECT CAST({_quote(f.id_column)} AS VARCHAR) AS sample_id, "
+            f"CAST(ocr_text AS VARCHAR) AS ocr_text FROM read_parquet($p{i})"
+            for i, f in enumerate(ocr_text)
+        ]
+        params = {f"p{i}": str(f.path) for i, f in enumerate(ocr_text)}
+        union = " UNION ALL ".join(selects) or "SELECT NULL::VARCHAR, NULL::VARCHAR LIMIT 0"
+        con.execute(
+            f"CREATE OR REPLACE TEMPORARY TABLE {OCR_TABLE} AS SELECT DISTINCT * FROM ({union})",
+            params,
+        )
+    clash = con.execute(
+        f"SELECT sample_id FROM {OCR_TABLE} GROUP BY sample_id HAVING count(*) > 1 LIMIT 1"
+    ).fetchall()
+    if clash:
+        con.execute(f"DROP TABLE IF EXISTS {OCR_TABLE}")
+        raise ValueError(f"OCR text: SAMPLE_ID {clash[0][0]!r} has two different ocr_text values")
+
+
+def _quote(identifier: str) -> str:
+    """A column name as a quoted SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _write_ocr_series(con: duckdb.DuckDBPyConnection, ocr_text: pd.Series) -> None:
     texts = ocr_text.astype(object).where(ocr_text.notna(), None)
     rows = pa.table(
         {
@@ -157,7 +208,7 @@ def write_content_flags(
     dataset: str,
     rules: ContentRules,
     *,
-    ocr_text: pd.Series | None = None,
+    ocr_text: OcrText | None = None,
 ) -> dict[str, int]:
     """Set ``samples.filtered`` of one dataset from its content rules, in bulk SQL.
 
@@ -165,7 +216,7 @@ def write_content_flags(
         con: A writable connection.
         dataset: The dataset.
         rules: Its content rules.
-        ocr_text: Sample id -> recognised image text, for an OCR rule; None: the OCR
+        ocr_text: Recognised image text (``OcrText``), for an OCR rule; None: the OCR
             rule is not applied (``recipes.OCR_NOT_APPLIED`` is logged).
 
     Returns:
@@ -241,7 +292,7 @@ def apply_content_rules(
     dataset: str,
     rules: ContentRules,
     *,
-    ocr_text: pd.Series | None = None,
+    ocr_text: OcrText | None = None,
 ) -> dict[str, int]:
     """``write_content_flags`` then ``write_similarity_histograms`` for one dataset.
 

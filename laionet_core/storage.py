@@ -28,6 +28,7 @@ import pyarrow as pa
 from laionet_core import schema
 from laionet_core.content_rules import (
     ContentRules,
+    OcrText,
     apply_content_rules,
     describe_content_rules,
     select_content_rules,
@@ -130,7 +131,7 @@ def write_dataset(
     thumbnails: Sequence[tuple[str, bytes] | None] | None = None,
     candidates: pd.DataFrame | None = None,
     rejected: pd.DataFrame | None = None,
-    ocr_text: pd.Series | None = None,
+    ocr_text: OcrText | None = None,
 ) -> None:
     """Add one dataset held in memory (replacing any dataset of the same name).
 
@@ -212,8 +213,8 @@ class DatasetWriter:
         info: The dataset's row; the content rules follow the recipe recorded in its
             parameters and its kind (``content_rules.select_content_rules``).
         rules: Content rules to apply instead.
-        ocr_text: Sample id -> recognised image text, for a recipe's OCR rule; None:
-            the rule is not applied, and the dataset's parameters say so.
+        ocr_text: Recognised image text (``content_rules.OcrText``), for a recipe's
+            OCR rule; None: the rule is not applied, and the dataset's parameters say so.
     """
 
     def __init__(
@@ -222,7 +223,7 @@ class DatasetWriter:
         info: DatasetInfo,
         *,
         rules: ContentRules | None = None,
-        ocr_text: pd.Series | None = None,
+        ocr_text: OcrText | None = None,
     ) -> None:
         self._con = con
         self._info = info

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from laionet_core.content_rules import OcrText
 from laionet_core.storage import DatasetInfo, DatasetWriter, DuplicateSampleError
 from precompute.build.shards import (
     CANDIDATES_FILE,
@@ -195,6 +196,7 @@ def write_shard_dataset(
     shards: list[tuple[Path, dict]],
     *,
     embedding_floor: float | None = None,
+    ocr_text: OcrText | None = None,
 ) -> ShardTotals:
     """Write one dataset from its shards, one chunk of one shard in memory at a time.
 
@@ -207,6 +209,7 @@ def write_shard_dataset(
         shards: ``(folder, manifest)`` per shard, in the order rows are written.
         embedding_floor: Store image and caption embeddings only of samples whose
             text similarity is above it; None stores all.
+        ocr_text: OCR text for the recipe's OCR rule (``DatasetWriter``), or None.
 
     Returns:
         Row counts over the shards.
@@ -219,7 +222,7 @@ def write_shard_dataset(
     if not with_images and any(IMG_EMB_FILE in _output_names(m) for _, m in shards):
         logger.warning("some parts have no img_emb: no image embeddings are stored")
     con.execute(f"SET memory_limit = '{ASSEMBLY_MEMORY_LIMIT}'")
-    writer = DatasetWriter(con, info)
+    writer = DatasetWriter(con, info, ocr_text=ocr_text)
     totals = ShardTotals()
     for index, (folder, manifest) in enumerate(tqdm(shards, desc="assemble", unit="shard")):
         out = read_shard_outputs(folder, manifest)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from laionet_core import schema
+from laionet_core.content_rules import OcrFile
 from laionet_core.matching import DEFAULT_MATCH_MODE
 from laionet_core.recipes import Recipe, describe_recipe
 from laionet_core.settings import LAIONET_DATASET
@@ -55,6 +56,7 @@ from precompute.build.manifests import (
     compute_array_digest,
     compute_vocabulary_digest,
 )
+from precompute.build.ocr import select_build_ocr_files
 from precompute.build.plan import BuildPlan, estimate_build, format_corpus_report, plan_build
 from precompute.build.shards import read_peak_rss_mib
 from precompute.build.synsets import load_plan_synset_embeddings
@@ -102,8 +104,10 @@ class BuildConfig:
         embedding_floor: Store embeddings only of samples with text similarity above
             this; None stores all.
         recipe: The recipe in force (``laionet_core.recipes``), recorded in the
-            dataset's parameters; its lemma omissions reach the matcher. None: plain
-            options, no recipe.
+            dataset's parameters; its lemma omissions reach the matcher and its content
+            rules set ``samples.filtered``. None: plain options, no recipe.
+        ocr: Parquet files of ``SAMPLE_ID, ocr_text`` for the recipe's OCR rule; None
+            reads the metadata's own ``ocr_text`` column when it has one.
     """
 
     corpus: Path
@@ -124,6 +128,7 @@ class BuildConfig:
     verify_inputs: bool = False
     embedding_floor: float | None = None
     recipe: Recipe | None = None
+    ocr: tuple[Path, ...] | None = None
 
     def __post_init__(self) -> None:
         floor = self.embedding_floor
@@ -268,9 +273,17 @@ def _run_shards(
 
 
 def _write_database(
-    config: BuildConfig, vocabulary: Vocabulary, run: _ShardRun, *, simulated: bool
+    config: BuildConfig,
+    vocabulary: Vocabulary,
+    run: _ShardRun,
+    *,
+    simulated: bool,
+    ocr: list[OcrFile] | None,
 ) -> ShardTotals:
-    """Write the new database from the shards (and precomputed references); its totals."""
+    """Write the new database from the shards (and precomputed references); its totals.
+
+    ``ocr``: the OCR text of the recipe's OCR rule (``precompute.build.ocr``), or None.
+    """
     references = []
     if config.references and config.text_encoder is not None:
         logger.warning(
@@ -282,7 +295,7 @@ def _write_database(
     skipped = RUN_ONLY_FIELDS + RECORDED_APART
     parameters = {k: str(v) for k, v in vars(config).items() if k not in skipped}
     parameters |= {"text_encoder": config.text_encoder, "shard_parameters": vars(run.params)}
-    parameters |= describe_recipe(config.recipe)
+    parameters |= describe_recipe(config.recipe, ocr_text_given=ocr is not None)
     with open_new_database(config.db) as con:
         write_meta(con, {"simulated": str(simulated).lower(), "corpus": str(config.corpus)})
         write_classes(con, vocabulary, synset_format=config.synset_format)
@@ -295,7 +308,9 @@ def _write_database(
         )
         kind, source = schema.KIND_TEXT_SELECTED, str(config.corpus)
         info = DatasetInfo(config.dataset, kind, source, run.encoder, simulated, parameters)
-        totals = write_shard_dataset(con, info, run.shards, embedding_floor=config.embedding_floor)
+        totals = write_shard_dataset(
+            con, info, run.shards, embedding_floor=config.embedding_floor, ocr_text=ocr
+        )
         write_precomputed_references(
             con,
             config.corpus,
@@ -322,9 +337,14 @@ def build_database(config: BuildConfig) -> Path:
     simulated = bool(plan.summary.info.get("simulated", False))
     vocabulary = load_vocabulary(config.vocab_file)
     shipped = None if plan.encodes_captions else load_plan_synset_embeddings(plan, vocabulary)
+    ocr = select_build_ocr_files(
+        config.ocr,
+        [part.metadata for part in plan.summary.layout.parts],
+        ocr_rule=config.recipe.ocr_rule if config.recipe else "none",
+    )
     run = _run_shards(config, plan, vocabulary, shipped)
     sharded = time.perf_counter()
-    totals = _write_database(config, vocabulary, run, simulated=simulated)
+    totals = _write_database(config, vocabulary, run, simulated=simulated, ocr=ocr)
     ended = time.perf_counter()
     logger.info(
         "build: %d captions in, %d matched, %d rejected; %d of %d shards built this run "

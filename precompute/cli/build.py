@@ -46,6 +46,16 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="file of wnids, one per line (default: ImageNet-1k)",
     )
+    parser.add_argument(
+        "--ocr",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="FILE.parquet",
+        help="parquet file(s) with SAMPLE_ID and ocr_text (python -m precompute ocr's output) "
+        "for the recipe's OCR rule (default: the metadata's own ocr_text column, if any; "
+        "without OCR text the rule is not applied, and the database says so)",
+    )
     parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")
     parser.add_argument(
         "--no-references",
@@ -156,6 +166,7 @@ def config_from_args(args: argparse.Namespace, corpus: Path) -> BuildConfig:
         ray_address=args.ray_address,
         verify_inputs=args.verify_inputs,
         embedding_floor=getattr(args, "embedding_floor", None),
+        ocr=tuple(args.ocr) if getattr(args, "ocr", None) else None,
     )
 
 
