@@ -103,18 +103,28 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def check_schema_version(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
-    """Raise ValueError unless ``con`` holds this package's schema version."""
+def check_schema_version(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    allowed: tuple[int, ...] = (schema.SCHEMA_VERSION,),
+) -> int:
+    """The schema version ``con`` holds; ValueError unless it is one of ``allowed``
+    (by default this package's)."""
     try:
         row = fetch_one(con, f"SELECT value FROM {schema.META} WHERE key = 'schema_version'")
     except duckdb.CatalogException as error:
         raise ValueError(f"{path} is not a LAIONet Explorer database (no meta table)") from error
-    if row is None or row[0] != str(schema.SCHEMA_VERSION):
-        found = None if row is None else row[0]
+    found = None if row is None else row[0]
+    if found not in {str(v) for v in allowed}:
+        upgrade = ""
+        if found == str(schema.UPGRADABLE_SCHEMA_VERSION):
+            upgrade = f", or upgrade it in place with python -m precompute upgrade --db {path}"
         raise ValueError(
             f"{path} has schema version {found}; this version reads {schema.SCHEMA_VERSION}. "
-            "Rebuild it with python -m precompute."
+            f"Rebuild it with python -m precompute{upgrade}."
         )
+    return int(found)
 
 
 def read_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -15,7 +15,7 @@ from laionet_core.selection import SelectionParams, threshold_index
 REASON_BELOW = "below threshold"
 REASON_MULTI_LABEL = "multi-label"
 # The content rules (NSFW and OCR rules of the recipe): ``samples.filtered``.
-REASON_NSFW = "content rules (NSFW / OCR)"
+REASON_NSFW = "content rules"
 
 
 def list_drop_reasons(samples: pd.DataFrame, params: SelectionParams) -> pd.Series:

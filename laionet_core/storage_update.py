@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from laionet_core import schema
 from laionet_core.queries import check_schema_version
 
 logger = logging.getLogger(__name__)
@@ -115,10 +116,13 @@ def hold_update_lock(
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def copy_for_update(path: Path, tmp: Path) -> None:
+def copy_for_update(
+    path: Path, tmp: Path, *, schema_versions: tuple[int, ...] = (schema.SCHEMA_VERSION,)
+) -> None:
     """Copy the database at ``path`` to ``tmp`` while holding it read-only.
 
     The read-only connection keeps writers out during the copy; readers may stay.
+    ``schema_versions``: the versions accepted (an upgrade accepts the older one).
 
     Raises:
         ValueError: ``path`` is not a DuckDB database, or another process has it open
@@ -137,7 +141,7 @@ def copy_for_update(path: Path, tmp: Path) -> None:
     except duckdb.Error as error:
         raise ValueError(f"{path} is not a readable DuckDB database: {error}") from error
     try:
-        check_schema_version(reader, path)
+        check_schema_version(reader, path, allowed=schema_versions)
         remove_database_files(tmp)
         shutil.copyfile(path, tmp)
         shutil.copymode(path, tmp)
@@ -152,12 +156,15 @@ def copy_for_update(path: Path, tmp: Path) -> None:
 
 
 @contextmanager
-def open_database_for_update(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_database_for_update(
+    path: str | Path, *, schema_versions: tuple[int, ...] = (schema.SCHEMA_VERSION,)
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Run the block in one transaction on a copy of an existing database, then swap it in.
 
     Works while other processes (the app) hold the database open read-only: they keep
     reading the old file until they reopen it. When the block raises, the database is
-    left byte for byte as it was and the copy is removed.
+    left byte for byte as it was and the copy is removed. ``schema_versions``: the
+    versions accepted (``python -m precompute upgrade`` accepts the older one).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -174,7 +181,7 @@ def open_database_for_update(path: str | Path) -> Iterator[duckdb.DuckDBPyConnec
         remove_orphaned_temporaries(path)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
-            copy_for_update(path, tmp)
+            copy_for_update(path, tmp, schema_versions=schema_versions)
         except OSError as error:
             raise OSError(
                 error.errno, f"{path}: cannot copy it for the update ({error.strerror})"

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lemmas",
     "report",
     "ocr",
+    "upgrade",
 )
 
 logger = logging.getLogger(__name__)

@@ -46,16 +46,6 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="file of wnids, one per line (default: ImageNet-1k)",
     )
-    parser.add_argument(
-        "--ocr",
-        type=Path,
-        nargs="+",
-        default=None,
-        metavar="FILE.parquet",
-        help="parquet file(s) with SAMPLE_ID and ocr_text (python -m precompute ocr's output) "
-        "for the recipe's OCR rule (default: the metadata's own ocr_text column, if any; "
-        "without OCR text the rule is not applied, and the database says so)",
-    )
     parser.add_argument("--no-thumbnails", action="store_true", help="store no thumbnails")
     parser.add_argument(
         "--no-references",
@@ -135,6 +125,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=nonempty_name,
         default=LAIONET_DATASET,
         help="name of the selected dataset",
+    )
+    parser.add_argument(
+        "--ocr",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="FILE.parquet",
+        help="parquet file(s) with SAMPLE_ID and ocr_text (python -m precompute ocr's output) "
+        "for the recipe's OCR rule (default: the metadata's own ocr_text column, if any; "
+        "without OCR text the rule is not applied, and the database says so)",
     )
     add_build_arguments(parser)
     parser.set_defaults(func=run)

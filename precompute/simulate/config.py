@@ -38,6 +38,8 @@ class SimulationConfig:
         nsfw_fraction: Rows tagged ``NSFW``.
         unsure_fraction: Rows tagged ``UNSURE``.
         untagged_fraction: Rows without a tag (kept by the arXiv rule, dropped by TMLR's).
+        ocr_fraction: Images with text on them (the ``ocr_text`` metadata column).
+        ocr_class_share: Share of those whose text names the caption's class.
         image_spread: Mean per-sample image variation around the class prototype.
         phrasings_per_class: Phrasing directions per concept; captions of a class
             share one of them, so text-to-text nearest neighbours are meaningful.
@@ -76,6 +78,8 @@ class SimulationConfig:
     nsfw_fraction: float = 0.015
     unsure_fraction: float = 0.08
     untagged_fraction: float = 0.02
+    ocr_fraction: float = 0.08
+    ocr_class_share: float = 0.4
     image_spread: float = 1.1
     phrasings_per_class: int = 8
     phrasing_weight: float = 0.7
@@ -112,6 +116,8 @@ class SimulationConfig:
             "nsfw_fraction",
             "unsure_fraction",
             "untagged_fraction",
+            "ocr_fraction",
+            "ocr_class_share",
             "phrasing_weight",
             "sibling_similarity",
             "similarity_frequency_corr",

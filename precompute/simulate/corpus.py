@@ -59,12 +59,38 @@ METADATA_SCHEMA = pa.schema(
         ("LICENSE", pa.string()),
         ("NSFW", pa.string()),
         ("similarity", pa.float64()),
+        ("ocr_text", pa.string()),
     ]
 )
 
 
+# Words a simulated image shows (a watermark, a price tag), with or without its class name.
+OCR_WORDS = ("SALE", "50% OFF", "www.example.com", "(c) stock photo", "FREE SHIPPING", "NEW!")
+
+
+def _draw_ocr_text(
+    world: World, rows: PartRows, config: SimulationConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """Simulated OCR text: ``ocr_fraction`` of the images show words; ``ocr_class_share``
+    of those also name the class the caption names (upper-cased, as on a label), which
+    the TMLR recipe's OCR rule drops. The others have no text (None)."""
+    n = rows.class_a.size
+    u = rng.random(n)
+    words = rng.choice(np.array(OCR_WORDS, dtype=object), size=n)
+    texts = np.where(u < config.ocr_fraction, words, None)
+    naming = np.flatnonzero(u < config.ocr_fraction * config.ocr_class_share)
+    names = [world.lemmas[c][0].upper() if world.lemmas[c] else "" for c in rows.class_a[naming]]
+    texts[naming] = [f"{name} {w}" for name, w in zip(names, words[naming], strict=True)]
+    return texts
+
+
 def _metadata_table(
-    rows: PartRows, ids: np.ndarray, part: int, config: SimulationConfig, rng: np.random.Generator
+    world: World,
+    rows: PartRows,
+    ids: np.ndarray,
+    part: int,
+    config: SimulationConfig,
+    rng: np.random.Generator,
 ) -> pa.Table:
     n = ids.size
     similarity = np.sum(rows.img_emb.astype(np.float64) * rows.text_emb.astype(np.float64), axis=1)
@@ -85,6 +111,7 @@ def _metadata_table(
             "LICENSE": pa.array(licence, pa.string()),
             "NSFW": pa.array(nsfw, pa.string()),
             "similarity": pa.array(similarity, pa.float64()),
+            "ocr_text": pa.array(_draw_ocr_text(world, rows, config, rng), pa.string()),
         },
         schema=METADATA_SCHEMA,
     )
@@ -124,7 +151,7 @@ def write_parts(world: World, config: SimulationConfig, root: Path, *, progress:
             rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2, part, chunk]))
             rows = build_part_rows(world, config, n, rng)
             ids = SAMPLE_ID_BASE + start + lo + np.arange(n, dtype=np.int64)
-            writer.write_table(_metadata_table(rows, ids, part, config, rng))
+            writer.write_table(_metadata_table(world, rows, ids, part, config, rng))
             img[lo : lo + n] = rows.img_emb
             txt[lo : lo + n] = rows.text_emb
             if config.images:

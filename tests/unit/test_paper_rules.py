@@ -131,7 +131,10 @@ def test_demo_dataset_records_its_recipe(demo_db) -> None:
     info = queries.read_dataset_info(con, "laionet")
     con.close()
     assert info["parameters"]["recipe"]["name"] == "explorer"
-    assert info["parameters"]["ocr_filter"] == "no OCR filter in this recipe"
+    # the simulated metadata carries an ocr_text column: explorer's OCR rule reads it
+    assert info["parameters"]["ocr_filter"].startswith("OCR filter applied")
+    assert info["parameters"]["content_rules"]["nsfw_rule"] == "unlikely-only"
+    assert info["parameters"]["content_rules"]["ocr_applied"] is True
     assert np.isfinite(info["parameters"]["recipe"]["threshold"])
 
 

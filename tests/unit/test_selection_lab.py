@@ -70,7 +70,7 @@ def _candidates(seed: int = 0, n: int = 400) -> pd.DataFrame:
             "nsfw": rng.choice(["UNLIKELY", "UNSURE", "NSFW", None], size=n),
             "multi_label": rng.random(n) < 0.2,
         }
-    )
+    ).assign(filtered=lambda f: f["nsfw"] != "UNLIKELY")  # the TMLR rule's verdict
 
 
 def test_every_mechanism_keeps_the_text_thresholds_size_from_the_pool() -> None:
@@ -80,14 +80,14 @@ def test_every_mechanism_keeps_the_text_thresholds_size_from_the_pool() -> None:
     text = masks[MECHANISM_TEXT]
     expected = (
         (candidates["text_similarity"] > 0.8)
-        & (candidates["nsfw"] != "NSFW")
+        & (candidates["nsfw"] == "UNLIKELY")
         & ~candidates["multi_label"]
     )
     assert (text == expected.to_numpy()).all()
     for mechanism in MECHANISMS:
         mask = masks[mechanism]
         assert mask.sum() == text.sum(), mechanism
-        assert not (candidates["nsfw"] == "NSFW").to_numpy()[mask].any()
+        assert (candidates["nsfw"] == "UNLIKELY").to_numpy()[mask].all()
         assert not candidates["multi_label"].to_numpy()[mask].any()
     multimodal = masks[MECHANISM_TEXT_IMAGE]
     assert (candidates["text_similarity"].to_numpy()[multimodal] > 0.6).all()
@@ -122,14 +122,14 @@ def test_drop_reasons_by_hand() -> None:
     samples = pd.DataFrame(
         {
             "text_similarity": [0.9, 0.82, 0.95, 0.95, np.nan],
-            "nsfw": ["UNLIKELY", None, " nsfw ", "UNSURE", "NSFW"],
+            "filtered": [False, True, True, False, True],
             "multi_label": [False, False, False, True, True],
         }
     )
     reasons = list_drop_reasons(samples, SelectionParams(threshold=0.82))
     assert reasons.tolist() == [
         "",
-        REASON_BELOW,  # strictly above the threshold is kept
+        f"{REASON_BELOW}, {REASON_NSFW}",  # strictly above the threshold is kept
         REASON_NSFW,
         REASON_MULTI_LABEL,
         f"{REASON_BELOW}, {REASON_MULTI_LABEL}, {REASON_NSFW}",
@@ -145,10 +145,10 @@ def test_class_outcomes_agree_with_per_sample_reasons(params: SelectionParams) -
     samples = _candidates(seed=3)
     grid = threshold_grid()
     bins = np.searchsorted(grid, samples["text_similarity"].to_numpy(), side="left")
-    nsfw = (samples["nsfw"] == "NSFW").to_numpy().astype(int)
+    filtered = samples["filtered"].to_numpy().astype(int)
     multi = samples["multi_label"].to_numpy().astype(int)
     histogram = np.zeros((2, 2, grid.size + 1), dtype=np.int64)
-    np.add.at(histogram, (nsfw, multi, bins), 1)
+    np.add.at(histogram, (filtered, multi, bins), 1)
     outcome = count_class_outcomes(histogram, params)
     reasons = list_drop_reasons(samples, params)
     assert outcome["candidates"] == len(samples)

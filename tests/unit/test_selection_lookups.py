@@ -41,7 +41,7 @@ def _class(n: int, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
         {
             "text_similarity": sims,
             "bin": compute_similarity_bins(sims),
-            "nsfw": rng.random(n) < 0.2,
+            "filtered": rng.random(n) < 0.2,
             "multi_label": rng.random(n) < 0.2,
             "image_similarity": rng.uniform(0, 0.3, n),
             "rank": rng.integers(0, 8, n),
@@ -63,7 +63,9 @@ def test_subset_pairs_are_dot_products_of_kept_subset_rows() -> None:
     assert drawn.size == 500
     for wnid, part in (("n2", drawn[:300]), ("n3", drawn[300:])):
         x, sample = data[wnid]
-        mask = select_mask(sample["text_similarity"], sample["nsfw"], sample["multi_label"], params)
+        mask = select_mask(
+            sample["text_similarity"], sample["filtered"], sample["multi_label"], params
+        )
         kept = [r for r in rows[wnid] if mask[r]]
         gram = x[kept].astype(np.float64) @ x[kept].astype(np.float64).T
         allowed = gram[~np.eye(len(kept), dtype=bool)]
@@ -100,7 +102,7 @@ def test_outcome_accuracy_equals_the_list_computation() -> None:
             "sample_id": [f"s{i}" for i in range(n)],
             "wnid": truth,
             "text_similarity": rng.uniform(0.7, 0.95, n),
-            "nsfw": rng.random(n) < 0.1,
+            "filtered": rng.random(n) < 0.1,
             "multi_label": rng.random(n) < 0.1,
             "top5_wnids": top5,
         }
@@ -109,7 +111,7 @@ def test_outcome_accuracy_equals_the_list_computation() -> None:
     outcomes = prepare_outcomes(frame.drop(columns=["top5_wnids"]))
     params = SelectionParams(threshold=0.8)
     keep = (frame["dataset"] != "laionet").to_numpy() | select_outcomes(outcomes, params)
-    mask = select_mask(frame["text_similarity"], frame["nsfw"], frame["multi_label"], params)
+    mask = select_mask(frame["text_similarity"], frame["filtered"], frame["multi_label"], params)
     assert (keep == ((frame["dataset"] != "laionet").to_numpy() | mask)).all()
     weights = frame.loc[mask & (frame["dataset"] == "laionet"), "wnid"].value_counts().sort_index()
     fast = compute_outcome_accuracy(outcomes[keep], class_weights=weights)

@@ -40,7 +40,7 @@ def _world(sizes: list[int], seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, n
         {
             "wnid": np.array([f"n{c:08d}" for c in range(N_CLASSES)])[labels],
             "text_similarity": rng.uniform(0.6, 0.95, labels.size),
-            "nsfw": rng.random(labels.size) < 0.15,
+            "filtered": rng.random(labels.size) < 0.15,
             "multi_label": rng.random(labels.size) < 0.2,
             "image_similarity": image,
         }
@@ -79,7 +79,7 @@ def test_lookup_matches_the_live_computation_on_small_classes(params: SelectionP
     frame, x, synsets = _world([3, 20, 40, 64, 1, 50])
     stats = build_selection_stats(_stats(frame, x, synsets))
     fast = evaluate_metric_rows(stats, params, "d", metrics=METRICS)
-    mask = select_mask(frame["text_similarity"], frame["nsfw"], frame["multi_label"], params)
+    mask = select_mask(frame["text_similarity"], frame["filtered"], frame["multi_label"], params)
     classes = np.array([f"n{c:08d}" for c in range(N_CLASSES)])
     slow = compute_class_metric_rows(
         "d",
@@ -122,7 +122,7 @@ def test_large_classes_take_zeta2_from_all_pairs_or_the_kept_subset_rows(thresho
     params = SelectionParams(threshold=threshold)
     fast = evaluate_metric_rows(stats, params, "d", metrics=METRICS).set_index(["metric", "wnid"])
     row = fast.loc[(METRICS[0], "n00000000")]
-    mask = select_mask(frame["text_similarity"], frame["nsfw"], frame["multi_label"], params)
+    mask = select_mask(frame["text_similarity"], frame["filtered"], frame["multi_label"], params)
     chosen = np.flatnonzero(mask[:size])
     if chosen.size <= SUBSET_ROWS:
         zeta2_rows = np.arange(chosen.size)
@@ -152,7 +152,7 @@ def test_raising_the_threshold_never_keeps_more() -> None:
 
 def test_a_class_whose_every_row_a_filter_drops_has_no_selection_there() -> None:
     frame, x, synsets = _world([12, 20], seed=8)
-    frame.loc[:11, "nsfw"] = True  # every row of the first class is NSFW
+    frame.loc[:11, "filtered"] = True  # the content rules drop every row of the first class
     stats = build_selection_stats(_stats(frame, x, synsets))
     kept = evaluate_metric_rows(stats, SelectionParams(threshold=0.6), "d", metrics=METRICS)
     assert "n00000000" not in set(kept["wnid"])

@@ -67,7 +67,11 @@ def test_round_trip_of_samples_embeddings_and_thumbnails(tmp_path: Path) -> None
     assert len(queries.read_classes(con)) == 1000
     datasets = queries.read_datasets(con)
     assert datasets.loc[0, "n_samples"] == len(samples)
-    assert datasets.loc[0, "parameters"] == {"a": 1}
+    recorded = datasets.loc[0, "parameters"]
+    assert recorded["a"] == 1
+    # no recipe recorded: a text-selected dataset drops LAION's NSFW tag only
+    assert recorded["content_rules"]["nsfw_rule"] == "drop-nsfw"
+    assert recorded["content_rules"]["ocr_rule"] == "none"
     rows, read = queries.read_embeddings(con, "laionet")
     order = samples.set_index("sample_id").loc[rows["sample_id"]]
     np.testing.assert_allclose(read, emb[[int(s[1:]) for s in rows["sample_id"]]], atol=1e-6)
