@@ -266,7 +266,7 @@ def write_similarity_histograms(con: duckdb.DuckDBPyConnection, dataset: str) ->
         The number of histogram rows written.
     """
     con.execute(f"DELETE FROM {schema.SIMILARITY_HISTOGRAMS} WHERE dataset = ?", [dataset])
-    reader = con.execute(HISTOGRAM_ROWS_SQL, {"dataset": dataset}).to_arrow_reader(
+    reader = con.sql(HISTOGRAM_ROWS_SQL, params={"dataset": dataset}).to_arrow_reader(
         HISTOGRAM_BATCH_ROWS
     )
     parts, scored = [], False
