@@ -23,6 +23,7 @@ from laionet_app.url_state import (
     serialize_number,
 )
 from laionet_core import schema
+from laionet_core.content_rules import describe_content_switch
 from laionet_core.selection import (
     DEFAULT_MIN_SAMPLES_PER_CLASS,
     SelectionParams,
@@ -82,18 +83,32 @@ def select_dataset(db: DbKey, *, key: str = "dataset") -> str:
     return select_bound_option("Dataset", names, key=key, default=LAIONET_DATASET)
 
 
+def _content_switch_words(db: DbKey | None, dataset: str, kind: str) -> tuple[str, str]:
+    """Label and help of the content-rules switch, from the dataset's recorded rules."""
+    parameters = None
+    if db is not None:
+        rows = load_datasets(db)
+        found = rows.loc[rows["dataset"] == dataset, "parameters"]
+        parameters = found.iloc[0] if len(found) else None
+    return describe_content_switch(parameters, kind)
+
+
 def select_threshold_control(kind: str) -> ThresholdSpec:
     """The threshold slider's wording, default and bounds for a dataset kind (a kind used
     whole gets the caption threshold's, for a slider that has nothing to select)."""
     return read_threshold_spec(kind) or CAPTION_THRESHOLD
 
 
-def selection_controls(kind: str = schema.KIND_TEXT_SELECTED) -> SelectionParams:
+def selection_controls(
+    kind: str = schema.KIND_TEXT_SELECTED, *, db: DbKey | None = None, dataset: str | None = None
+) -> SelectionParams:
     """The threshold slider and filters, as one frozen params object.
 
     Args:
         kind: Kind of the dataset being selected; it sets the slider's label, default
             and key (text-matched datasets are thresholded on text-to-text similarity).
+        db, dataset: The dataset selected; its recorded content rules name the switch
+            (``content_rules.describe_content_switch``). Without them, LAIONet's.
     """
     control = select_threshold_control(kind)
     threshold = linked_widget(
@@ -111,7 +126,8 @@ def selection_controls(kind: str = schema.KIND_TEXT_SELECTED) -> SelectionParams
     )
     left, right, third = st.columns(3)
     flag = {"default": True, "parse": parse_bool, "serialize": serialize_bool}
-    drop_nsfw = linked_widget(left.toggle, "Drop NSFW", key="drop_nsfw", **flag)
+    label, rules = _content_switch_words(db, dataset or LAIONET_DATASET, kind)
+    drop_nsfw = linked_widget(left.toggle, label, key="drop_nsfw", help=rules, **flag)
     drop_multi = True
     if kind != schema.KIND_TEXT_MATCHED:  # text-matched rows are never multi-label
         drop_multi = linked_widget(

@@ -34,7 +34,13 @@ import pandas as pd
 import pyarrow as pa
 
 from laionet_core import schema
-from laionet_core.recipes import OCR_NOT_APPLIED, OCR_RULES, Recipe, describe_ocr_rule
+from laionet_core.recipes import (
+    OCR_NOT_APPLIED,
+    OCR_RULES,
+    Recipe,
+    describe_ocr_rule,
+    read_recorded_recipe,
+)
 from laionet_core.selection import NSFW_RULES, NSFW_TAG, SAFE_TAG, compute_similarity_bins
 from laionet_core.storage_arrow import insert_frame
 
@@ -302,3 +308,56 @@ def apply_content_rules(
     counts = write_content_flags(con, dataset, rules, ocr_text=ocr_text)
     write_similarity_histograms(con, dataset)
     return counts
+
+
+# What each NSFW rule keeps, in the words of the app's switch (help, then label).
+NSFW_RULE_WORDS = {
+    "keep-all": "keep every NSFW tag",
+    "drop-nsfw": "drop images LAION tagged NSFW",
+    "unlikely-only": "keep only NSFW = UNLIKELY (UNSURE and untagged dropped)",
+}
+NSFW_RULE_SHORT = {
+    "keep-all": "every NSFW tag kept",
+    "drop-nsfw": "drop NSFW",
+    "unlikely-only": "NSFW = UNLIKELY only",
+}
+
+
+def read_content_rules(parameters: dict | None, kind: str) -> tuple[ContentRules, bool | None]:
+    """The content rules recorded with a dataset (``datasets.parameters``) and whether
+    OCR text was applied (None when the database does not say)."""
+    recorded = (parameters or {}).get("content_rules")
+    if isinstance(recorded, dict):
+        try:
+            rules = ContentRules(
+                str(recorded.get("nsfw_rule")),
+                str(recorded.get("ocr_rule")),
+                recorded.get("recipe"),
+            )
+            return rules, bool(recorded.get("ocr_applied"))
+        except ValueError as error:
+            logger.warning("recorded content rules not readable (%s)", error)
+    return select_content_rules(read_recorded_recipe(parameters), kind), None
+
+
+def describe_content_switch(parameters: dict | None, kind: str) -> tuple[str, str]:
+    """Label and help of the app's switch that applies a dataset's content rules.
+
+    Returns:
+        ``(label, help)``, e.g. ``"Apply paper-tmlr's content rules (NSFW = UNLIKELY
+        only; OCR rule not applied)"`` and the rules in force in full: ``"Keep only
+        NSFW = UNLIKELY (...); drop images whose text (OCR) names their class (OCR text
+        not given: not applied). Off: keep every sample."``
+    """
+    rules, applied = read_content_rules(parameters, kind)
+    owner = f"{rules.recipe}'s" if rules.recipe else "the"
+    if rules == NO_RULES:
+        return f"Apply {owner} content rules (none)", "This dataset has no content rules."
+    words, short = [NSFW_RULE_WORDS[rules.nsfw_rule]], [NSFW_RULE_SHORT[rules.nsfw_rule]]
+    if rules.ocr_rule != "none":
+        ocr = "drop images whose text (OCR) names their class"
+        words.append(ocr if applied else f"{ocr} (OCR text not given: not applied)")
+        short.append("OCR rule" if applied else "OCR rule not applied")
+    text = "; ".join(words)
+    label = f"Apply {owner} content rules ({'; '.join(short)})"
+    return label, f"{text[0].upper()}{text[1:]}. Off: keep every sample."

@@ -47,7 +47,7 @@ seed = bound_widget(st.number_input, "Sampling seed", key="seed", min_value=0, v
 kind = datasets.set_index("dataset").loc[dataset, "kind"]
 
 if kind in THRESHOLDED_KINDS:
-    params = selection_controls(kind)
+    params = selection_controls(kind, db=db, dataset=dataset)
     render_class_outcomes(db, dataset, wnid, params)
     control = select_threshold_control(kind)
     low, high = bound_widget(

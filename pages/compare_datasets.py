@@ -52,7 +52,7 @@ if a == b:
 params = None  # A taken whole
 if is_thresholded(db, a):
     st.caption(f"Selection of {escape_markdown(a)}:")
-    params = selection_controls(read_dataset_kind(db, a))
+    params = selection_controls(read_dataset_kind(db, a), db=db, dataset=a)
 else:
     st.caption(
         f"{escape_markdown(a)} is not selected by a similarity threshold, so it is used whole."

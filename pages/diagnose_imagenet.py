@@ -118,7 +118,7 @@ reference = right.selectbox(
     index=references.index(IMAGENET_DATASET) if IMAGENET_DATASET in references else 0,
     key="reference_dataset",
 )
-params = selection_controls(schema.KIND_TEXT_MATCHED)
+params = selection_controls(schema.KIND_TEXT_MATCHED, db=db, dataset=chosen)
 summary = load_selection_summary(db, chosen, params)
 cols = st.columns(2)
 cols[0].metric("LAION samples kept", f"{summary.size:,}")

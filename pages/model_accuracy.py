@@ -71,7 +71,7 @@ if model.startswith("simulated-"):
 if read_dataset_kind(db, LAIONET_DATASET) is None:
     st.info(f"The database holds no `{LAIONET_DATASET}` dataset to measure accuracy on.")
     st.stop()
-params = selection_controls()
+params = selection_controls(db=db)
 weights = compute_selection_weights(db, LAIONET_DATASET, params)
 if weights.empty:
     st.info("This selection keeps no LAIONet sample; lower the threshold.")

@@ -40,7 +40,7 @@ if not names:
     st.stop()
 dataset = select_bound_option("Candidates from", names, key="lab_dataset", default=LAIONET_DATASET)
 st.caption("LAIONet's rule, whose size every mechanism matches (its filters apply to all):")
-selection = selection_controls()
+selection = selection_controls(db=db, dataset=dataset)
 mechanisms = bound_widget(
     st.multiselect,
     "Mechanisms",

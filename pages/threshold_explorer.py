@@ -51,7 +51,7 @@ if kind == schema.KIND_TEXT_MATCHED:
 @st.fragment  # a slider move reruns this part only
 def render_selection(dataset: str, kind: str | None) -> None:
     """The controls, numbers, charts and export of one dataset's selection."""
-    params = selection_controls(kind)
+    params = selection_controls(kind, db=db, dataset=dataset)
     summary = load_selection_summary(db, dataset, params)
     render_numbers_and_charts(summary, params, kind)
     render_export(dataset, params, int((summary.class_counts > 0).sum()), summary.size)

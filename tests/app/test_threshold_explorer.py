@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from laionet_core import queries
-from laionet_core.selection import SelectionParams
+from laionet_core.selection import (
+    SelectionParams,
+    select_by_nsfw_rule,
+    select_by_ocr_text,
+    select_mask,
+)
 
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -95,3 +102,35 @@ def test_text_matched_dataset_is_thresholded_on_text_to_text_similarity(
         assert _metrics(app)["Dataset size"] == f"{n:,}"
         assert _metrics(app)["Classes covered"] == f"{classes:,} / 1,000"
         slider = app.slider(key="text_match_threshold")
+
+
+def test_default_selection_is_the_tmlr_content_rule(
+    app: AppTest, demo_db: Path, demo_corpus: Path
+) -> None:
+    """The default selection keeps NSFW = UNLIKELY only and drops images whose OCR text
+    names their class, counted here from the corpus's raw tags and OCR text."""
+    toggle = app.toggle(key="drop_nsfw")
+    assert toggle.label == "Apply explorer's content rules (NSFW = UNLIKELY only; OCR rule)"
+    assert toggle.help.startswith("Keep only NSFW = UNLIKELY")
+    assert "names their class" in toggle.help and "not applied" not in toggle.help
+    con = queries.connect(demo_db)
+    samples = queries.read_samples(con, "laionet")
+    classes = queries.read_classes(con)
+    con.close()
+    parts = sorted((demo_corpus / "metadata").glob("*.parquet"))
+    meta = pd.concat(
+        [pq.read_table(p, columns=["SAMPLE_ID", "ocr_text"]).to_pandas() for p in parts]
+    )
+    ocr = meta.set_index(meta["SAMPLE_ID"].astype(str))["ocr_text"]
+    lemmas = {w: tuple(x) for w, x in zip(classes["wnid"], classes["lemmas"], strict=True)}
+    keep = select_by_nsfw_rule(samples["nsfw"].to_numpy(object), "unlikely-only")
+    texts = ocr.reindex(samples["sample_id"]).to_numpy(object)
+    keep &= select_by_ocr_text(texts, samples["wnid"].to_numpy(object), lemmas)
+    assert (~keep).sum() > 0 and (samples["nsfw"].isna() | (samples["nsfw"] == "UNSURE")).any()
+    mask = select_mask(samples["text_similarity"], ~keep, samples["multi_label"], SelectionParams())
+    assert _metrics(app)["Dataset size"] == f"{int(mask.sum()):,}"
+    arxiv = select_by_nsfw_rule(samples["nsfw"].to_numpy(object), "drop-nsfw")
+    looser = select_mask(
+        samples["text_similarity"], ~arxiv, samples["multi_label"], SelectionParams()
+    )
+    assert looser.sum() > mask.sum()  # the arXiv rule would keep more
