@@ -43,6 +43,7 @@ EXPECTED_COLUMNS = {
     "LICENSE": pa.string(),
     "NSFW": pa.string(),
     "similarity": pa.float64(),
+    "ocr_text": pa.string(),
 }
 
 
@@ -115,7 +116,10 @@ def test_layout_and_dtypes(tiny: Path) -> None:
             axis=1,
         )
         np.testing.assert_allclose(table["similarity"].to_numpy(), sims, atol=1e-9)
-        assert set(table["NSFW"].to_pylist()) <= {"UNLIKELY", "UNSURE", "NSFW"}
+        # every tag LAION has, and none: the TMLR rule (UNLIKELY only) differs from arXiv's
+        assert set(table["NSFW"].to_pylist()) == {"UNLIKELY", "UNSURE", "NSFW", None}
+        ocr = [t for t in table["ocr_text"].to_pylist() if t is not None]
+        assert 0 < len(ocr) < table.num_rows / 4
         assert all(
             u.startswith("https://img.simulated-laion.invalid/") for u in table["URL"].to_pylist()
         )
