@@ -79,18 +79,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Match and store."""
     recipe = resolve_recipe(args)
-    if recipe.text_match_label == "every-class":
-        logger.warning(
-            "recipe %s keeps a caption chosen by texts of several classes in each class; "
-            "text-match stores it once, under the nearest text's class (recorded as "
-            "text_match_label_applied)",
-            recipe.name,
-        )
-    names = {f.name for f in fields(TextMatchConfig)} - {"recipe_settings"}
-    settings = describe_recipe(recipe) | {"text_match_label_applied": "nearest"}
+    names = {f.name for f in fields(TextMatchConfig)} - {"recipe_settings", "label_rule"}
     build_text_matched_dataset(
         TextMatchConfig(
-            **{k: v for k, v in vars(args).items() if k in names}, recipe_settings=settings
+            **{k: v for k, v in vars(args).items() if k in names},
+            recipe_settings=describe_recipe(recipe),
+            label_rule=recipe.text_match_label,
         )
     )
     return 0

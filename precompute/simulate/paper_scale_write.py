@@ -331,6 +331,7 @@ def write_text_matched(
         "queries_above_threshold": int((matcher.best > TEXT_MATCH_THRESHOLD).sum()),
         "samples_above_threshold": int(above.sum()),
         "classes_above_threshold": int(unique.loc[above, "label"].nunique()),
+        "text_match_label_applied": "nearest",
     }
     bulk = BulkDataset(
         con, _info(DEFAULT_TEXT_MATCHED, schema.KIND_TEXT_MATCHED, encoder, parameters)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from precompute.text_match.search import select_class_matches
 from precompute.text_match.sources import CandidateRows
 
 
@@ -87,3 +88,86 @@ def build_matched_samples(
             "nsfw": rows.samples["nsfw"].to_numpy(),
         }
     )
+
+
+# Sample id of a candidate's row in a further class (``every-class``): ``<id>#<wnid>``.
+CLASS_ROW_SEPARATOR = "#"
+
+
+def take_candidate_rows(rows: CandidateRows, index: np.ndarray) -> CandidateRows:
+    """``rows`` at positions ``index`` (repeats allowed), everything row-aligned."""
+    images = None if rows.image_embeddings is None else rows.image_embeddings[index]
+    return CandidateRows(
+        samples=rows.samples.iloc[index].reset_index(drop=True),
+        text_embeddings=rows.text_embeddings[index],
+        image_embeddings=images,
+        has_image=rows.has_image[index],
+        thumbnails=[rows.thumbnails[i] for i in index],
+        kept=None,
+        rejected=rows.rejected,
+    )
+
+
+def expand_to_every_class(
+    unique: pd.DataFrame, rows: CandidateRows, pairs: pd.DataFrame
+) -> tuple[pd.DataFrame, CandidateRows]:
+    """The ``every-class`` rows: each stored candidate once per class that chose it.
+
+    Args:
+        unique: ``select_unique_matches``' rows of the stored candidates, row-aligned
+            with ``rows`` (candidates a corpus could not store are already left out).
+        rows: Their samples and embeddings.
+        pairs: ``select_class_matches``' rows (every candidate searched).
+
+    Returns:
+        ``(pairs, rows)`` row-aligned: a candidate's nearest class keeps its row and
+        sample id; each further class gets a copy whose sample id is
+        ``<id>#<wnid>`` (``CLASS_ROW_SEPARATOR``), its embeddings and thumbnail repeated.
+    """
+    position = pd.Series(np.arange(len(unique)), index=unique["candidate"].to_numpy())
+    pairs = pairs[pairs["candidate"].isin(position.index)].reset_index(drop=True)
+    expanded = take_candidate_rows(rows, position.loc[pairs["candidate"]].to_numpy())
+    ids = expanded.samples["sample_id"].astype(str)
+    further = ~pairs["nearest"].to_numpy()
+    ids[further] = ids[further] + CLASS_ROW_SEPARATOR + pairs.loc[further, "label"].astype(str)
+    expanded.samples["sample_id"] = ids.to_numpy()
+    return pairs, expanded
+
+
+def summarize_class_rows(pairs: pd.DataFrame, threshold: float) -> dict:
+    """The ``every-class`` rows' figures that replace ``summarize_match``'s per-candidate
+    ones (sample counts are of the stored rows)."""
+    above = pairs["similarity"] > threshold
+    return {
+        "samples_above_threshold": int(above.sum()),
+        "classes_above_threshold": int(pairs.loc[above, "label"].nunique()),
+        "rows_for_further_classes": int((~pairs["nearest"]).sum()),
+    }
+
+
+def apply_label_rule(
+    config: object,
+    search: MatchSearch,
+    unique: pd.DataFrame,
+    rows: CandidateRows,
+    labels: np.ndarray,
+) -> tuple[pd.DataFrame, CandidateRows, dict]:
+    """The stored rows under ``config.label_rule`` and the figures recorded about them.
+
+    Args:
+        config: The run (``TextMatchConfig``: ``label_rule`` and ``threshold``).
+        search: The search.
+        unique: ``select_unique_matches``' rows of the stored candidates.
+        rows: Their samples and embeddings, row-aligned.
+        labels: (Q,) the queries' wnids.
+
+    Returns:
+        ``(matches, rows, summary)``: unchanged for ``nearest``; for ``every-class``
+        ``expand_to_every_class``' rows and ``summarize_class_rows``' figures.
+    """
+    summary = summarize_match(search, unique, config.threshold)
+    if config.label_rule != "every-class":
+        return unique, rows, summary
+    pairs = select_class_matches(search.best, search.similarity, labels)
+    unique, rows = expand_to_every_class(unique, rows, pairs)
+    return unique, rows, summary | summarize_class_rows(unique, config.threshold)

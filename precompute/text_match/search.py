@@ -338,3 +338,38 @@ def select_unique_matches(
     )
     chosen = ordered.drop_duplicates("candidate").set_index("candidate")
     return chosen.join(counts).reset_index()
+
+
+def select_class_matches(
+    best_index: np.ndarray, similarity: np.ndarray, labels: np.ndarray
+) -> pd.DataFrame:
+    """One row per (candidate, class) pair that some query of that class chose: the
+    paper's ``every-class`` rule (a caption chosen by texts of several classes stays in
+    each of those classes).
+
+    Each pair is labelled with the class's query most similar to the candidate (ties:
+    the first). ``nearest`` marks the pair ``select_unique_matches`` keeps, so the
+    ``nearest`` rule's rows are exactly the rows with ``nearest`` set.
+
+    Returns:
+        Rows sorted by candidate, the nearest pair first, then by similarity:
+        ``select_unique_matches``' columns plus ``nearest`` (bool).
+    """
+    unique = select_unique_matches(best_index, similarity, labels)
+    frame = pd.DataFrame(
+        {
+            "candidate": np.asarray(best_index),
+            "query": np.arange(np.asarray(best_index).size),
+            "label": np.asarray(labels),
+            "similarity": np.asarray(similarity, dtype=np.float32),
+        }
+    )
+    frame = frame[frame["candidate"] >= 0].sort_values(
+        ["candidate", "similarity", "query"], ascending=[True, False, True], kind="stable"
+    )
+    pairs = frame.drop_duplicates(["candidate", "label"])
+    pairs = pairs.merge(unique[["candidate", "n_queries", "n_labels"]], on="candidate")
+    nearest = unique.set_index("candidate")["query"]
+    pairs["nearest"] = pairs["query"].to_numpy() == nearest.loc[pairs["candidate"]].to_numpy()
+    order = np.lexsort((-pairs["similarity"].to_numpy(), ~pairs["nearest"], pairs["candidate"]))
+    return pairs.iloc[order].reset_index(drop=True)

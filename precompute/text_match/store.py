@@ -14,7 +14,11 @@ The result is stored as a dataset of kind ``text-matched`` (default name
 
 * one row per candidate that is some query's best match, labelled with the wnid of the
   query whose text is most similar to it (how many queries chose each candidate is
-  summarised in ``datasets.parameters``);
+  summarised in ``datasets.parameters``); under the paper's ``every-class`` rule
+  (``label_rule``, the paper recipes'), a candidate chosen by queries of several classes
+  also gets a row in each further class, with sample id ``<id>#<wnid>``, that class's
+  most similar query's similarity, and its embeddings and thumbnail repeated
+  (``precompute.text_match.matched.expand_to_every_class``);
 * ``text_similarity`` = cosine(candidate caption, that query's caption): text-to-text,
   NOT caption-to-synset. Every best match is kept, above the threshold or not, so the
   threshold explorer's coverage curve over this column is the paper's Figure 16a; the
@@ -38,6 +42,7 @@ import pandas as pd
 
 from laionet_core import queries, schema
 from laionet_core.encoders import parse_encoder_spec
+from laionet_core.recipes import TEXT_MATCH_LABEL_RULES
 from laionet_core.selection import DEFAULT_TEXT_MATCH_THRESHOLD, snap_threshold
 from laionet_core.settings import IMAGENET_CAPTIONS_DATASET, LAIONET_DATASET, TEXT_MATCHED_DATASET
 from laionet_core.storage import (
@@ -52,7 +57,7 @@ from precompute.ingest.laion import (
     LAION_RELEASE_ENCODERS,
     read_corpus_info,
 )
-from precompute.text_match.matched import MatchSearch, build_matched_samples, summarize_match
+from precompute.text_match.matched import MatchSearch, apply_label_rule, build_matched_samples
 from precompute.text_match.search import (
     DEFAULT_NPROBE,
     DEFAULT_RERANK_K,
@@ -97,6 +102,9 @@ class TextMatchConfig:
         encoder: Model behind the corpus's embeddings (only with ``corpus``); default
             its ``corpus.json`` encoder, else LAION's release.
         recipe_settings: The recipe in force (``describe_recipe``), recorded as is.
+        label_rule: ``nearest`` (a caption chosen by texts of several classes is stored
+            once, in the nearest text's class) or ``every-class`` (the paper: once per
+            class, ``precompute.text_match.matched.expand_to_every_class``).
     """
 
     db: Path
@@ -112,8 +120,11 @@ class TextMatchConfig:
     recall_sample: int = RECALL_SAMPLE
     encoder: str | None = None
     recipe_settings: dict | None = None
+    label_rule: str = "nearest"
 
     def __post_init__(self) -> None:
+        if self.label_rule not in TEXT_MATCH_LABEL_RULES:
+            raise ValueError(f"label rule {self.label_rule!r}; allowed: {TEXT_MATCH_LABEL_RULES}")
         if self.index not in INDEX_KINDS:
             raise ValueError(f"--index {self.index!r}; allowed: {', '.join(INDEX_KINDS)}")
         object.__setattr__(self, "threshold", snap_threshold(self.threshold))
@@ -355,6 +366,8 @@ def build_text_matched_dataset(
         )
     if rows.image_embeddings is not None and not synsets[0]:
         logger.warning("no synset embeddings for %s: image_similarity left empty", search.encoder)
+    labels = qids["wnid"].to_numpy()
+    unique, rows, summary = apply_label_rule(config, search, unique, rows, labels)
     samples = build_matched_samples(unique, rows, synsets)
     parameters = {
         "queries": config.queries,
@@ -364,7 +377,8 @@ def build_text_matched_dataset(
         "n_queries": len(qids),
         "query_text_encoder": _text_encoder_name(query_row),
         "candidate_text_encoder": search.text_encoder,
-        **summarize_match(search, unique, config.threshold),
+        **summary,
+        "text_match_label_applied": config.label_rule,
         "candidates_rejected": 0 if rows.rejected is None else len(rows.rejected),
         **(config.recipe_settings or {}),
     }

@@ -195,9 +195,10 @@ def _toy_database(path: Path, rng: np.random.Generator) -> dict[str, np.ndarray]
 def test_text_match_command_against_the_argmax_oracle(tmp_path: Path) -> None:
     db = tmp_path / "toy.duckdb"
     toy = _toy_database(db, np.random.default_rng(3))
-    assert precompute_main(["text-match", "--db", str(db)]) == 0
+    assert precompute_main(["text-match", "--db", str(db), "--recipe", "explorer"]) == 0
     con = queries.connect(db)
     info = queries.read_datasets(con).set_index("dataset").loc["text-matched"]
+    assert info["parameters"]["text_match_label_applied"] == "nearest"
     samples = queries.read_samples(con, "text-matched").set_index("sample_id")
     ids, images = queries.read_embeddings(con, "text-matched")
     thumbs = con.sql(
@@ -365,7 +366,7 @@ def test_partial_caption_embeddings_are_warned_about_and_recorded(tmp_path, capl
     con.close()
     assert params["n_candidates_searched"] == 45 and params["candidate_samples"] == 60
     assert params["candidate_coverage"] == pytest.approx(0.75)
-    assert samples["sample_id"].astype(int).max() < 3045
+    assert samples["sample_id"].str.split("#").str[0].astype(int).max() < 3045  # every-class
 
 
 def _write_corpus(root: Path, ids: list[str], text: np.ndarray, image: np.ndarray) -> Path:
@@ -422,3 +423,66 @@ def test_repeated_and_unsafe_corpus_ids_become_rejected_rows(tmp_path) -> None:
     assert "sample_id '../c' contains '/'" in reasons["../c"]
     assert set(rejected["source"]) == {str(corpus / "metadata" / "metadata_0.parquet")}
     assert info["parameters"]["candidates_rejected"] == 2 == len(rejected)
+
+
+def test_every_class_rule_keeps_a_caption_in_each_class_that_chose_it(tmp_path: Path) -> None:
+    """The paper recipes' rule against a loop: one row per (candidate, class) pair among
+    the queries' best matches, with that class's most similar query's similarity."""
+    db = tmp_path / "toy.duckdb"
+    toy = _toy_database(db, np.random.default_rng(3))
+    assert precompute_main(["text-match", "--db", str(db)]) == 0  # default: paper-tmlr
+    con = queries.connect(db)
+    info = queries.read_dataset_info(con, "text-matched")
+    samples = queries.read_samples(con, "text-matched").set_index("sample_id")
+    ids, images = queries.read_embeddings(con, "text-matched")
+    con.close()
+    full = toy["query_text"] @ toy["cand_text"].T
+    best = full.argmax(axis=1)
+    expected = {}  # (candidate, wnid) -> similarity of that class's closest query
+    for q, candidate in enumerate(best):
+        key = (int(candidate), WNIDS[toy["query_class"][q]])
+        expected[key] = max(expected.get(key, -2.0), float(full[q, candidate]))
+    nearest = {}
+    for q, candidate in enumerate(best):
+        if (
+            int(candidate) not in nearest
+            or full[q, candidate] > full[nearest[candidate], candidate]
+        ):
+            nearest[int(candidate)] = q
+    assert info["parameters"]["text_match_label_applied"] == "every-class"
+    further = len(expected) - len(nearest)
+    assert further > 0  # this toy has captions chosen by texts of two classes
+    assert info["parameters"]["rows_for_further_classes"] == further
+    assert len(samples) == len(expected)
+    for (candidate, wnid), similarity in expected.items():
+        own = WNIDS[toy["query_class"][nearest[candidate]]] == wnid
+        sample_id = str(3_000 + candidate) + ("" if own else f"#{wnid}")
+        row = samples.loc[sample_id]
+        assert row["wnid"] == wnid and row["matched_wnids"].tolist() == [wnid]
+        assert row["text_similarity"] == pytest.approx(similarity, abs=1e-6)
+    np.testing.assert_allclose(
+        images,
+        toy["cand_image"][[int(s.split("#")[0]) - 3_000 for s in ids["sample_id"]]],
+        atol=1e-6,
+    )
+
+
+def test_class_matches_against_a_loop() -> None:
+    rng = np.random.default_rng(9)
+    best = rng.integers(-1, 6, 40)
+    sims = rng.uniform(0, 1, 40).astype(np.float32)
+    labels = rng.choice(["a", "b", "c"], 40)
+    pairs = text_search.select_class_matches(best, sims, labels)
+    unique = select_unique_matches(best, sims, labels).set_index("candidate")
+    loop = {}
+    for q in range(40):
+        if best[q] < 0:
+            continue
+        key = (int(best[q]), labels[q])
+        if key not in loop or sims[q] > sims[loop[key]]:
+            loop[key] = q
+    assert len(pairs) == len(loop)
+    for row in pairs.itertuples():
+        assert loop[(row.candidate, row.label)] == row.query
+        assert row.nearest == (unique.loc[row.candidate, "query"] == row.query)
+    assert pairs.groupby("candidate")["nearest"].sum().eq(1).all()
