@@ -23,6 +23,7 @@ from laionet_core.comparison import (
     compute_accuracy_by_dataset,
     compute_variant_panel,
 )
+from laionet_core.content_rules import read_content_rules
 from laionet_core.recipes import (
     DEFAULT_RECIPE,
     RECIPES,
@@ -104,14 +105,21 @@ def read_dataset_recipe(con: duckdb.DuckDBPyConnection, dataset: str) -> Recipe:
 def count_selection(con: duckdb.DuckDBPyConnection, dataset: str, recipe: Recipe) -> dict:
     """Samples and classes of ``dataset`` under the recipe's threshold and filters."""
     columns = "count(*) AS samples, count(DISTINCT wnid) AS classes"
-    sql, params = _selected_sql(dataset, recipe, columns)
+    sql, params = _selected_sql(con, dataset, recipe, columns)
     samples, classes = queries.fetch_one(con, sql, params) or (0, 0)
     return {"samples": int(samples), "classes": int(classes)}
 
 
-def _selected_sql(dataset: str, recipe: Recipe, columns: str) -> tuple[str, dict]:
-    """SQL and parameters selecting ``columns`` of the recipe's selection of ``dataset``."""
+def _selected_sql(con, dataset: str, recipe: Recipe, columns: str) -> tuple[str, dict]:
+    """SQL and parameters selecting ``columns`` of the recipe's selection of ``dataset``:
+    the stored content verdict (``samples.filtered``, OCR rule included) when the recipe's
+    rules are the recorded ones, else its NSFW rule on LAION's raw tag."""
+    info = queries.read_dataset_info(con, dataset) or {}
+    kind = info.get("kind", schema.KIND_TEXT_SELECTED)
+    rules, _ = read_content_rules(info.get("parameters"), kind)
     nsfw = NSFW_CONDITION[recipe.nsfw_rule]
+    if (rules.nsfw_rule, rules.ocr_rule) == (recipe.nsfw_rule, recipe.ocr_rule):
+        nsfw = "NOT filtered"
     sql = SELECTED_SQL.format(columns=columns, samples=schema.SAMPLES, nsfw=nsfw)
     params = {
         "dataset": dataset,
@@ -150,7 +158,7 @@ def _weighted_accuracy(con, recipe: Recipe) -> dict:
     models = queries.list_prediction_models(con)
     if not models:
         return {}
-    sql, params = _selected_sql(LAIONET_DATASET, recipe, "sample_id, wnid")
+    sql, params = _selected_sql(con, LAIONET_DATASET, recipe, "sample_id, wnid")
     kept = con.execute(sql, params).df()
     weights = kept["wnid"].value_counts().astype(np.float64)
     out = {}

@@ -312,7 +312,7 @@ def write_text_matched(
         "multi_label": pa.array(np.zeros(n, dtype=bool)),
         "text_similarity": pa.array(unique["similarity"].to_numpy(np.float32)),
         "image_similarity": pa.array(np.einsum("nd,nd->n", img, synset), pa.float32()),
-        "nsfw": pa.array(meta["nsfw"].tolist(), pa.string()),
+        "nsfw": pa.array(meta["nsfw"].tolist(), pa.string(), from_pandas=True),
         "thumbnail_id": pa.array(
             pools.ids(pools.bases[LAIONET_DATASET], rows, unique["candidate"].to_numpy())
         ),

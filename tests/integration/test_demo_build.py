@@ -101,11 +101,11 @@ def test_histogram_curves_agree_with_sql_and_with_the_samples(con, threshold: fl
     params = SelectionParams(threshold=threshold)
     summary = summarize_selection(queries.load_similarity_histograms(con, "laionet").counts, params)
     samples = con.sql("SELECT * FROM samples WHERE dataset = 'laionet'").df()
+    filtered = samples["filtered"].to_numpy()  # the oracle of the flag: test_content_rules
+    tags = samples["nsfw"].fillna("").str.strip().str.upper()
+    assert filtered[(tags != "UNLIKELY").to_numpy()].all()  # the demo recipe's NSFW rule
     keep = select_mask(
-        samples["text_similarity"].to_numpy(),
-        (samples["nsfw"] == "NSFW").to_numpy(),
-        samples["multi_label"].to_numpy(),
-        params,
+        samples["text_similarity"].to_numpy(), filtered, samples["multi_label"].to_numpy(), params
     )
     assert summary.size == queries.count_selected(con, "laionet", params)[0] == keep.sum()
     assert summary.covered == samples.loc[keep, "wnid"].nunique()
