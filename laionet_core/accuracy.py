@@ -200,6 +200,24 @@ def _weighted_accuracy(table: pd.DataFrame, weights: np.ndarray) -> tuple[float,
     return float(w @ p), float(np.sqrt(np.sum(w**2 * p * (1 - p) / n)))
 
 
+def compute_counted_accuracy(
+    n: np.ndarray, hits: np.ndarray, weights: np.ndarray
+) -> tuple[float, float]:
+    """Equal- and frequency-weighted accuracy from per-class counts (as ``ModelAccuracy``).
+
+    Args:
+        n: (C,) samples per class, each > 0.
+        hits: (C,) correct predictions per class.
+        weights: (C,) non-negative class weights with a positive sum (e.g. class counts).
+
+    Returns:
+        ``(equal, weighted)``: the mean per-class accuracy, and its ``weights`` average.
+    """
+    recall = np.asarray(hits, dtype=np.float64) / np.asarray(n, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    return float(recall.mean()), float(w @ recall / w.sum())
+
+
 def _correct_columns(
     source: pd.DataFrame | np.ndarray, labels: np.ndarray, model: str | None, ks: tuple[int, ...]
 ) -> dict[int, np.ndarray]:
