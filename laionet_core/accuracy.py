@@ -165,12 +165,31 @@ def compute_zero_shot_accuracy(
         class_labels,
         query_name="image_embeddings",
     )
+    return compute_zero_shot_from_ranks(rank, labels, k=ks)
+
+
+def compute_zero_shot_from_ranks(
+    ranks: object, labels: object, *, k: Sequence[int] = DEFAULT_TOP_K
+) -> ZeroShotResult:
+    """Zero-shot top-k accuracy from each sample's true-class rank.
+
+    Args:
+        ranks: (N,) classes scored strictly above the true one
+            (``ranking.compute_true_class_ranks``); correct at k when below k.
+        labels: (N,) true class.
+        k: The k values, each >= 1.
+
+    Returns:
+        ZeroShotResult over the classes present in ``labels``.
+    """
+    rank = np.asarray(ranks)
     classes, codes = compute_label_codes(labels)
+    check_length(codes, rank.size, name="labels", other="ranks")
     n = np.bincount(codes, minlength=classes.size)
     table = pd.DataFrame({"n": n}, index=pd.Index(classes, name="label"))
-    for kk in ks:
+    for kk in k:
         table[f"recall@{kk}"] = np.bincount(codes, weights=rank < kk, minlength=classes.size) / n
-    acc = {kk: float(table[f"recall@{kk}"].mean()) for kk in ks}
+    acc = {int(kk): float(table[f"recall@{kk}"].mean()) for kk in k}
     return ZeroShotResult(accuracy=acc, per_class=table)
 
 
