@@ -75,16 +75,22 @@ FLAG_NSFW_SQL = """
 UPDATE {samples} AS s SET filtered = NOT ({keep}) WHERE s.dataset = $dataset
 """
 
+# Each text and lemma is put in its compared form once, then joined on the class.
 FLAG_OCR_SQL = f"""
-UPDATE {schema.SAMPLES} AS s SET filtered = true
-FROM (
-    SELECT DISTINCT x.sample_id
-    FROM {schema.SAMPLES} x
-    JOIN {OCR_TABLE} o ON o.sample_id = x.sample_id
-    JOIN (SELECT wnid, unnest(lemmas) AS lemma FROM {schema.CLASSES}) l ON l.wnid = x.wnid
+WITH texts AS (
+    SELECT x.sample_id, x.wnid, {_ocr_form_sql("o.ocr_text")} AS form
+    FROM {schema.SAMPLES} x JOIN {OCR_TABLE} o ON o.sample_id = x.sample_id
     WHERE x.dataset = $dataset AND o.ocr_text IS NOT NULL
-      AND contains({_ocr_form_sql("o.ocr_text")}, {_ocr_form_sql("l.lemma")})
-) d
+),
+lemmas AS (
+    SELECT wnid, {_ocr_form_sql("lemma")} AS form
+    FROM (SELECT wnid, unnest(lemmas) AS lemma FROM {schema.CLASSES})
+),
+named AS (
+    SELECT DISTINCT t.sample_id FROM texts t JOIN lemmas l ON l.wnid = t.wnid
+    WHERE contains(t.form, l.form)
+)
+UPDATE {schema.SAMPLES} AS s SET filtered = true FROM named d
 WHERE s.dataset = $dataset AND s.sample_id = d.sample_id
 """
 
