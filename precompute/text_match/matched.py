@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from precompute.text_match.search import select_class_matches
 from precompute.text_match.sources import CandidateRows
+
+if TYPE_CHECKING:
+    from precompute.text_match.store import TextMatchConfig
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ def summarize_class_rows(pairs: pd.DataFrame, threshold: float) -> dict:
 
 
 def apply_label_rule(
-    config: object,
+    config: TextMatchConfig,
     search: MatchSearch,
     unique: pd.DataFrame,
     rows: CandidateRows,
