@@ -42,6 +42,9 @@ from precompute.analyses.selection_stats import write_dataset_selection_stats
 
 logger = logging.getLogger(__name__)
 
+# DuckDB keeps written blocks in memory up to its limit (80% of RAM by default); bounded,
+# a 20M-sample upgrade spills them instead (as the build's assembly does).
+UPGRADE_MEMORY_LIMIT = "2GB"
 # Tables whose boolean flag column was LAION's NSFW tag and is now the content rules'.
 RENAMED_FLAG_TABLES = (schema.SIMILARITY_HISTOGRAMS, schema.SELECTION_SUBSETS)
 
@@ -136,6 +139,7 @@ def upgrade_database(
     """
     versions = (schema.UPGRADABLE_SCHEMA_VERSION, schema.SCHEMA_VERSION)
     with open_database_for_update(db, schema_versions=versions) as con:
+        con.execute(f"SET memory_limit = '{UPGRADE_MEMORY_LIMIT}'")
         for change in upgrade_schema(con):
             logger.info("%s: %s", db, change)
         counts = reapply_content_rules(con, recipe=recipe, ocr=ocr)
