@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from laionet_core.content_rules import read_content_rules
 from laionet_core.export import EXPORT_FORMATS, command_path_for, manifest_path_for, write_export
 from laionet_core.queries import connect, read_classes, read_dataset_info
 from laionet_core.recipes import Recipe, describe_recipe, read_recorded_recipe
@@ -130,9 +131,13 @@ def run(args: argparse.Namespace) -> int:
         info = read_dataset_info(con, args.dataset) or {}
         matched = info.get("kind") == KIND_TEXT_MATCHED
         nsfw_rule = recipe.text_match_nsfw_rule if matched else recipe.nsfw_rule
+        stored, _ = read_content_rules(info.get("parameters"), info.get("kind", ""))
         params = SelectionParams(
             threshold=threshold,
-            drop_nsfw=nsfw_rule != "keep-all",
+            # the stored verdict (samples.filtered) is the recipe's only when its rules
+            # are the recorded ones; else the recipe's rules below decide alone
+            drop_nsfw=(stored.nsfw_rule, stored.ocr_rule)
+            == (nsfw_rule, "none" if matched else recipe.ocr_rule),
             drop_multi_label=recipe.multi_label == "drop",
             min_samples_per_class=DEFAULT_MIN_SAMPLES_PER_CLASS,
         )

@@ -96,6 +96,16 @@ def test_export_manifest_records_the_recipe(demo_db, tmp_path) -> None:
     manifest = json.loads((tmp_path / "tmlr.parquet.manifest.json").read_text())
     assert manifest["recipe"]["name"] == "paper-arxiv"
     assert "NSFW" not in set(arxiv["NSFW"]) and len(arxiv) >= len(tmlr)
+    # another recipe than the recorded one (explorer's TMLR rules): its own rule alone
+    from laionet_core import queries
+
+    con = queries.connect(demo_db)
+    (n,) = con.execute(
+        "SELECT count(*) FROM samples WHERE dataset = 'laionet' AND text_similarity > 0.82 "
+        "AND NOT multi_label AND upper(trim(coalesce(nsfw, ''))) <> 'NSFW'"
+    ).fetchone()
+    con.close()
+    assert len(arxiv) == n
     # An explicit option overrides one setting, and the recorded name says so.
     assert main([*argv, "--recipe", "paper-arxiv", "--threshold", "0.75"]) == 0
     manifest = json.loads((tmp_path / "tmlr.parquet.manifest.json").read_text())
