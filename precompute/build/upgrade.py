@@ -10,7 +10,11 @@ NSFW tag (``laionet_core.content_rules``). Upgrading a version-2 database:
    with the dataset, else the default recipe) in bulk SQL, recounts its histograms
    from the stored rows (bounded batches) and records the rules in its parameters;
 3. recomputes the selection statistics of the datasets that had them (class batches,
-   as ``python -m precompute metrics`` does).
+   as ``python -m precompute metrics`` does);
+4. with ``class_order``, stores the samples in class order, as a new database does
+   (``laionet_core.storage_order``), so one class's reads skip the others' row groups.
+   Opt-in: at 20M samples it took 75 s more, 4.4 GB of memory, and left the file larger
+   by the samples table (DuckDB reuses but does not return the freed blocks).
 
 Everything runs in one transaction on a copy that replaces the file only at the end
 (``laionet_core.storage_update``), so a failure leaves the database as it was. A
@@ -36,6 +40,7 @@ from laionet_core.content_rules import (
 )
 from laionet_core.queries_stats import has_table
 from laionet_core.recipes import DEFAULT_RECIPE, Recipe, get_recipe, read_recorded_recipe
+from laionet_core.storage_order import write_samples_in_class_order
 from laionet_core.storage_rows import write_meta
 from laionet_core.storage_update import open_database_for_update
 from precompute.analyses.selection_stats import write_dataset_selection_stats
@@ -45,6 +50,9 @@ logger = logging.getLogger(__name__)
 # DuckDB keeps written blocks in memory up to its limit (80% of RAM by default); bounded,
 # a 20M-sample upgrade spills them instead (as the build's assembly does).
 UPGRADE_MEMORY_LIMIT = "2GB"
+# Rewriting the samples in class order commits them in one statement: 20M rows needed
+# more than 2 GB of DuckDB memory (4.4 GB peak RSS measured).
+ORDER_MEMORY_LIMIT = "4GB"
 # Tables whose boolean flag column was LAION's NSFW tag and is now the content rules'.
 RENAMED_FLAG_TABLES = (schema.SIMILARITY_HISTOGRAMS, schema.SELECTION_SUBSETS)
 
@@ -127,9 +135,15 @@ def reapply_content_rules(
 
 
 def upgrade_database(
-    db: Path, *, recipe: Recipe | None = None, ocr: OcrText | None = None
+    db: Path,
+    *,
+    recipe: Recipe | None = None,
+    ocr: OcrText | None = None,
+    class_order: bool = False,
 ) -> dict[str, dict[str, int]]:
     """Upgrade ``db`` (schema 2 or this one) in place, atomically.
+
+    ``class_order``: also rewrite the samples in class order (module docstring, step 4).
 
     Returns:
         ``reapply_content_rules``' counts.
@@ -143,5 +157,12 @@ def upgrade_database(
         for change in upgrade_schema(con):
             logger.info("%s: %s", db, change)
         counts = reapply_content_rules(con, recipe=recipe, ocr=ocr)
+        if class_order:
+            # The copy is private until it is swapped in, so committing in steps loses
+            # no atomicity; one transaction holding 20M rewritten rows outgrew 2 GB.
+            con.execute("COMMIT")
+            con.execute(f"SET memory_limit = '{ORDER_MEMORY_LIMIT}'")
+            write_samples_in_class_order(con)
+            con.execute("BEGIN TRANSACTION")
     logger.info("%s: schema version %d", db, schema.SCHEMA_VERSION)
     return counts

@@ -44,6 +44,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE.parquet",
         help="parquet file(s) with SAMPLE_ID and ocr_text for the recipe's OCR rule",
     )
+    parser.add_argument(
+        "--class-order",
+        action="store_true",
+        help="also store the samples in class order, as new databases are (faster class "
+        "reads; at 20M samples 75 s more, 4.4 GB of memory, a file larger by the samples "
+        "table)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -51,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     """Upgrade the database."""
     ocr = check_ocr_files(args.ocr) if args.ocr else None
     recipe = get_recipe(args.recipe) if args.recipe else None
-    counts = upgrade_database(args.db, recipe=recipe, ocr=ocr)
+    counts = upgrade_database(args.db, recipe=recipe, ocr=ocr, class_order=args.class_order)
     for dataset, dropped in counts.items():
         logger.info("%s: %d samples dropped by the content rules", dataset, dropped["filtered"])
     return 0

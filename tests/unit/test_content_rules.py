@@ -302,8 +302,11 @@ def test_upgrade_turns_a_version_2_database_into_this_one(tmp_path: Path) -> Non
     assert set(subsets) == set(LEMMAS)
     assert read_selection_subsets(con, "imagenet-val") == {}  # it had none: none made
     con.close()
-    assert main(["upgrade", "--db", str(db), "--recipe", "paper-arxiv"]) == 0  # again
+    again = ["upgrade", "--db", str(db), "--recipe", "paper-arxiv", "--class-order"]
+    assert main(again) == 0  # another recipe's rules, and the samples in class order
     con = queries.connect(db)
     arxiv = _oracle(samples, None, "paper-arxiv", "text-selected")
     assert (_stored_flags(con, "laionet") == arxiv).all()
+    stored = con.execute("SELECT dataset, wnid, sample_id FROM samples").fetchall()
+    assert stored == sorted(stored) and len(stored) == 2 * len(samples)
     con.close()
