@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         info = read_dataset_info(con, args.dataset) or {}
         matched = info.get("kind") == KIND_TEXT_MATCHED
         nsfw_rule = recipe.text_match_nsfw_rule if matched else recipe.nsfw_rule
-        stored, _ = read_content_rules(info.get("parameters"), info.get("kind", ""))
+        stored, applied = read_content_rules(info.get("parameters"), info.get("kind", ""))
         params = SelectionParams(
             threshold=threshold,
             # the stored verdict (samples.filtered) is the recipe's only when its rules
@@ -149,7 +149,10 @@ def run(args: argparse.Namespace) -> int:
             export_format=args.export_format,
             out=args.out,
             keep=_build_filter(con, nsfw_rule, ocr),
-            manifest_extra=describe_recipe(recipe, ocr_text_given=ocr is not None),
+            # OCR text read now, or already applied by the build to the stored verdict
+            manifest_extra=describe_recipe(
+                recipe, ocr_text_given=ocr is not None or (params.drop_nsfw and bool(applied))
+            ),
         )
     finally:
         con.close()

@@ -88,7 +88,8 @@ def test_export_manifest_records_the_recipe(demo_db, tmp_path) -> None:
     manifest = json.loads((tmp_path / "tmlr.parquet.manifest.json").read_text())
     assert manifest["recipe"]["name"] == "paper-tmlr"
     assert manifest["recipe"]["nsfw_rule"] == "unlikely-only"
-    assert manifest["ocr_filter"] == OCR_NOT_APPLIED
+    # the demo's build applied the same rules, OCR text included (its metadata's column)
+    assert manifest["ocr_filter"].startswith("OCR filter applied")
     tmlr = pq.read_table(out).to_pandas()
     assert set(tmlr["NSFW"]) <= {"UNLIKELY"}
     assert main([*argv, "--recipe", "paper-arxiv"]) == 0
@@ -172,3 +173,22 @@ def test_build_records_the_recipe_and_its_overrides(tmp_path, caplog) -> None:
     # Case-sensitive matching: "PUMA sneakers" no longer matches the cougar.
     assert not samples["text"].str.contains("PUMA").any()
     assert samples["text"].str.contains("a puma resting").any()
+    # build --ocr: the OCR rule joins the NSFW rule in samples.filtered
+    ocr = tmp_path / "ocr.parquet"
+    ids = samples["sample_id"].tolist()
+    pq.write_table(pa.table({"SAMPLE_ID": ids, "ocr_text": ["PUMA!"] * len(ids)}), ocr)
+    assert (
+        main([*argv, "--recipe", "paper-tmlr", "--synset-format", "name_def", "--ocr", str(ocr)])
+        == 0
+    )
+    con = queries.connect(db)
+    params = queries.read_dataset_info(con, "laionet")["parameters"]
+    again = queries.read_samples(con, "laionet")
+    classes = queries.read_classes(con)
+    con.close()
+    assert params["content_rules"]["ocr_applied"] is True
+    assert params["ocr_filter"].startswith("OCR filter applied")
+    lemmas = {w: tuple(x) for w, x in zip(classes["wnid"], classes["lemmas"], strict=True)}
+    keep = select_by_nsfw_rule(again["nsfw"].to_numpy(object), "unlikely-only")
+    named = ~select_by_ocr_text(np.full(len(again), "PUMA!", object), again["wnid"], lemmas)
+    assert named.any() and (again["filtered"].to_numpy() == (~keep | named)).all()
