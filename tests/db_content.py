@@ -24,7 +24,7 @@ CONTENT_QUERIES = {
     "text_embeddings": "SELECT * FROM text_embeddings ORDER BY dataset, sample_id",
     "synset_embeddings": "SELECT * FROM synset_embeddings ORDER BY encoder, wnid",
     "similarity_histograms": "SELECT * FROM similarity_histograms "
-    "ORDER BY dataset, wnid, nsfw, multi_label, bin",
+    "ORDER BY dataset, wnid, filtered, multi_label, bin",
     "rejected": "SELECT * FROM rejected ORDER BY dataset, source, sample_id",
 }
 

@@ -95,9 +95,12 @@ def test_corpus_path_with_ivfpq_records_recall(
     text = np.concatenate([np.load(p.text_emb) for p in parts]).astype(np.float32)
     image = np.concatenate([np.load(p.img_emb) for p in parts]).astype(np.float32)
     row_of = pd.Series(np.arange(len(meta)), index=meta["sample_id"])
+    # every-class (the default recipe's): a further class's row is "<id>#<wnid>"
+    assert params["text_match_label_applied"] == "every-class"
     for sample_id, row in samples.head(200).iterrows():
-        r = row_of[sample_id]
+        r = row_of[sample_id.split("#")[0]]
         assert row["text"] == meta.loc[r, "text"]
         sims = qemb[(qids["wnid"] == row["wnid"]).to_numpy()] @ text[r]
         assert np.min(np.abs(sims - row["text_similarity"])) < 1e-4
-    np.testing.assert_allclose(images, image[row_of[ids["sample_id"]].to_numpy()], atol=1e-3)
+    rows = row_of[ids["sample_id"].str.split("#").str[0]].to_numpy()
+    np.testing.assert_allclose(images, image[rows], atol=1e-3)
