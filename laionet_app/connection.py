@@ -14,6 +14,10 @@ Two details make this work:
   (``app.py`` wraps every page in it) and every cursor holds it until it is garbage
   collected (fragment reruns). A session in the middle of a rerun finishes on the old
   file; the old connection is closed when its last lease ends.
+- A file counts as old once another file is at its path, whether or not anything opened
+  the new one: a lease ending looks, and so does a watcher thread every
+  ``WATCH_INTERVAL_S`` (after a swap, fragment reruns may read only cached values and an
+  idle server runs nothing, so no rerun would ever open the new file and retire the old).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +49,8 @@ DbKey = tuple[str, int, int]
 CATALOG = "laionet"
 # Files swapped in while a rerun opens the database: the newest is taken, this many times.
 OPEN_ATTEMPTS = 3
+# How often the watcher looks for open files replaced on disk (a stat per open file).
+WATCH_INTERVAL_S = 1.0
 
 
 class DatabaseChangedError(RuntimeError):
@@ -61,11 +68,13 @@ class _Handle:
 
 
 class _Registry:
-    """Open databases by key; retired ones are closed when their last lease ends."""
+    """Open databases by key; old ones are closed when their last lease ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch_interval_s: float = WATCH_INTERVAL_S) -> None:
         self._lock = threading.RLock()
         self._handles: dict[DbKey, _Handle] = {}
+        self._watch_interval_s = watch_interval_s
+        self._watcher: threading.Thread | None = None
 
     def acquire(self, key: DbKey) -> _Handle:
         """Lease ``key``'s connection, opening it if it is the file now at its path.
@@ -84,6 +93,7 @@ class _Registry:
                     if other.key[0] == key[0] and other.key != key:
                         other.current = False
                         self._close_if_unused(other)
+                self._start_watcher()
             handle.users += 1
             return handle
 
@@ -95,11 +105,52 @@ class _Registry:
                 handle.users -= 1
                 self._close_if_unused(handle)
 
-    def _close_if_unused(self, handle: _Handle) -> None:
-        if handle.users <= 0 and not handle.current:
-            del self._handles[handle.key]
-            handle.con.close()
-            logger.info("closed %s (inode %d): a newer file replaced it", *handle.key[:2])
+    def close_replaced(self) -> list[DbKey]:
+        """Mark files that another file replaced on disk as old; close those unused.
+
+        Returns:
+            The keys closed.
+        """
+        closed = []
+        with self._lock:
+            for handle in list(self._handles.values()):
+                if self._close_if_unused(handle):
+                    closed.append(handle.key)
+        return closed
+
+    def _close_if_unused(self, handle: _Handle) -> bool:
+        """Close ``handle`` if no lease holds it and its file is old; True when closed."""
+        if handle.users > 0 or self._handles.get(handle.key) is not handle:
+            return False  # in use, or already closed (a finalizer ran inside a loop)
+        if handle.current and stat_database(Path(handle.key[0])) != handle.key:
+            handle.current = False  # replaced (or removed) on disk, opened or not
+        if handle.current:
+            return False
+        del self._handles[handle.key]
+        handle.con.close()
+        logger.info("closed %s (inode %d): a newer file replaced it", *handle.key[:2])
+        return True
+
+    def _start_watcher(self) -> None:
+        """Start the thread that closes replaced files nobody uses (caller holds the lock)."""
+        if self._watcher is None:
+            self._watcher = threading.Thread(
+                target=self._watch, name="laionet-database-watcher", daemon=True
+            )
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        """Every interval, close unused files replaced on disk; stop when none is open."""
+        while True:
+            time.sleep(self._watch_interval_s)
+            with self._lock:
+                if not self._handles:
+                    self._watcher = None
+                    return
+                try:
+                    self.close_replaced()
+                except Exception:  # a stat or close that failed: say so, keep watching
+                    logger.exception("checking the open databases for replaced files failed")
 
     def open_keys(self) -> list[DbKey]:
         """Keys whose connection is open (for tests and diagnostics)."""
@@ -230,3 +281,12 @@ def cursor(db: DbKey) -> duckdb.DuckDBPyConnection:
 def open_database_keys() -> list[DbKey]:
     """Keys of the files this process holds open."""
     return _REGISTRY.open_keys()
+
+
+def close_replaced_databases() -> list[DbKey]:
+    """Close now the unused files another file replaced (the watcher does it each interval).
+
+    Returns:
+        The keys closed.
+    """
+    return _REGISTRY.close_replaced()

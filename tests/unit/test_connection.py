@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -16,6 +18,8 @@ import pytest
 
 from laionet_app.connection import (
     DatabaseChangedError,
+    _Registry,
+    close_replaced_databases,
     cursor,
     database_lease,
     open_database_keys,
@@ -127,3 +131,64 @@ def test_a_non_database_swapped_in_is_a_named_error(db_path: Path) -> None:
     with pytest.raises(ValueError, match="not a readable DuckDB database"), database_lease():
         pass
     assert key not in open_database_keys()
+
+
+def test_a_lease_ending_after_a_swap_closes_the_file_nobody_opened_anew(db_path: Path) -> None:
+    """No rerun opens the new file (a fragment on cached values): the old one closes anyway."""
+    with database_lease() as first:
+        assert _label(first) == "A"
+        _swap_in(db_path, "B")
+        assert first in open_database_keys()  # this rerun finishes on its file
+    assert first not in open_database_keys()
+    assert _open_deleted_files(db_path.parent) == []
+
+
+def test_an_idle_replaced_file_is_closed_on_the_next_look(db_path: Path) -> None:
+    with database_lease() as first:
+        assert _label(first) == "A"
+    _swap_in(db_path, "B")  # after the last lease: only a look at the disk can tell
+    assert first in open_database_keys()
+    assert _open_deleted_files(db_path.parent)
+    assert first in close_replaced_databases()
+    assert first not in open_database_keys()
+    assert _open_deleted_files(db_path.parent) == []
+    with database_lease() as key:
+        assert _label(key) == "B"
+    assert key not in close_replaced_databases()  # the file at the path stays open
+    assert key in open_database_keys()
+
+
+def test_a_replaced_file_in_use_stays_open_until_its_lease_ends(db_path: Path) -> None:
+    with database_lease() as first:
+        held = cursor(first)
+    _swap_in(db_path, "B")
+    assert first not in close_replaced_databases()  # the cursor still reads it
+    assert held.execute("SELECT value FROM meta WHERE key = 'label'").fetchone()[0] == "A"
+    del held
+    assert first not in open_database_keys()
+    assert _open_deleted_files(db_path.parent) == []
+
+
+def test_the_watcher_closes_an_idle_replaced_file_and_stops_with_the_last(db_path: Path) -> None:
+    registry = _Registry(watch_interval_s=0.01)
+    first = require_database()
+    registry.acquire(first)
+    registry.release(first)
+    _swap_in(db_path, "B")
+    _wait_for(lambda: first not in registry.open_keys())
+    assert _open_deleted_files(db_path.parent) == []
+    second = require_database()
+    registry.acquire(second)
+    registry.release(second)
+    db_path.unlink()  # removed, not replaced: nothing to read, closed as well
+    _wait_for(lambda: registry.open_keys() == [])
+    _wait_for(lambda: registry._watcher is None)  # no file open: the thread ended
+    with pytest.raises(DatabaseChangedError, match="changed"):
+        registry.acquire(second)
+
+
+def _wait_for(condition: Callable[[], bool], limit_s: float = 10.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline, "the watcher did not act"
+        time.sleep(0.01)
