@@ -7,30 +7,28 @@ doubled, so its Dataset size doubles) is renamed over the same path, as ``build`
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.concurrent_sessions import drive_sessions, size_texts, thresholds_for
+from tests.e2e.concurrent_sessions import drive_sessions, stage_two_swaps
 from tests.e2e.serving import (
     CHROMIUM_ARGS,
     ServedApp,
     dataset_sizes,
     double_laionet,
     find_chromium,
-    keep_as_is,
     open_deleted_files,
     serve_app,
     stage_variant,
+    wait_until_closed,
 )
 
 pytestmark = pytest.mark.e2e
 
 SESSIONS = 10
 PRESSES = 2  # per session: 20 updates, the swaps after 6 and 13
-CLOSE_WAIT_S = 10
 
 
 def _chromium() -> str:
@@ -56,13 +54,6 @@ def served(variants: dict[str, Path], tmp_path: Path) -> Iterator[tuple[ServedAp
     shutil.copyfile(variants["a"], live)
     with serve_app(live, tmp_path / "streamlit.log") as app:
         yield app, live
-
-
-def _wait_until_closed(app: ServedApp, folder: Path) -> list[str]:
-    deadline = time.monotonic() + CLOSE_WAIT_S
-    while (still := open_deleted_files(app.process.pid, folder)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return still
 
 
 def test_a_reload_shows_the_database_swapped_in(
@@ -93,7 +84,7 @@ def test_a_reload_shows_the_database_swapped_in(
         page.reload(wait_until="domcontentloaded")
         expect(size).to_have_text(f"{size_b:,}", timeout=60_000)
         browser.close()
-    assert _wait_until_closed(app, live.parent) == [], "the old database is still open"
+    assert wait_until_closed(app.process.pid, live.parent) == [], "the old database is open"
     assert "Traceback" not in app.log_text()
 
 
@@ -101,28 +92,16 @@ def test_ten_sessions_move_sliders_across_two_swaps(
     served: tuple[ServedApp, Path], variants: dict[str, Path]
 ) -> None:
     app, live = served
-    thresholds = thresholds_for(PRESSES)
-    sizes = size_texts(
-        dataset_sizes(variants["a"], thresholds), dataset_sizes(variants["b"], thresholds)
-    )
-    assert all(len(texts) == 2 for texts in sizes.values())  # A and B tell apart everywhere
-    to_b, back_to_a = live.with_name("b.staged"), live.with_name("a.staged")
-    stage_variant(variants["b"], to_b, keep_as_is)
-    stage_variant(variants["a"], back_to_a, keep_as_is)  # a rebuild of A: a new file
-    updates = SESSIONS * PRESSES
+    plan = stage_two_swaps(variants["a"], variants["b"], live, sessions=SESSIONS, presses=PRESSES)
     report = drive_sessions(
-        app.url,
-        _chromium(),
-        sessions=SESSIONS,
-        presses=PRESSES,
-        sizes=sizes,
-        swaps={updates // 3: (to_b, live), 2 * updates // 3: (back_to_a, live)},
+        app.url, _chromium(), sessions=SESSIONS, presses=PRESSES, sizes=plan.sizes, swaps=plan.swaps
     )
     print(f"\nconcurrent sessions: {report.summary()}")
     assert report.failed_requests == []
     assert report.exceptions == []
-    assert report.updates == updates and report.swaps == 2
+    assert report.updates == SESSIONS * PRESSES and report.swaps == 2
     assert "Traceback" not in app.log_text()
-    # No rerun may open the last file (the slider reruns a fragment on cached values, and
-    # the sessions end): the replaced files are closed all the same once unused.
-    assert _wait_until_closed(app, live.parent) == [], "a replaced database is still open"
+    # No rerun need open the last file (a slider move reruns a fragment, often on cached
+    # values, and then the sessions end): the replaced files are closed all the same.
+    still_open = wait_until_closed(app.process.pid, live.parent)
+    assert still_open == [], f"replaced databases still open: {still_open}"
