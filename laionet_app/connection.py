@@ -11,26 +11,27 @@ Two details make this work:
   opened in a private in-memory instance (an unnamed ``:memory:`` connection is never
   shared) and ATTACHed read-only there.
 - Sessions lease the file they started on: ``database_lease`` holds it for a whole rerun
-  (``app.py`` wraps every page in it) and every cursor holds it until it is garbage
-  collected (fragment reruns). A session in the middle of a rerun finishes on the old
-  file; the old connection is closed when its last lease ends.
+  (``app.py`` wraps every page in it), ``database_fragment`` for a fragment rerun, and
+  every cursor until it is garbage collected. A session in the middle of a rerun
+  finishes on the old file; the old connection is closed when its last lease ends.
 - A file counts as old once another file is at its path, whether or not anything opened
   the new one: a lease ending looks, and so does a watcher thread every
-  ``WATCH_INTERVAL_S`` (after a swap, fragment reruns may read only cached values and an
-  idle server runs nothing, so no rerun would ever open the new file and retire the old).
+  ``WATCH_INTERVAL_S`` (an idle server runs nothing, so no rerun would open the new file
+  and retire the old).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, ParamSpec
 
 import duckdb
 import streamlit as st
@@ -45,10 +46,13 @@ logger = logging.getLogger(__name__)
 
 # (path, inode, modification time in ns): a cache key that changes when the file does.
 DbKey = tuple[str, int, int]
+P = ParamSpec("P")
 # The name the database file is attached under in its private in-memory instance.
 CATALOG = "laionet"
 # Files swapped in while a rerun opens the database: the newest is taken, this many times.
 OPEN_ATTEMPTS = 3
+# Session state: the key of the file this session's last full run read (its fragments').
+SESSION_DB_KEY = "_laionet_database_key"
 # How often the watcher looks for open files replaced on disk (a stat per open file).
 WATCH_INTERVAL_S = 1.0
 
@@ -240,12 +244,48 @@ def database_lease() -> Iterator[DbKey]:
             key = require_database()
         except ValueError as error:
             _stop_with(error)
+    if get_script_run_ctx() is not None:  # what this session's fragments rerun on
+        st.session_state[SESSION_DB_KEY] = key
+    with _held(key):
+        yield key
+
+
+@contextlib.contextmanager
+def _held(key: DbKey) -> Iterator[None]:
+    """Mark ``key`` (already acquired) as this thread's rerun's file; release it at the end."""
     _LEASED.key = key
     try:
-        yield key
+        yield
     finally:
         _LEASED.key = None
         _REGISTRY.release(key)
+
+
+def database_fragment(func: Callable[P, None]) -> Callable[P, None]:
+    """``st.fragment`` whose reruns hold the page's file, or rerun the app on a new one.
+
+    In a full run ``func`` runs inside ``app.py``'s lease. A fragment rerun (one of its
+    widgets changed) runs without it: it leases the file its page was built on, unless
+    another file is at the path by then; then the whole app reruns, on the new file.
+    """
+
+    @functools.wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        ctx = get_script_run_ctx()
+        if ctx is None or not ctx.fragment_ids_this_run or getattr(_LEASED, "key", None):
+            func(*args, **kwargs)  # a full run (app.py holds the file), or no Streamlit
+            return
+        key = st.session_state.get(SESSION_DB_KEY)
+        try:
+            if key is None or stat_database(Path(key[0])) != key:
+                raise DatabaseChangedError(f"{key} is no longer the database")
+            _REGISTRY.acquire(key)
+        except DatabaseChangedError:
+            st.rerun()  # the whole app, on the new file
+        with _held(key):
+            func(*args, **kwargs)
+
+    return st.fragment(run)
 
 
 def _stop_with(error: Exception) -> NoReturn:

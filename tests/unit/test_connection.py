@@ -12,15 +12,19 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
 
+from laionet_app import connection
 from laionet_app.connection import (
+    SESSION_DB_KEY,
     DatabaseChangedError,
     _Registry,
     close_replaced_databases,
     cursor,
+    database_fragment,
     database_lease,
     open_database_keys,
     require_database,
@@ -192,3 +196,60 @@ def _wait_for(condition: Callable[[], bool], limit_s: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the watcher did not act"
         time.sleep(0.01)
+
+
+class _Rerun(Exception):
+    """Stands for Streamlit's RerunException."""
+
+
+def _fake_streamlit(monkeypatch: pytest.MonkeyPatch, *, fragment_rerun: bool) -> dict:
+    """A session (its state, a run context) in place of Streamlit's, for the fragment."""
+    state: dict = {}
+
+    def rerun() -> None:
+        raise _Rerun
+
+    fake = SimpleNamespace(session_state=state, rerun=rerun, fragment=lambda func: func)
+    monkeypatch.setattr(connection, "st", fake)
+    ctx = SimpleNamespace(fragment_ids_this_run=["selection"] if fragment_rerun else [])
+    monkeypatch.setattr(connection, "get_script_run_ctx", lambda: ctx)
+    return state
+
+
+def test_a_fragment_rerun_leases_its_page_file_or_reruns_the_app_on_a_new_one(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = []
+
+    def render(n: int) -> None:
+        key = require_database()
+        leases = connection._REGISTRY._handles[key].users  # this rerun's (no cursor left)
+        seen.append((n, key, _label(key), leases))
+
+    state = _fake_streamlit(monkeypatch, fragment_rerun=False)
+    fragment = database_fragment(render)
+    with database_lease() as first:  # the full run: the fragment runs inside app.py's lease
+        fragment(0)
+    assert state[SESSION_DB_KEY] == first and seen == [(0, first, "A", 1)]
+    _fake_streamlit(monkeypatch, fragment_rerun=True)
+    monkeypatch.setattr(connection.st, "session_state", state)
+    fragment(1)  # a slider move: on the page's file, leased for the rerun, then released
+    assert seen[-1] == (1, first, "A", 1)
+    assert connection._REGISTRY._handles[first].users == 0
+    with database_lease():
+        _swap_in(db_path, "B")
+        fragment(2)  # inside a lease (nested): no check, the frame holds its file
+    assert seen[-1] == (2, first, "A", 1)  # the frame's lease only
+    assert first not in open_database_keys()
+    with pytest.raises(_Rerun):
+        fragment(3)  # after the swap: the whole app reruns, on B
+    assert len(seen) == 3
+
+
+def test_a_fragment_in_a_run_without_a_lease_just_runs(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_streamlit(monkeypatch, fragment_rerun=False)
+    ran = []
+    database_fragment(lambda: ran.append(require_database()))()
+    assert ran == [require_database()]
