@@ -276,12 +276,14 @@ def database_fragment(func: Callable[P, None]) -> Callable[P, None]:
             func(*args, **kwargs)  # a full run (app.py holds the file), or no Streamlit
             return
         key = st.session_state.get(SESSION_DB_KEY)
+        # None: the page ran without app.py (a cold server's legacy first run, see
+        # laionet_app.frame), so nothing holds its file: frame it now.
+        if key is None or stat_database(Path(key[0])) != key:
+            st.rerun()  # the whole app, on the file now at the path
         try:
-            if key is None or stat_database(Path(key[0])) != key:
-                raise DatabaseChangedError(f"{key} is no longer the database")
             _REGISTRY.acquire(key)
-        except DatabaseChangedError:
-            st.rerun()  # the whole app, on the new file
+        except DatabaseChangedError:  # replaced since the look above
+            st.rerun()
         with _held(key):
             func(*args, **kwargs)
 

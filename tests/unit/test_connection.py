@@ -246,10 +246,15 @@ def test_a_fragment_rerun_leases_its_page_file_or_reruns_the_app_on_a_new_one(
     assert len(seen) == 3
 
 
-def test_a_fragment_in_a_run_without_a_lease_just_runs(
+def test_a_fragment_of_a_page_run_without_app_py_runs_then_reruns_the_app(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _fake_streamlit(monkeypatch, fragment_rerun=False)
     ran = []
-    database_fragment(lambda: ran.append(require_database()))()
+    fragment = database_fragment(lambda: ran.append(require_database()))
+    fragment()  # a page run without app.py (a cold server's legacy first run)
     assert ran == [require_database()]
+    _fake_streamlit(monkeypatch, fragment_rerun=True)
+    with pytest.raises(_Rerun):
+        fragment()  # its fragment rerun: no file to hold, so the app reruns (framed)
+    assert len(ran) == 1
