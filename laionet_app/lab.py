@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from laionet_app.connection import DbKey
+from laionet_app.connection import DbKey, cursor
 from laionet_app.definitions import METRIC_LABELS
-from laionet_app.loaders import load_all_samples
-from laionet_app.tables import load_datasets, load_embeddings, load_meta, load_synset_embeddings
-from laionet_core import schema
-from laionet_core.comparison import build_metric_table, compute_sample_metric_rows
+from laionet_app.tables import load_datasets, load_meta, load_synset_embeddings
+from laionet_app.text import escape_markdown
+from laionet_core.comparison import build_metric_table, compute_class_metric_rows
+from laionet_core.queries_lab import LabCandidates, read_lab_candidates
+from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.selection_lab import LabParams, build_lab_summary, compute_lab_selections
 from laionet_core.stats import compare_class_means
 from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
+
+
+@st.cache_resource(show_spinner="Reading the candidates and their embeddings…", max_entries=1)
+def load_lab_candidates(db: DbKey, dataset: str) -> tuple[LabCandidates, np.ndarray]:
+    """Shared, read-only: the embedded candidates the lab measures (at most
+    ``LAB_MAX_CANDIDATES``, a seeded sample beyond) and each one's true-class rank
+    among the class texts (zero-shot recall), scored once for every mechanism."""
+    pool = read_lab_candidates(cursor(db), dataset)
+    synset_wnids, synset_embeddings = _synsets(db, dataset)
+    _, ranks = compute_true_class_ranks(
+        pool.embeddings, pool.rows["wnid"].to_numpy(), synset_embeddings, synset_wnids
+    )
+    ranks.setflags(write=False)
+    return pool, ranks
+
+
+def _synsets(db: DbKey, dataset: str) -> tuple[list[str], np.ndarray]:
+    info = load_datasets(db).set_index("dataset").loc[dataset]
+    fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
+    return load_synset_embeddings(db, info["encoder"], fmt)
+
+
+def describe_lab_pool(db: DbKey, dataset: str) -> str:
+    """One sentence on the candidates the mechanisms draw from."""
+    pool, _ = load_lab_candidates(db, dataset)
+    text = (
+        f"Candidates: the {pool.embedded:,} of {pool.samples:,} samples of "
+        f"{escape_markdown(dataset)} with a "
+        "stored image embedding (the image metrics need one)."
+    )
+    if pool.sampled:
+        text += (
+            f" At this scale the lab measures a seeded uniform sample of {len(pool.rows):,} "
+            "of them (every class keeps its share; every mechanism draws from the same rows)."
+        )
+    return text
 
 
 @st.cache_data(show_spinner="Selecting and measuring each mechanism…", max_entries=16)
@@ -23,20 +61,28 @@ def load_lab(db: DbKey, dataset: str, params: LabParams) -> tuple[pd.DataFrame, 
     Returns:
         ``(summary, rows)``: ``build_lab_summary``'s table and the per-class rows.
     """
-    candidates = load_all_samples(db, dataset)
+    pool, ranks = load_lab_candidates(db, dataset)
+    candidates = pool.rows
     masks = compute_lab_selections(candidates, params)
-    info = load_datasets(db).set_index("dataset").loc[dataset]
-    fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
-    synsets = load_synset_embeddings(db, info["encoder"], fmt)
-    embedded = load_embeddings(db, dataset, schema.IMAGE_EMBEDDINGS)
+    synset_wnids, synset_embeddings = _synsets(db, dataset)
+    labels = candidates["wnid"].astype(str).to_numpy()
+    image = candidates["image_similarity"].to_numpy(np.float64)
     rows = pd.concat(
         [
-            compute_sample_metric_rows(mechanism, embedded, candidates[mask], synsets)
+            compute_class_metric_rows(
+                mechanism,
+                labels[mask],
+                pool.embeddings[mask],
+                image[mask],
+                synset_embeddings,
+                synset_wnids,
+                true_class_ranks=ranks[mask],
+                metrics=tuple(METRIC_LABELS),
+            )
             for mechanism, mask in masks.items()
         ],
         ignore_index=True,
     )
-    labels = candidates["wnid"].astype(str).to_numpy()
     summary = build_lab_summary(
         masks,
         labels,

@@ -165,12 +165,31 @@ def compute_zero_shot_accuracy(
         class_labels,
         query_name="image_embeddings",
     )
+    return compute_zero_shot_from_ranks(rank, labels, k=ks)
+
+
+def compute_zero_shot_from_ranks(
+    ranks: object, labels: object, *, k: Sequence[int] = DEFAULT_TOP_K
+) -> ZeroShotResult:
+    """Zero-shot top-k accuracy from each sample's true-class rank.
+
+    Args:
+        ranks: (N,) classes scored strictly above the true one
+            (``ranking.compute_true_class_ranks``); correct at k when below k.
+        labels: (N,) true class.
+        k: The k values, each >= 1.
+
+    Returns:
+        ZeroShotResult over the classes present in ``labels``.
+    """
+    rank = np.asarray(ranks)
     classes, codes = compute_label_codes(labels)
+    check_length(codes, rank.size, name="labels", other="ranks")
     n = np.bincount(codes, minlength=classes.size)
     table = pd.DataFrame({"n": n}, index=pd.Index(classes, name="label"))
-    for kk in ks:
+    for kk in k:
         table[f"recall@{kk}"] = np.bincount(codes, weights=rank < kk, minlength=classes.size) / n
-    acc = {kk: float(table[f"recall@{kk}"].mean()) for kk in ks}
+    acc = {int(kk): float(table[f"recall@{kk}"].mean()) for kk in k}
     return ZeroShotResult(accuracy=acc, per_class=table)
 
 
@@ -198,6 +217,24 @@ def _weighted_accuracy(table: pd.DataFrame, weights: np.ndarray) -> tuple[float,
     p = table["recall"].to_numpy()
     n = table["n"].to_numpy()
     return float(w @ p), float(np.sqrt(np.sum(w**2 * p * (1 - p) / n)))
+
+
+def compute_counted_accuracy(
+    n: np.ndarray, hits: np.ndarray, weights: np.ndarray
+) -> tuple[float, float]:
+    """Equal- and frequency-weighted accuracy from per-class counts (as ``ModelAccuracy``).
+
+    Args:
+        n: (C,) samples per class, each > 0.
+        hits: (C,) correct predictions per class.
+        weights: (C,) non-negative class weights with a positive sum (e.g. class counts).
+
+    Returns:
+        ``(equal, weighted)``: the mean per-class accuracy, and its ``weights`` average.
+    """
+    recall = np.asarray(hits, dtype=np.float64) / np.asarray(n, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    return float(recall.mean()), float(w @ recall / w.sum())
 
 
 def _correct_columns(

@@ -1,4 +1,4 @@
-"""Per-class comparison tables and prediction tables: pure glue over metrics/stats/accuracy.
+"""Per-class comparison tables: pure glue over metrics/stats/accuracy.
 
 The ``class_metrics`` table holds one row per (dataset, threshold, wnid, metric):
 
@@ -9,10 +9,8 @@ The ``class_metrics`` table holds one row per (dataset, threshold, wnid, metric)
 * Recalls (zero-shot) are stored as ``value`` with their Wilson interval; intra-class and
   image-to-synset similarity as the class mean with its interval. Comparisons recover each
   side's standard error as the interval's half-width over the normal quantile.
-* Predictions are stored as five predicted wnids per sample. A paper-style boolean table
-  (``top_1_is_correct_<m>``, ``top_5_is_correct_<m>``) is stored losslessly for top-1 and
-  top-5 as a synthetic list: the true wnid first when top-1 is correct, the true wnid
-  fifth when only top-5 is correct, ``UNKNOWN_PREDICTION`` everywhere else.
+* Predictions are stored as five predicted wnids per sample (``prediction_tables``
+  reads the tables users give).
 """
 
 from __future__ import annotations
@@ -21,13 +19,13 @@ import numpy as np
 import pandas as pd
 
 from laionet_core.accuracy import (
-    PREDICTION_COLUMN,
     ModelAccuracy,
     compute_model_accuracy,
-    compute_zero_shot_accuracy,
+    compute_zero_shot_from_ranks,
 )
 from laionet_core.intra_class_paper import compute_paper_intra_class_similarity
 from laionet_core.metrics import compute_intra_class_similarity
+from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
 from laionet_core.selection import (
     SelectionParams,
@@ -51,15 +49,8 @@ METRICS = (METRIC_INTRA, METRIC_IMAGE_SIMILARITY, METRIC_ZERO_SHOT_1, METRIC_ZER
 METRICS += (METRIC_INTRA_PAPER,)
 # Columns of class_metrics rows, in the table's order.
 METRIC_COLUMNS = ("dataset", "threshold", "wnid", "metric", "n", "value", "ci_low", "ci_high")
-# Placeholder wnid in a stored top-5 list where the source table said nothing.
-UNKNOWN_PREDICTION = "?"
 # The paper's prediction lists are five long.
 TOP_K = 5
-# Accepted names of the prediction-list columns.
-TOP5_COLUMN = "top5"
-PRED_COLUMNS = tuple(f"pred_{i}" for i in range(1, TOP_K + 1))
-# Values read as booleans in the paper's columns (CSV gives text; 1/0 hash as True/False).
-BOOLEAN_VALUES = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
 
 
 # ImageNetV2 variants by their average MTurk selection frequency (Section 4.4), low to high.
@@ -114,6 +105,12 @@ def _long(
     return out.loc[:, list(METRIC_COLUMNS)]
 
 
+def _ranks(images: np.ndarray, labels: np.ndarray, texts: np.ndarray, classes: object):
+    return compute_true_class_ranks(images, labels, texts, classes, query_name="image_embeddings")[
+        1
+    ]
+
+
 def compute_class_metric_rows(
     dataset: str,
     wnids: object,
@@ -124,8 +121,10 @@ def compute_class_metric_rows(
     *,
     threshold: float | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
+    true_class_ranks: np.ndarray | None = None,
+    metrics: tuple[str, ...] = METRICS,
 ) -> pd.DataFrame:
-    """Every metric of ``METRICS`` for one dataset, as class_metrics rows.
+    """The metrics of ``METRICS`` for one dataset, as class_metrics rows.
 
     Args:
         dataset: Name written into the rows.
@@ -137,28 +136,51 @@ def compute_class_metric_rows(
         threshold: The selection threshold the samples were kept at, written into the
             rows (snapped to the grid); None for a dataset used whole.
         confidence: Two-sided level of every interval.
+        true_class_ranks: (N,) true-class ranks (``ranking.compute_true_class_ranks``)
+            when already known: zero-shot recall is counted from them.
+        metrics: The metrics computed (a subset of ``METRICS``), in the rows' order.
 
     Returns:
         DataFrame with ``METRIC_COLUMNS``; empty when there are no samples.
+
+    Raises:
+        ValueError: A metric is not one of ``METRICS``.
     """
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric {unknown[0]!r}; known: {list(METRICS)}")
     labels = np.asarray(wnids).astype(str)
     if labels.size == 0:
         return pd.DataFrame(columns=list(METRIC_COLUMNS))
-    intra = compute_intra_class_similarity(image_embeddings, labels, confidence=confidence)
-    paper = compute_paper_intra_class_similarity(image_embeddings, labels, confidence=confidence)
-    image = compute_class_means(image_similarity, labels, confidence=confidence)
-    zero = compute_zero_shot_accuracy(
-        image_embeddings, labels, class_text_embeddings, class_labels, k=(1, TOP_K)
-    )
-    top1, top5 = (zero.recall_table(k, confidence=confidence) for k in (1, TOP_K))
-    parts = [
-        _long(intra, dataset, threshold, METRIC_INTRA, "mean"),
-        _long(paper, dataset, threshold, METRIC_INTRA_PAPER, "mean"),
-        _long(image, dataset, threshold, METRIC_IMAGE_SIMILARITY, "mean"),
-        _long(top1, dataset, threshold, METRIC_ZERO_SHOT_1, "recall"),
-        _long(top5, dataset, threshold, METRIC_ZERO_SHOT_5, "recall"),
-    ]
+    zero = None
+    if {METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5} & set(metrics):
+        zero = compute_zero_shot_from_ranks(
+            _ranks(image_embeddings, labels, class_text_embeddings, class_labels)
+            if true_class_ranks is None
+            else true_class_ranks,
+            labels,
+            k=(1, TOP_K),
+        )
+    frames = {
+        m: _metric_frame(m, labels, image_embeddings, image_similarity, zero, confidence)
+        for m in metrics
+    }
+    parts = [_long(frame, dataset, threshold, m, "mean") for m, frame in frames.items()]
     return pd.concat(parts, ignore_index=True)
+
+
+def _metric_frame(
+    metric: str, labels: np.ndarray, images: np.ndarray, sims: object, zero, confidence: float
+) -> pd.DataFrame:
+    """One metric's per-class table (``n``, ``mean``, ``ci_low``, ``ci_high``)."""
+    if metric == METRIC_INTRA:
+        return compute_intra_class_similarity(images, labels, confidence=confidence)
+    if metric == METRIC_INTRA_PAPER:
+        return compute_paper_intra_class_similarity(images, labels, confidence=confidence)
+    if metric == METRIC_IMAGE_SIMILARITY:
+        return compute_class_means(sims, labels, confidence=confidence)
+    k = 1 if metric == METRIC_ZERO_SHOT_1 else TOP_K
+    return zero.recall_table(k, confidence=confidence).rename(columns={"recall": "mean"})
 
 
 def build_metric_table(
@@ -181,112 +203,6 @@ def build_metric_table(
     table = picked.set_index("wnid")[["n", "value", "ci_low", "ci_high"]].sort_index()
     table.index.name = "label"
     return table
-
-
-def parse_prediction_table(
-    table: pd.DataFrame, *, model: str | None = None, true_wnids: pd.Series | None = None
-) -> pd.DataFrame:
-    """Normalise a prediction table to ``sample_id`` and ``top5_wnids`` (list of 5 str).
-
-    Accepted forms: ``sample_id`` with a ``top5`` list column; ``sample_id`` with
-    ``pred_1`` .. ``pred_5``; or ``sample_id`` with the paper's boolean columns
-    ``top_1_is_correct_<model>`` and ``top_5_is_correct_<model>`` (then ``true_wnids``,
-    sample_id -> wnid, is needed to write the synthetic list described in this module's
-    docstring). A ``dataset`` column, if present, is kept.
-
-    Raises:
-        ValueError: a missing or malformed column, a list of the wrong length, a
-            non-boolean value or an unknown sample, each named.
-    """
-    if "sample_id" not in table.columns:
-        raise ValueError(f"prediction table needs a 'sample_id' column; has {list(table.columns)}")
-    ids = table["sample_id"].astype(str)
-    if ids.duplicated().any():
-        raise ValueError(f"prediction table repeats sample_id {ids[ids.duplicated()].iloc[0]!r}")
-    if TOP5_COLUMN in table.columns:
-        top5 = [_as_prediction_list(v, i) for v, i in zip(table[TOP5_COLUMN], ids, strict=True)]
-    elif all(c in table.columns for c in PRED_COLUMNS):
-        values = table.loc[:, list(PRED_COLUMNS)]
-        bad = values.isna().any(axis=1)
-        if bad.any():
-            raise ValueError(f"pred_1..pred_5 are empty for sample_id {ids[bad].iloc[0]!r}")
-        top5 = values.astype(str).to_numpy().tolist()
-    else:
-        top5 = _lists_from_booleans(table, ids, model, true_wnids)
-    out = pd.DataFrame({"sample_id": ids.to_numpy(), "top5_wnids": top5})
-    if "dataset" in table.columns:
-        out.insert(0, "dataset", table["dataset"].astype(str).to_numpy())
-    return out
-
-
-def _as_prediction_list(value: object, sample_id: str) -> list[str]:
-    if isinstance(value, str):
-        items = [v.strip() for v in value.strip("[]").replace(",", " ").split()]
-        items = [v.strip("'\"") for v in items if v]
-    else:
-        try:
-            items = [str(v) for v in value]
-        except TypeError as e:
-            raise ValueError(f"top5 of sample_id {sample_id!r} is not a list: {value!r}") from e
-    if len(items) != TOP_K:
-        raise ValueError(f"top5 of sample_id {sample_id!r} has {len(items)} wnids, need {TOP_K}")
-    return items
-
-
-def _as_bool_column(table: pd.DataFrame, column: str, ids: pd.Series) -> np.ndarray:
-    values = table[column]
-    if values.dtype == bool:
-        return values.to_numpy()
-    mapped = values.map(
-        lambda v: BOOLEAN_VALUES.get(v.strip().lower() if isinstance(v, str) else v)
-    )
-    bad = mapped.isna()
-    if bad.any():
-        raise ValueError(
-            f"column {column!r} must be boolean; sample_id {ids[bad].iloc[0]!r} has "
-            f"{values[bad].iloc[0]!r}"
-        )
-    return mapped.to_numpy(dtype=bool)
-
-
-def _lists_from_booleans(
-    table: pd.DataFrame, ids: pd.Series, model: str | None, true_wnids: pd.Series | None
-) -> list[list[str]]:
-    models = sorted({m.group(2) for c in table.columns if (m := PREDICTION_COLUMN.match(str(c)))})
-    if not models:
-        raise ValueError(
-            "prediction table needs 'top5', 'pred_1'..'pred_5' or "
-            f"'top_1_is_correct_<model>' columns; has {list(table.columns)}"
-        )
-    if model is None:
-        if len(models) != 1:
-            raise ValueError(f"prediction table has models {models}; pick one")
-        model = models[0]
-    cols = [f"top_1_is_correct_{model}", f"top_5_is_correct_{model}"]
-    missing = [c for c in cols if c not in table.columns]
-    if missing:
-        raise ValueError(f"prediction table has no column(s) {missing}; models: {models}")
-    if true_wnids is None:
-        raise ValueError("boolean prediction columns need the samples' true wnids")
-    truth = true_wnids.reindex(ids.to_numpy())
-    if truth.isna().any():
-        raise ValueError(
-            f"sample_id {ids[truth.isna().to_numpy()].iloc[0]!r} is not in the dataset"
-        )
-    top1 = _as_bool_column(table, cols[0], ids)
-    top5 = _as_bool_column(table, cols[1], ids)
-    bad = top1 & ~top5
-    if bad.any():
-        raise ValueError(f"sample_id {ids[bad].iloc[0]!r} is top-1 correct but not top-5 correct")
-    lists = []
-    for wnid, one, five in zip(truth.astype(str), top1, top5, strict=True):
-        items = [UNKNOWN_PREDICTION] * TOP_K
-        if one:
-            items[0] = wnid
-        elif five:
-            items[-1] = wnid
-        lists.append(items)
-    return lists
 
 
 def compute_sample_metric_rows(

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from laionet_core import queries, schema
+from laionet_core.accuracy import compute_counted_accuracy
 from laionet_core.comparison import (
     IMAGENETV2_SELECTION_FREQUENCY,
     METRIC_INTRA,
@@ -20,7 +21,6 @@ from laionet_core.comparison import (
     METRIC_ZERO_SHOT_1,
     METRIC_ZERO_SHOT_5,
     build_metric_table,
-    compute_accuracy_by_dataset,
     compute_variant_panel,
 )
 from laionet_core.recipes import (
@@ -146,24 +146,32 @@ def _estimator_shares(con, a: str, ta: float | None, b: str) -> dict:
     }
 
 
+# Per class of the recipe's LAIONet: predictions and top-1 hits of one model, counted in
+# DuckDB (1.9M prediction rows at the paper's scale never reach pandas).
+CLASS_HITS_SQL = """WITH kept AS ({selected})
+SELECT k.wnid, count(*) AS n, sum((p.top5_wnids[1] = k.wnid)::INT) AS hits
+FROM {predictions} p JOIN kept k USING (sample_id)
+WHERE p.model = $model AND p.dataset = $dataset GROUP BY k.wnid ORDER BY k.wnid"""
+
+
 def _weighted_accuracy(con, recipe: Recipe) -> dict:
+    """Model -> top-1 accuracy on the recipe's LAIONet, equal- and LAION-weighted."""
     models = queries.list_prediction_models(con)
     if not models:
         return {}
-    sql, params = _selected_sql(LAIONET_DATASET, recipe, "sample_id, wnid")
-    kept = con.execute(sql, params).df()
-    weights = kept["wnid"].value_counts().astype(np.float64)
+    selected, params = _selected_sql(LAIONET_DATASET, recipe, "sample_id, wnid")
+    weights = con.execute(f"SELECT wnid, count(*) FROM ({selected}) GROUP BY wnid", params).df()
+    weights = weights.set_index("wnid").iloc[:, 0]
+    sql = CLASS_HITS_SQL.format(selected=selected, predictions=schema.PREDICTIONS)
     out = {}
     for model in models:
-        predictions = queries.read_predictions(con, model)
-        mine = predictions[
-            (predictions["dataset"] == LAIONET_DATASET)
-            & predictions["sample_id"].isin(kept["sample_id"])
-        ]
-        accuracy = compute_accuracy_by_dataset(mine, class_weights=weights).get(LAIONET_DATASET)
-        if accuracy is not None:
-            top1 = accuracy.summary.loc[1]
-            out[model] = {"equal": float(top1["equal"]), "weighted": float(top1["weighted"])}
+        counts = con.execute(sql, params | {"model": model}).df()
+        if counts.empty:
+            continue
+        hits = counts["hits"].fillna(0).to_numpy()
+        class_weights = weights[counts["wnid"]].to_numpy()
+        equal, weighted = compute_counted_accuracy(counts["n"].to_numpy(), hits, class_weights)
+        out[model] = {"equal": equal, "weighted": weighted}
     return out
 
 

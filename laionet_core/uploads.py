@@ -22,13 +22,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from laionet_core.accuracy import PREDICTION_COLUMN
-from laionet_core.comparison import (
+from laionet_core.messages import bound_message, quote_list, quote_value
+from laionet_core.prediction_tables import (
     PRED_COLUMNS,
     TOP5_COLUMN,
     UNKNOWN_PREDICTION,
     parse_prediction_table,
 )
-from laionet_core.messages import bound_message, quote_list, quote_value
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from laionet_app.charts_lab import build_mechanism_chart
 from laionet_app.controls import select_bound_option, selection_controls
 from laionet_app.definitions import DEFINITIONS, METRIC_LABELS
 from laionet_app.frame import open_page
-from laionet_app.lab import load_lab, load_lab_difference
+from laionet_app.lab import describe_lab_pool, load_lab, load_lab_difference
 from laionet_app.tables import load_datasets
 from laionet_app.url_state import bound_widget
 from laionet_core import schema
@@ -39,6 +39,7 @@ if not names:
     st.info("The database holds no text-selected (LAIONet-like) dataset to draw candidates out of.")
     st.stop()
 dataset = select_bound_option("Candidates from", names, key="lab_dataset", default=LAIONET_DATASET)
+st.caption(describe_lab_pool(db, dataset))
 st.caption("LAIONet's rule, whose size every mechanism matches (its filters apply to all):")
 selection = selection_controls()
 mechanisms = bound_widget(

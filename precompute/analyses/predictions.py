@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from laionet_core import queries, schema
-from laionet_core.comparison import UNKNOWN_PREDICTION, parse_prediction_table
+from laionet_core.prediction_tables import UNKNOWN_PREDICTION, parse_prediction_table
 from laionet_core.storage import open_database_for_update
 
 logger = logging.getLogger(__name__)

@@ -109,3 +109,28 @@ def test_compare_page_offers_both_estimators(demo_db: Path, monkeypatch) -> None
         first.setdefault(m.label, m.value)
     assert first["Classes compared"] == f"{expected['paper']['n_classes']:,}"
     assert first["laionet significantly lower"] == f"{expected['paper']['lower']:.1%}"
+
+
+def test_weighted_accuracy_matches_the_per_sample_computation(report: dict, demo_db: Path) -> None:
+    """Oracle: the per-class counts done in DuckDB against every prediction row in pandas."""
+    from laionet_core.comparison import compute_accuracy_by_dataset
+    from laionet_core.recipes import get_recipe
+    from laionet_core.report import count_selection
+
+    recipe = get_recipe(report["recipe"])
+    by_key = {h["key"]: h["database"] for h in report["headlines"]}
+    con = queries.connect(demo_db)
+    params = SelectionParams(threshold=recipe.threshold)
+    kept = queries.read_selected_samples(con, "laionet", params)
+    weights = kept["wnid"].value_counts().astype(float)
+    assert count_selection(con, "laionet", recipe)["samples"] == len(kept)
+    models = queries.list_prediction_models(con)
+    assert models and set(by_key["weighted_accuracy"]) == set(models)
+    for model in models:
+        rows = queries.read_predictions(con, model)
+        mine = rows[(rows["dataset"] == "laionet") & rows["sample_id"].isin(kept["sample_id"])]
+        top1 = compute_accuracy_by_dataset(mine, class_weights=weights)["laionet"].summary.loc[1]
+        assert by_key["weighted_accuracy"][model] == pytest.approx(
+            {"equal": top1["equal"], "weighted": top1["weighted"]}
+        )
+    con.close()

@@ -11,18 +11,17 @@ from laionet_core.comparison import (
     METRIC_COLUMNS,
     METRIC_INTRA,
     METRICS,
-    UNKNOWN_PREDICTION,
     build_metric_table,
     compute_accuracy_by_dataset,
     compute_class_metric_rows,
     compute_matched_pair_counts,
     compute_variant_panel,
-    parse_prediction_table,
 )
 from laionet_core.nearest_class_mean import (
     calibrate_feature_noise,
     compute_nearest_class_mean_predictions,
 )
+from laionet_core.prediction_tables import UNKNOWN_PREDICTION, parse_prediction_table
 from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
 from precompute.analyses.class_metrics import list_metric_selections
 
@@ -276,3 +275,35 @@ def test_repeated_or_near_equal_thresholds_give_one_selection_each() -> None:
         list_metric_selections("tm", KIND_TEXT_MATCHED, text_match_thresholds=[0.7, 1.5])
     with pytest.raises(ValueError, match="--threshold nan: threshold must be a finite number"):
         list_metric_selections("laionet", KIND_TEXT_SELECTED, thresholds=[float("nan")])
+
+
+def test_metric_subset_with_known_ranks_equals_the_full_computation() -> None:
+    """The selection lab's shortcut: ranks scored once, only the metrics it shows."""
+    from laionet_core.comparison import METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5
+    from laionet_core.ranking import compute_true_class_ranks
+
+    rng = np.random.default_rng(3)
+    classes = _unit(rng.normal(size=(len(WNIDS), 8)))
+    labels = np.array(WNIDS)[rng.integers(0, len(WNIDS), size=120)]
+    codes = pd.Index(WNIDS).get_indexer(labels)
+    images = _unit(classes[codes] + rng.normal(scale=0.9, size=(labels.size, 8)))
+    sims = np.einsum("ij,ij->i", images, classes[codes])
+    full = compute_class_metric_rows("d", labels, images, sims, classes, WNIDS)
+    _, ranks = compute_true_class_ranks(images, labels, classes, WNIDS)
+    shown = (METRIC_INTRA, METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5)
+    part = compute_class_metric_rows(
+        "d", labels, images, sims, classes, WNIDS, true_class_ranks=ranks, metrics=shown
+    )
+    assert part["metric"].unique().tolist() == list(shown)
+    expected = full[full["metric"].isin(shown)].sort_values(["metric", "wnid"])
+    pd.testing.assert_frame_equal(
+        part.sort_values(["metric", "wnid"]).reset_index(drop=True),
+        expected.reset_index(drop=True),
+    )
+    # top-1 by brute force: the class whose text is most similar is the true one
+    top1 = part[part["metric"] == METRIC_ZERO_SHOT_1].set_index("wnid")["value"]
+    best = np.asarray(WNIDS)[np.argmax(images @ classes.T, axis=1)]
+    oracle = pd.Series(best == labels).groupby(labels).mean()
+    pd.testing.assert_series_equal(top1.sort_index(), oracle.sort_index(), check_names=False)
+    with pytest.raises(ValueError, match="unknown metric 'recall'"):
+        compute_class_metric_rows("d", labels, images, sims, classes, WNIDS, metrics=("recall",))
