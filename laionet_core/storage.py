@@ -32,6 +32,7 @@ from laionet_core.storage_arrow import (
     insert_frame,
     write_thumbnails,
 )
+from laionet_core.storage_order import write_samples_in_class_order
 from laionet_core.storage_rows import build_similarity_histograms, delete_dataset, write_meta
 from laionet_core.storage_rows import write_classes as write_classes  # re-exported
 from laionet_core.storage_rows import write_synset_embeddings as write_synset_embeddings
@@ -89,7 +90,8 @@ def open_new_database(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
     Yields a connection to a fresh database in a temporary sibling file
     (``.<name>.tmp-<pid>``) with the schema already created. When the block finishes,
-    the file replaces ``path``; when it raises, the temporary file is removed and
+    the samples are stored in class order (``storage_order``) and the file replaces
+    ``path``; when it raises, the temporary file is removed and
     ``path`` is left as it was. Temporary files of killed builds (their process is no
     longer running) are removed first.
     """
@@ -103,6 +105,7 @@ def open_new_database(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.execute(schema.DDL)
         write_meta(con, {"schema_version": str(schema.SCHEMA_VERSION)})
         yield con
+        write_samples_in_class_order(con)
         con.execute("CHECKPOINT")
         con.close()
         os.replace(tmp, path)
