@@ -264,6 +264,11 @@ def _held(key: DbKey) -> Iterator[None]:
         _REGISTRY.release(key)
 
 
+def holds_database_lease() -> bool:
+    """True inside ``app.py``'s lease (or a fragment's): this run is framed by the app."""
+    return getattr(_LEASED, "key", None) is not None
+
+
 def database_fragment(func: Callable[P, None]) -> Callable[P, None]:
     """``st.fragment`` whose reruns hold the page's file, or rerun the app on a new one.
 
