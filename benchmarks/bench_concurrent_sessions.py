@@ -27,19 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.concurrent_sessions import (  # noqa: E402
-    drive_sessions,
-    size_texts,
-    thresholds_for,
-)
+from tests.e2e.concurrent_sessions import drive_sessions, stage_two_swaps  # noqa: E402
 from tests.e2e.serving import (  # noqa: E402
-    dataset_sizes,
     double_laionet,
     find_chromium,
-    keep_as_is,
-    open_deleted_files,
     serve_app,
     stage_variant,
+    wait_until_closed,
 )
 
 
@@ -68,14 +62,11 @@ def main() -> None:
         live = folder / "live" / "laionet.duckdb"
         live.parent.mkdir()
         shutil.copyfile(a, live)
-        thresholds = thresholds_for(args.presses)
-        sizes = size_texts(dataset_sizes(a, thresholds), dataset_sizes(b, thresholds))
-        to_b, back = live.with_name("b.staged"), live.with_name("a.staged")
-        stage_variant(b, to_b, keep_as_is)
-        stage_variant(a, back, keep_as_is)
-        updates = args.sessions * args.presses
+        plan = stage_two_swaps(a, b, live, sessions=args.sessions, presses=args.presses)
         with serve_app(live, folder / "streamlit.log") as app:
-            one = drive_sessions(app.url, chromium, sessions=1, presses=args.presses, sizes=sizes)
+            one = drive_sessions(
+                app.url, chromium, sessions=1, presses=args.presses, sizes=plan.sizes
+            )
             print(f"baseline (1 session, no swap): {one.summary()}")
             start = time.perf_counter()
             many = drive_sessions(
@@ -83,8 +74,8 @@ def main() -> None:
                 chromium,
                 sessions=args.sessions,
                 presses=args.presses,
-                sizes=sizes,
-                swaps={updates // 3: (to_b, live), 2 * updates // 3: (back, live)},
+                sizes=plan.sizes,
+                swaps=plan.swaps,
             )
             wall = time.perf_counter() - start
             print(f"{args.sessions} sessions, 2 swaps: {many.summary()} wall={wall:.1f}s")
@@ -92,9 +83,8 @@ def main() -> None:
             print(f"p95 ratio ({args.sessions} sessions / 1): {ratio:.2f}x")
             for line in (many.failed_requests + many.exceptions)[:10]:
                 print("  ", line)
-            time.sleep(2)
-            still = open_deleted_files(app.process.pid, live.parent)
-            print(f"replaced databases still open: {len(still)}")
+            still = wait_until_closed(app.process.pid, live.parent)
+            print(f"replaced databases still open (after up to 10 s): {len(still)}")
             print(f"tracebacks in the server log: {app.log_text().count('Traceback')}")
 
 

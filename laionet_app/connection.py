@@ -11,21 +11,27 @@ Two details make this work:
   opened in a private in-memory instance (an unnamed ``:memory:`` connection is never
   shared) and ATTACHed read-only there.
 - Sessions lease the file they started on: ``database_lease`` holds it for a whole rerun
-  (``app.py`` wraps every page in it) and every cursor holds it until it is garbage
-  collected (fragment reruns). A session in the middle of a rerun finishes on the old
-  file; the old connection is closed when its last lease ends.
+  (``app.py`` wraps every page in it), ``database_fragment`` for a fragment rerun, and
+  every cursor until it is garbage collected. A session in the middle of a rerun
+  finishes on the old file; the old connection is closed when its last lease ends.
+- A file counts as old once another file is at its path, whether or not anything opened
+  the new one: a lease ending looks, and so does a watcher thread every
+  ``WATCH_INTERVAL_S`` (an idle server runs nothing, so no rerun would open the new file
+  and retire the old).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, ParamSpec
 
 import duckdb
 import streamlit as st
@@ -40,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 # (path, inode, modification time in ns): a cache key that changes when the file does.
 DbKey = tuple[str, int, int]
+P = ParamSpec("P")
 # The name the database file is attached under in its private in-memory instance.
 CATALOG = "laionet"
 # DuckDB's own memory per open file: its buffer pool otherwise keeps every block a query
@@ -47,6 +54,10 @@ CATALOG = "laionet"
 APP_MEMORY_LIMIT = "1GB"
 # Files swapped in while a rerun opens the database: the newest is taken, this many times.
 OPEN_ATTEMPTS = 3
+# Session state: the key of the file this session's last full run read (its fragments').
+SESSION_DB_KEY = "_laionet_database_key"
+# How often the watcher looks for open files replaced on disk (a stat per open file).
+WATCH_INTERVAL_S = 1.0
 
 
 class DatabaseChangedError(RuntimeError):
@@ -64,11 +75,13 @@ class _Handle:
 
 
 class _Registry:
-    """Open databases by key; retired ones are closed when their last lease ends."""
+    """Open databases by key; old ones are closed when their last lease ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch_interval_s: float = WATCH_INTERVAL_S) -> None:
         self._lock = threading.RLock()
         self._handles: dict[DbKey, _Handle] = {}
+        self._watch_interval_s = watch_interval_s
+        self._watcher: threading.Thread | None = None
 
     def acquire(self, key: DbKey) -> _Handle:
         """Lease ``key``'s connection, opening it if it is the file now at its path.
@@ -87,6 +100,7 @@ class _Registry:
                     if other.key[0] == key[0] and other.key != key:
                         other.current = False
                         self._close_if_unused(other)
+                self._start_watcher()
             handle.users += 1
             return handle
 
@@ -98,11 +112,52 @@ class _Registry:
                 handle.users -= 1
                 self._close_if_unused(handle)
 
-    def _close_if_unused(self, handle: _Handle) -> None:
-        if handle.users <= 0 and not handle.current:
-            del self._handles[handle.key]
-            handle.con.close()
-            logger.info("closed %s (inode %d): a newer file replaced it", *handle.key[:2])
+    def close_replaced(self) -> list[DbKey]:
+        """Mark files that another file replaced on disk as old; close those unused.
+
+        Returns:
+            The keys closed.
+        """
+        closed = []
+        with self._lock:
+            for handle in list(self._handles.values()):
+                if self._close_if_unused(handle):
+                    closed.append(handle.key)
+        return closed
+
+    def _close_if_unused(self, handle: _Handle) -> bool:
+        """Close ``handle`` if no lease holds it and its file is old; True when closed."""
+        if handle.users > 0 or self._handles.get(handle.key) is not handle:
+            return False  # in use, or already closed (a finalizer ran inside a loop)
+        if handle.current and stat_database(Path(handle.key[0])) != handle.key:
+            handle.current = False  # replaced (or removed) on disk, opened or not
+        if handle.current:
+            return False
+        del self._handles[handle.key]
+        handle.con.close()
+        logger.info("closed %s (inode %d): a newer file replaced it", *handle.key[:2])
+        return True
+
+    def _start_watcher(self) -> None:
+        """Start the thread that closes replaced files nobody uses (caller holds the lock)."""
+        if self._watcher is None:
+            self._watcher = threading.Thread(
+                target=self._watch, name="laionet-database-watcher", daemon=True
+            )
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        """Every interval, close unused files replaced on disk; stop when none is open."""
+        while True:
+            time.sleep(self._watch_interval_s)
+            with self._lock:
+                if not self._handles:
+                    self._watcher = None
+                    return
+                try:
+                    self.close_replaced()
+                except Exception:  # a stat or close that failed: say so, keep watching
+                    logger.exception("checking the open databases for replaced files failed")
 
     def open_keys(self) -> list[DbKey]:
         """Keys whose connection is open (for tests and diagnostics)."""
@@ -192,12 +247,55 @@ def database_lease() -> Iterator[DbKey]:
             key = require_database()
         except ValueError as error:
             _stop_with(error)
+    if get_script_run_ctx() is not None:  # what this session's fragments rerun on
+        st.session_state[SESSION_DB_KEY] = key
+    with _held(key):
+        yield key
+
+
+@contextlib.contextmanager
+def _held(key: DbKey) -> Iterator[None]:
+    """Mark ``key`` (already acquired) as this thread's rerun's file; release it at the end."""
     _LEASED.key = key
     try:
-        yield key
+        yield
     finally:
         _LEASED.key = None
         _REGISTRY.release(key)
+
+
+def holds_database_lease() -> bool:
+    """True inside ``app.py``'s lease (or a fragment's): this run is framed by the app."""
+    return getattr(_LEASED, "key", None) is not None
+
+
+def database_fragment(func: Callable[P, None]) -> Callable[P, None]:
+    """``st.fragment`` whose reruns hold the page's file, or rerun the app on a new one.
+
+    In a full run ``func`` runs inside ``app.py``'s lease. A fragment rerun (one of its
+    widgets changed) runs without it: it leases the file its page was built on, unless
+    another file is at the path by then; then the whole app reruns, on the new file.
+    """
+
+    @functools.wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        ctx = get_script_run_ctx()
+        if ctx is None or not ctx.fragment_ids_this_run or getattr(_LEASED, "key", None):
+            func(*args, **kwargs)  # a full run (app.py holds the file), or no Streamlit
+            return
+        key = st.session_state.get(SESSION_DB_KEY)
+        # None: the page ran without app.py (a cold server's legacy first run, see
+        # laionet_app.frame), so nothing holds its file: frame it now.
+        if key is None or stat_database(Path(key[0])) != key:
+            st.rerun()  # the whole app, on the file now at the path
+        try:
+            _REGISTRY.acquire(key)
+        except DatabaseChangedError:  # replaced since the look above
+            st.rerun()
+        with _held(key):
+            func(*args, **kwargs)
+
+    return st.fragment(run)
 
 
 def _stop_with(error: Exception) -> NoReturn:
@@ -233,3 +331,12 @@ def cursor(db: DbKey) -> duckdb.DuckDBPyConnection:
 def open_database_keys() -> list[DbKey]:
     """Keys of the files this process holds open."""
     return _REGISTRY.open_keys()
+
+
+def close_replaced_databases() -> list[DbKey]:
+    """Close now the unused files another file replaced (the watcher does it each interval).
+
+    Returns:
+        The keys closed.
+    """
+    return _REGISTRY.close_replaced()

@@ -16,17 +16,27 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from laionet_app.connection import DbKey, require_database
+from laionet_app.connection import DbKey, holds_database_lease, require_database
+
+# Session-state flag: this session already reran once to leave a bare (unframed) run.
+REFRAMED_KEY = "_reframed_legacy_run"
 
 
 def leave_legacy_first_run() -> None:
     """Rerun through ``app.py`` when this run is Streamlit's legacy pages-folder run.
 
-    Only the first run of a fresh server is such a run; every later one is framed.
+    Only the first runs of a fresh server are such runs. The flag that marks them is the
+    class's, so when several sessions start at once, the first clears it for all; the
+    others' runs are still bare (no title, banner or lease) and are told apart by running
+    outside ``app.py``'s lease. Each session reruns at most once for this, so a page run
+    bare on purpose cannot loop.
     """
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False  # what st.navigation itself does
         st.rerun()  # same page (its hash is its url_path), now through app.py
+    if not holds_database_lease() and not st.session_state.get(REFRAMED_KEY):
+        st.session_state[REFRAMED_KEY] = True
+        st.rerun()
 
 
 def open_page(title: str, purpose: str) -> DbKey:

@@ -19,6 +19,7 @@ from laionet_app.charts import (
     build_curve_chart,
     build_similarity_histogram,
 )
+from laionet_app.connection import database_fragment
 from laionet_app.controls import select_dataset, select_threshold_control, selection_controls
 from laionet_app.frame import open_page
 from laionet_app.tables import (
@@ -48,7 +49,7 @@ if kind == schema.KIND_TEXT_MATCHED:
     )
 
 
-@st.fragment  # a slider move reruns this part only
+@database_fragment  # a slider move reruns this part only (on the page's file)
 def render_selection(dataset: str, kind: str | None) -> None:
     """The controls, numbers, charts and export of one dataset's selection."""
     params = selection_controls(kind, db=db, dataset=dataset)

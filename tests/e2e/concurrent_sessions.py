@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from laionet_core.selection import DEFAULT_THRESHOLD, THRESHOLD_STEP
-from tests.e2e.serving import CHROMIUM_ARGS
+from tests.e2e.serving import CHROMIUM_ARGS, dataset_sizes, keep_as_is, stage_variant
 
 UPDATE_TIMEOUT_S = 90.0  # a loaded 2-core machine serving ten browsers is slow
 # Ten browsers loading the app at once on such a machine: their first render is slower.
@@ -194,3 +194,30 @@ def drive_sessions(
 def size_texts(*per_db: dict[float, int]) -> dict[float, set[str]]:
     """Threshold -> the Dataset size texts of each database."""
     return {t: {f"{sizes[t]:,}" for sizes in per_db} for t in per_db[0]}
+
+
+@dataclass(frozen=True)
+class TwoSwaps:
+    """What the sessions may see and when the files are swapped in."""
+
+    sizes: dict[float, set[str]]  # threshold -> Dataset size texts of A and B
+    swaps: dict[int, tuple[Path, Path]]  # updates made -> (staged file, database path)
+
+
+def stage_two_swaps(a: Path, b: Path, live: Path, *, sessions: int, presses: int) -> TwoSwaps:
+    """Stage B and a rebuild of A (a new file) beside ``live``, to rename over it after a
+    third and after two thirds of the ``sessions * presses`` updates.
+
+    Args:
+        a: Database A, the one ``live`` starts as.
+        b: Database B; it must show another Dataset size than A at every threshold.
+    """
+    thresholds = thresholds_for(presses)
+    sizes = size_texts(dataset_sizes(a, thresholds), dataset_sizes(b, thresholds))
+    if not all(len(texts) == 2 for texts in sizes.values()):
+        raise ValueError(f"{a} and {b} show the same Dataset size at some threshold: {sizes}")
+    to_b, back_to_a = live.with_name("b.staged"), live.with_name("a.staged")
+    stage_variant(b, to_b, keep_as_is)
+    stage_variant(a, back_to_a, keep_as_is)
+    updates = sessions * presses
+    return TwoSwaps(sizes, {updates // 3: (to_b, live), 2 * updates // 3: (back_to_a, live)})

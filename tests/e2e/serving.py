@@ -129,12 +129,26 @@ def dataset_sizes(db: Path, thresholds: list[float]) -> dict[float, int]:
     return {t: summarize_selection(counts, SelectionParams(threshold=t)).size for t in thresholds}
 
 
+def wait_until_closed(pid: int, directory: Path, limit_s: float = 10.0) -> list[str]:
+    """The deleted files under ``directory`` that ``pid`` still holds after up to ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while (still := open_deleted_files(pid, directory)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return still
+
+
 def open_deleted_files(pid: int, directory: Path) -> list[str]:
     """Files under ``directory`` that process ``pid`` holds open although they were deleted."""
+    return [target for target in open_files(pid, directory) if target.endswith("(deleted)")]
+
+
+def open_files(pid: int, directory: Path) -> list[str]:
+    """Files under ``directory`` that process ``pid`` holds open (`` (deleted)`` marks those
+    renamed over or removed)."""
     found = []
     for fd in os.listdir(f"/proc/{pid}/fd"):
         with contextlib.suppress(OSError):
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if target.startswith(str(directory)) and target.endswith("(deleted)"):
+            if target.startswith(str(directory)):
                 found.append(target)
     return found

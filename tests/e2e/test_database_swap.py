@@ -7,13 +7,12 @@ doubled, so its Dataset size doubles) is renamed over the same path, as ``build`
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.concurrent_sessions import drive_sessions, size_texts, thresholds_for
+from tests.e2e.concurrent_sessions import drive_sessions, stage_two_swaps
 from tests.e2e.serving import (
     CHROMIUM_ARGS,
     ServedApp,
@@ -21,16 +20,16 @@ from tests.e2e.serving import (
     double_laionet,
     find_chromium,
     keep_as_is,
-    open_deleted_files,
+    open_files,
     serve_app,
     stage_variant,
+    wait_until_closed,
 )
 
 pytestmark = pytest.mark.e2e
 
 SESSIONS = 10
 PRESSES = 2  # per session: 20 updates, the swaps after 6 and 13
-CLOSE_WAIT_S = 10
 
 
 def _chromium() -> str:
@@ -58,13 +57,6 @@ def served(variants: dict[str, Path], tmp_path: Path) -> Iterator[tuple[ServedAp
         yield app, live
 
 
-def _wait_until_closed(app: ServedApp, folder: Path) -> list[str]:
-    deadline = time.monotonic() + CLOSE_WAIT_S
-    while (still := open_deleted_files(app.process.pid, folder)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return still
-
-
 def test_a_reload_shows_the_database_swapped_in(
     served: tuple[ServedApp, Path], variants: dict[str, Path]
 ) -> None:
@@ -85,15 +77,21 @@ def test_a_reload_shows_the_database_swapped_in(
         page.goto(f"{app.url}/threshold_explorer", wait_until="domcontentloaded")
         expect(size).to_have_text(f"{size_a:,}", timeout=60_000)
 
+        # The server holds A (so the check below can fail); the watcher may close it as
+        # soon as it is replaced, since no rerun holds it between two of the page's.
+        assert str(live) in open_files(app.process.pid, live.parent)
         staged = live.with_suffix(".staged")
         shutil.copyfile(variants["b"], staged)
         staged.replace(live)
-        # Until a rerun looks, the server still holds A, now deleted (so the check can fail).
-        assert open_deleted_files(app.process.pid, live.parent)
         page.reload(wait_until="domcontentloaded")
         expect(size).to_have_text(f"{size_b:,}", timeout=60_000)
         browser.close()
-    assert _wait_until_closed(app, live.parent) == [], "the old database is still open"
+    assert wait_until_closed(app.process.pid, live.parent) == [], "the old database is open"
+    # Another swap with no session left: no rerun opens the new file, yet B is closed.
+    assert str(live) in open_files(app.process.pid, live.parent)  # B, shown above
+    stage_variant(variants["a"], staged, keep_as_is)
+    staged.replace(live)
+    assert wait_until_closed(app.process.pid, live.parent) == [], "B is open on an idle server"
     assert "Traceback" not in app.log_text()
 
 
@@ -101,30 +99,14 @@ def test_ten_sessions_move_sliders_across_two_swaps(
     served: tuple[ServedApp, Path], variants: dict[str, Path]
 ) -> None:
     app, live = served
-    thresholds = thresholds_for(PRESSES)
-    sizes = size_texts(
-        dataset_sizes(variants["a"], thresholds), dataset_sizes(variants["b"], thresholds)
-    )
-    assert all(len(texts) == 2 for texts in sizes.values())  # A and B tell apart everywhere
-    to_b, back_to_a = live.with_name("b.staged"), live.with_name("a.staged")
-    stage_variant(variants["b"], to_b, keep_as_is)
-    stage_variant(variants["a"], back_to_a, keep_as_is)  # a rebuild of A: a new file
-    updates = SESSIONS * PRESSES
+    plan = stage_two_swaps(variants["a"], variants["b"], live, sessions=SESSIONS, presses=PRESSES)
     report = drive_sessions(
-        app.url,
-        _chromium(),
-        sessions=SESSIONS,
-        presses=PRESSES,
-        sizes=sizes,
-        swaps={updates // 3: (to_b, live), 2 * updates // 3: (back_to_a, live)},
+        app.url, _chromium(), sessions=SESSIONS, presses=PRESSES, sizes=plan.sizes, swaps=plan.swaps
     )
     print(f"\nconcurrent sessions: {report.summary()}")
     assert report.failed_requests == []
     assert report.exceptions == []
-    assert report.updates == updates and report.swaps == 2
+    assert report.updates == SESSIONS * PRESSES and report.swaps == 2
     assert "Traceback" not in app.log_text()
-    if still_open := _wait_until_closed(app, live.parent):
-        # Known defect, open in issue 11: after ten sessions and two swaps one replaced
-        # file can stay open (a lease never released); the single-session reload test
-        # above checks the close and passes. Reported, not hidden: xfail names the file.
-        pytest.xfail(f"an old database is still open after the sessions: {still_open}")
+    still_open = wait_until_closed(app.process.pid, live.parent)
+    assert still_open == [], f"replaced databases still open: {still_open}"
