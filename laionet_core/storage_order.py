@@ -28,9 +28,14 @@ CLASS_ORDER = ("dataset", "wnid", "sample_id")
 def write_samples_in_class_order(con: duckdb.DuckDBPyConnection) -> None:
     """Rewrite the samples table ordered by ``CLASS_ORDER``, constraints and all.
 
-    The table is re-created from its own ``CREATE TABLE`` statement (so its primary key
-    and NOT NULL constraints stay whatever the schema says) and refilled in order; run it
-    inside the writer's transaction or on a file not yet in place.
+    The rows go to a temporary table (temporary storage, not the database file), the
+    table is dropped and checkpointed, so its blocks are free, and then re-created from
+    its own ``CREATE TABLE`` statement (its primary key and NOT NULL constraints stay
+    whatever the schema says) and refilled in order into those blocks: the file does
+    not grow. Rewriting in place instead left the old table's blocks free inside the
+    file and grew it by the table's size (226 -> 442 MiB on 3M rows).
+
+    Run it outside a transaction (it checkpoints), on a file not yet in place.
 
     Raises:
         ValueError: The connection's catalog has no samples table.
@@ -43,11 +48,14 @@ def write_samples_in_class_order(con: duckdb.DuckDBPyConnection) -> None:
     )
     if row is None:
         raise ValueError(f"no table {schema.SAMPLES!r} to order in this database")
-    unordered = f"{schema.SAMPLES}_unordered"
-    con.execute(f"ALTER TABLE {schema.SAMPLES} RENAME TO {unordered}")
-    con.execute(row[0])
+    ordered = f"{schema.SAMPLES}_in_class_order"
     con.execute(
-        f"INSERT INTO {schema.SAMPLES} SELECT * FROM {unordered} ORDER BY {', '.join(CLASS_ORDER)}"
+        f"CREATE TEMP TABLE {ordered} AS SELECT * FROM {schema.SAMPLES} "
+        f"ORDER BY {', '.join(CLASS_ORDER)}"
     )
-    con.execute(f"DROP TABLE {unordered}")
+    con.execute(f"DROP TABLE {schema.SAMPLES}")
+    con.execute("CHECKPOINT")
+    con.execute(row[0])
+    con.execute(f"INSERT INTO {schema.SAMPLES} SELECT * FROM {ordered}")
+    con.execute(f"DROP TABLE {ordered}")
     logger.info("stored %s in class order", schema.SAMPLES)

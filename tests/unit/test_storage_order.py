@@ -54,3 +54,21 @@ def test_ordering_keeps_the_primary_key_and_refuses_a_missing_table() -> None:
     empty = duckdb.connect(":memory:")
     with pytest.raises(ValueError, match="no table 'samples' to order"):
         write_samples_in_class_order(empty)
+
+
+def test_ordering_does_not_grow_the_file(tmp_path: Path) -> None:
+    """The rewritten table reuses the old one's blocks (in place, it doubled the size)."""
+    path = tmp_path / "big.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(schema.DDL)
+    con.execute(
+        f"INSERT INTO {schema.SAMPLES} (dataset, sample_id, wnid, matched_wnids, multi_label, "
+        "text) SELECT 'd', 's' || i, 'n' || (hash(i) % 100), [], false, repeat('word ', 8) || i "
+        "FROM range(300000) t(i)"
+    )
+    con.execute("CHECKPOINT")
+    before = path.stat().st_size
+    write_samples_in_class_order(con)
+    con.execute("CHECKPOINT")
+    con.close()
+    assert path.stat().st_size <= 1.1 * before
