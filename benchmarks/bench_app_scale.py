@@ -158,21 +158,21 @@ def _counting(con, dataset: str) -> dict:
         int((summary.class_counts > 0).sum())
 
     rows = con.execute(
-        "SELECT wnid, text_similarity, upper(trim(coalesce(nsfw, ''))) = 'NSFW' AS nsfw, "
+        "SELECT wnid, text_similarity, filtered, "
         "multi_label FROM samples WHERE dataset = ?",
         [dataset],
     ).fetchnumpy()
     codes = np.unique(rows["wnid"], return_inverse=True)[1]
     sims = np.asarray(rows["text_similarity"], dtype=np.float64)
-    nsfw, multi = np.asarray(rows["nsfw"], bool), np.asarray(rows["multi_label"], bool)
+    filtered, multi = np.asarray(rows["filtered"], bool), np.asarray(rows["multi_label"], bool)
 
     def naive() -> None:
-        keep = (sims > params.threshold) & ~nsfw & ~multi
+        keep = (sims > params.threshold) & ~filtered & ~multi
         np.bincount(codes[keep])
 
     recount_sql = (
         "SELECT wnid, count(*) FROM samples WHERE dataset = ? AND text_similarity > ? "
-        "AND upper(trim(coalesce(nsfw, ''))) <> 'NSFW' AND NOT multi_label GROUP BY wnid"
+        "AND NOT filtered AND NOT multi_label GROUP BY wnid"
     )
     return {
         "app": _best(fast),
@@ -242,7 +242,7 @@ def _accuracy(con, dataset: str) -> dict:
         "avg((coalesce(list_position(p.top5_wnids, s.wnid), 0) > 0)::INT) "
         "FROM predictions p JOIN samples s USING (dataset, sample_id) WHERE p.model = ? "
         "AND (p.dataset <> ? OR (s.text_similarity > ? AND NOT s.multi_label "
-        "AND upper(trim(coalesce(s.nsfw, ''))) <> 'NSFW')) GROUP BY ALL"
+        "AND NOT s.filtered)) GROUP BY ALL"
     )
     return {
         "app": _best(fast, 3),
