@@ -158,8 +158,7 @@ def _counting(con, dataset: str) -> dict:
         int((summary.class_counts > 0).sum())
 
     rows = con.execute(
-        "SELECT wnid, text_similarity, filtered, "
-        "multi_label FROM samples WHERE dataset = ?",
+        "SELECT wnid, text_similarity, filtered, multi_label FROM samples WHERE dataset = ?",
         [dataset],
     ).fetchnumpy()
     codes = np.unique(rows["wnid"], return_inverse=True)[1]
@@ -224,7 +223,7 @@ def _accuracy(con, dataset: str) -> dict:
 
     params = SelectionParams(threshold=0.85)
     model = queries.list_prediction_models(con)[0]
-    outcomes = prepare_outcomes(read_prediction_outcomes(con, model))
+    outcomes = prepare_outcomes(read_prediction_outcomes(con, [model])[model])
     lists = queries.read_predictions(con, model)
     selected = queries.read_selected_samples(con, dataset, params)
     weights = selected["wnid"].value_counts().sort_index()

@@ -234,12 +234,25 @@ def load_prediction_models(db: DbKey) -> list[str]:
     return queries.list_prediction_models(cursor(db))
 
 
-@st.cache_resource(show_spinner="Loading predictions…", max_entries=8)
+@st.cache_resource(show_spinner="Loading predictions…", max_entries=2)
+def _load_all_predictions(db: DbKey) -> dict[str, pd.DataFrame]:
+    """Every stored model's outcomes, read in one join (the page compares them all)."""
+    models = load_prediction_models(db)
+    return {
+        model: prepare_outcomes(rows)
+        for model, rows in read_prediction_outcomes(cursor(db), models).items()
+    }
+
+
 def load_predictions(db: DbKey, model: str) -> pd.DataFrame:
     """Stored predictions of ``model`` as outcomes (shared, read-only): dataset, wnid,
-    position of the true class in the top 5, bin, nsfw, multi_label
-    (``prediction_outcomes.prepare_outcomes``)."""
-    return prepare_outcomes(read_prediction_outcomes(cursor(db), model))
+    position of the true class in the top 5, bin, filtered, multi_label
+    (``prediction_outcomes.prepare_outcomes``).
+
+    Raises:
+        KeyError: The database has no predictions of ``model``.
+    """
+    return _load_all_predictions(db)[model]
 
 
 def parse_uploaded_predictions(db: DbKey, data: bytes, name: str) -> pd.DataFrame:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -112,24 +114,33 @@ def read_export_sample(con: duckdb.DuckDBPyConnection, dataset: str, *, limit: i
 
 
 PREDICTION_OUTCOMES_SQL = f"""
-SELECT p.dataset, s.wnid, s.text_similarity,
+SELECT p.model, p.dataset, s.wnid, s.text_similarity,
        s.filtered, s.multi_label,
        CAST(coalesce(list_position(p.top5_wnids, s.wnid), 0) AS TINYINT) AS position
 FROM {schema.PREDICTIONS} p JOIN {schema.SAMPLES} s USING (dataset, sample_id)
-WHERE p.model = $model
+WHERE list_contains($models, p.model)
 """
 
 
-def read_prediction_outcomes(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame:
-    """Where each sample's true class sits in ``model``'s top 5, with its selection fields.
+def read_prediction_outcomes(
+    con: duckdb.DuckDBPyConnection, models: Sequence[str]
+) -> dict[str, pd.DataFrame]:
+    """Where each sample's true class sits in each model's top 5, with its selection fields.
+
+    All models in one join: the samples are scanned once (at the paper-scale preset, two
+    models in 2.0 s instead of 2.5 s one by one).
 
     Returns:
-        Columns dataset, wnid (true class), text_similarity, filtered (bool), multi_label,
-        position (1-based rank of the true class in the top 5; 0 when absent), in no
-        set order (sorting 1M rows cost 1.7 s; every use counts) and without sample id
-        (1M of them would cost 100 MB).
+        Model -> columns dataset, wnid (true class), text_similarity, filtered (bool),
+        multi_label, position (1-based rank of the true class in the top 5; 0 when
+        absent), in no set order (sorting 1M rows cost 1.7 s; every use counts) and
+        without sample id (1M of them would cost 100 MB). A model without predictions
+        gets an empty frame.
     """
-    return con.execute(PREDICTION_OUTCOMES_SQL, {"model": model}).df()
+    rows = con.execute(PREDICTION_OUTCOMES_SQL, {"models": list(models)}).df()
+    groups = dict(tuple(rows.groupby("model", sort=False)))
+    empty = rows.iloc[0:0]
+    return {m: groups.get(m, empty).drop(columns="model").reset_index(drop=True) for m in models}
 
 
 CLASS_SUMMARIES_SQL = f"""

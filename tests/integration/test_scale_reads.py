@@ -82,3 +82,27 @@ def test_value_histogram_counts_the_selected_values(con, params) -> None:
         assert abs(shown.get(round(low, 6), 0) - count) <= 1
     with pytest.raises(ValueError, match="column must be one of"):
         read_value_histogram(con, "laionet", None, "url")
+
+
+def test_outcomes_of_every_model_at_once_equal_the_prediction_lists(con) -> None:
+    """One join for all models: each model's true-class positions, as the stored lists say."""
+    from laionet_core.queries_stats import read_prediction_outcomes
+
+    models = queries.list_prediction_models(con)
+    assert models
+    outcomes = read_prediction_outcomes(con, [*models, "no-such-model"])
+    assert list(outcomes) == [*models, "no-such-model"]
+    assert outcomes["no-such-model"].empty
+    for model in models:
+        lists = queries.read_predictions(con, model)
+        position = [
+            (list(top).index(w) + 1) if w in list(top) else 0
+            for top, w in zip(lists["top5_wnids"], lists["wnid"], strict=True)
+        ]
+        oracle = (
+            lists.assign(position=np.array(position, np.int8))
+            .groupby(["dataset", "wnid", "position"])
+            .size()
+        )
+        got = outcomes[model].groupby(["dataset", "wnid", "position"]).size()
+        pd.testing.assert_series_equal(got.sort_index(), oracle.sort_index(), check_names=False)
