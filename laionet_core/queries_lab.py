@@ -85,10 +85,12 @@ def read_lab_candidates(
         LAB_CANDIDATES_SQL,
         params={"dataset": dataset, "seed": seed, "cut": int(np.ceil(rate * HASH_BUCKETS))},
     ).to_arrow_table()
+    # A fixed order (the join's is not): by class, then sample id; sorted in Arrow.
+    arrow = arrow.sort_by([("wnid", "ascending"), ("sample_id", "ascending")])
     rows = arrow.drop_columns(["embedding"]).to_pandas()
-    order = np.lexsort((rows["sample_id"].to_numpy(), rows["wnid"].to_numpy()))
-    rows = rows.iloc[order].reset_index(drop=True)
     column = arrow.column("embedding").combine_chunks()
-    width = len(column[0]) if len(column) else 0
-    values = np.asarray(column.flatten(), dtype=np.float32).reshape(len(column), width)
-    return LabCandidates(rows, values[order], int(samples), int(embedded))
+    if len(column) == 0:
+        return LabCandidates(rows, np.zeros((0, 0), np.float32), int(samples), int(embedded))
+    values = column.flatten().to_numpy().astype(np.float32, copy=False)
+    values = values.reshape(len(column), -1)
+    return LabCandidates(rows, values, int(samples), int(embedded))

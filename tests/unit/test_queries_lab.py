@@ -53,3 +53,9 @@ def test_a_seeded_uniform_sample_beyond_the_cap(con) -> None:
     assert set(pool.rows["wnid"]) == {"n00", "n01", "n02", "n03"}
     with pytest.raises(ValueError, match="max_rows must be positive, got 0"):
         read_lab_candidates(con, "d", max_rows=0)
+
+
+def test_a_dataset_without_embeddings_gives_an_empty_pool(con) -> None:
+    pool = read_lab_candidates(con, "no-such-dataset")
+    assert (pool.samples, pool.embedded, len(pool.rows)) == (0, 0, 0)
+    assert pool.embeddings.shape == (0, 0) and not pool.sampled
