@@ -23,7 +23,7 @@ def build_threshold_rule(threshold: float) -> alt.Chart:
     return (
         alt.Chart(pd.DataFrame({"threshold": [threshold]}))
         .mark_rule(color=SELECTED_COLOR, strokeDash=[6, 4])
-        .encode(x="threshold:Q")
+        .encode(x=alt.X("threshold:Q"))
     )
 
 
@@ -47,7 +47,11 @@ def build_curve_chart(
     line = (
         alt.Chart(frame)
         .mark_line()
-        .encode(x=x, y=alt.Y(f"{title}:Q", title=title), tooltip=["threshold", title])
+        .encode(
+            x=x,
+            y=alt.Y(f"{title}:Q", title=title),
+            tooltip=[alt.Tooltip("threshold"), alt.Tooltip(title)],
+        )
     )
     point = (
         alt.Chart(
@@ -56,7 +60,7 @@ def build_curve_chart(
             )
         )
         .mark_point(color=SELECTED_COLOR, size=90, filled=True)
-        .encode(x=x, y=f"{title}:Q", tooltip=["threshold", title])
+        .encode(x=x, y=alt.Y(f"{title}:Q"), tooltip=[alt.Tooltip("threshold"), alt.Tooltip(title)])
     )
     return (line + point + build_threshold_rule(summary.thresholds[summary.index])).properties(
         height=260
@@ -93,7 +97,7 @@ def build_similarity_histogram(
             ),
             x2=alt.X2("similarity_end:Q"),
             y=alt.Y("samples:Q", title="samples"),
-            tooltip=["similarity", "samples"],
+            tooltip=[alt.Tooltip("similarity"), alt.Tooltip("samples")],
         )
         .transform_calculate(similarity_end=f"datum.similarity + {bin_width}")
     )
@@ -154,15 +158,15 @@ def build_class_frequency_chart(
         .mark_bar(binSpacing=0)
         .encode(
             x=x,
-            x2="rank_end:Q",
+            x2=alt.X2("rank_end:Q"),
             y=alt.Y("relative frequency:Q", title="relative frequency"),
             y2=alt.datum(0),
             opacity=alt.condition(click, alt.value(1.0), alt.value(0.6)),
             tooltip=[
-                "rank",
-                "class",
-                "wnid",
-                "samples",
+                alt.Tooltip("rank"),
+                alt.Tooltip("class"),
+                alt.Tooltip("wnid"),
+                alt.Tooltip("samples"),
                 alt.Tooltip("relative frequency:Q", format=".4f"),
             ],
         )
@@ -172,11 +176,11 @@ def build_class_frequency_chart(
     names_layer = (
         alt.Chart(frame.iloc[named] if len(frame) else frame)
         .mark_text(align="left", dx=4, angle=300, fontSize=11)
-        .encode(x=x, y="relative frequency:Q", text="class:N")
+        .encode(x=x, y=alt.Y("relative frequency:Q"), text=alt.Text("class:N"))
     )
     uniform = (
         alt.Chart(pd.DataFrame({"uniform": [1 / max(n_present, 1)]}))
         .mark_rule(color=SELECTED_COLOR)
-        .encode(y="uniform:Q", tooltip=[alt.Tooltip("uniform:Q", title="uniform weight")])
+        .encode(y=alt.Y("uniform:Q"), tooltip=[alt.Tooltip("uniform:Q", title="uniform weight")])
     )
     return (bars + names_layer + uniform).properties(height=280)

@@ -50,7 +50,7 @@ def build_pair_similarity_chart(
             x=alt.X("similarity:Q", bin=alt.Bin(step=bin_width), title=x_title),
             y=alt.Y("count():Q", stack=None, title=y_title),
             color=alt.Color("dataset:N", title="dataset"),
-            tooltip=["dataset", alt.Tooltip("count():Q", title=y_title)],
+            tooltip=[alt.Tooltip("dataset"), alt.Tooltip("count():Q", title=y_title)],
         )
         .properties(height=260)
     )
@@ -75,10 +75,15 @@ def build_binned_distribution_chart(
         .mark_bar(opacity=0.5, binSpacing=0)
         .encode(
             x=alt.X("bin_low:Q", title=x_title),
-            x2="bin_high:Q",
+            x2=alt.X2("bin_high:Q"),
             y=alt.Y("pairs:Q", stack=None, title=y_title),
             color=alt.Color("dataset:N", title="dataset"),
-            tooltip=["dataset", "bin_low", "bin_high", alt.Tooltip("pairs:Q", title=y_title)],
+            tooltip=[
+                alt.Tooltip("dataset"),
+                alt.Tooltip("bin_low"),
+                alt.Tooltip("bin_high"),
+                alt.Tooltip("pairs:Q", title=y_title),
+            ],
         )
         .properties(height=260)
     )
@@ -116,7 +121,7 @@ def build_difference_chart(
         .encode(
             x=x,
             y=alt.Y("ci_low:Q", title=y_title, axis=alt.Axis(titleLimit=AXIS_TITLE_LIMIT)),
-            y2="ci_high:Q",
+            y2=alt.Y2("ci_high:Q"),
             color=color,
         )
     )
@@ -127,18 +132,20 @@ def build_difference_chart(
         .add_params(click)
         .encode(
             x=x,
-            y="difference:Q",
+            y=alt.Y("difference:Q"),
             color=color,
             tooltip=[
-                "class",
-                "wnid",
+                alt.Tooltip("class"),
+                alt.Tooltip("wnid"),
                 alt.Tooltip("difference:Q", format=".4f"),
                 alt.Tooltip("ci_low:Q", format=".4f"),
                 alt.Tooltip("ci_high:Q", format=".4f"),
             ],
         )
     )
-    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="black").encode(y="zero:Q")
+    zero = (
+        alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="black").encode(y=alt.Y("zero:Q"))
+    )
     return (bars + points + zero).properties(height=280)
 
 
@@ -164,7 +171,12 @@ def build_variant_panel_chart(panel: pd.DataFrame, *, reference: str) -> alt.Lay
             axis=alt.Axis(format="%", titleLimit=AXIS_TITLE_LIMIT),
         ),
         color=alt.Color("curve:N", title=f"{reference} vs ImageNetV2"),
-        tooltip=["variant", "curve", alt.Tooltip("share:Q", format=".1%"), "n_classes"],
+        tooltip=[
+            alt.Tooltip("variant"),
+            alt.Tooltip("curve"),
+            alt.Tooltip("share:Q", format=".1%"),
+            alt.Tooltip("n_classes"),
+        ],
     )
     return (base.mark_line() + base.mark_point(filled=True, size=60)).properties(
         height=240, title=f"{reference} vs ImageNetV2 b / a / c"
@@ -196,8 +208,8 @@ def build_scatter_chart(
                 axis=alt.Axis(titleLimit=AXIS_TITLE_LIMIT),
             ),
             tooltip=[
-                "class",
-                "wnid",
+                alt.Tooltip("class"),
+                alt.Tooltip("wnid"),
                 alt.Tooltip(f"{x}:Q", format=".4f"),
                 alt.Tooltip(f"{y}:Q", format=".4f"),
             ],
@@ -226,14 +238,18 @@ def build_accuracy_chart(
     frame["high"] = (frame[value] + 1.96 * frame[f"{value}_se"]).clip(0, 1)
     base = alt.Chart(frame).encode(
         y=alt.Y("dataset:N", title=None),
-        yOffset="top:N",
+        yOffset=alt.YOffset("top:N"),
         color=alt.Color("top:N", title="accuracy"),
     )
     bars = base.mark_bar().encode(
         x=alt.X(f"{value}:Q", title=x_title, scale=alt.Scale(domain=[0, 1])),
-        tooltip=["dataset", "top", alt.Tooltip(f"{value}:Q", format=".3f")],
+        tooltip=[
+            alt.Tooltip("dataset"),
+            alt.Tooltip("top"),
+            alt.Tooltip(f"{value}:Q", format=".3f"),
+        ],
     )
-    errors = base.mark_rule(color="black").encode(x="low:Q", x2="high:Q")
+    errors = base.mark_rule(color="black").encode(x=alt.X("low:Q"), x2=alt.X2("high:Q"))
     height = 44 * frame["dataset"].nunique() + 20
     return (bars + errors).properties(height=height, title=title)
 
@@ -257,8 +273,8 @@ def build_model_scatter_chart(models: pd.DataFrame, *, laion: str) -> alt.LayerC
             color=alt.Color("top:N", title="accuracy"),
             shape=alt.Shape("model:N", title="model"),
             tooltip=[
-                "model",
-                "top",
+                alt.Tooltip("model"),
+                alt.Tooltip("top"),
                 alt.Tooltip("imagenet:Q", format=".3f"),
                 alt.Tooltip("laion:Q", format=".3f"),
             ],
@@ -267,7 +283,7 @@ def build_model_scatter_chart(models: pd.DataFrame, *, laion: str) -> alt.LayerC
     diagonal = (
         alt.Chart(pd.DataFrame({"imagenet": [0.0, 1.0], "laion": [0.0, 1.0]}))
         .mark_line(color="black", strokeDash=[4, 4])
-        .encode(x="imagenet:Q", y="laion:Q")
+        .encode(x=alt.X("imagenet:Q"), y=alt.Y("laion:Q"))
     )
     return (diagonal + points).properties(height=320)
 
@@ -302,7 +318,7 @@ def build_caption_diagnostics_chart(bins: pd.DataFrame, *, n_classes: int) -> al
     frame = bins[bins["n"] > 0].copy()
     frame["classes"] = frame["mean"] * (n_classes - 1)
     x = alt.X("bin_low:Q", bin="binned", title="caption's similarity to its own synset")
-    base = alt.Chart(frame).encode(x=x, x2="bin_high:Q")
+    base = alt.Chart(frame).encode(x=x, x2=alt.X2("bin_high:Q"))
     bars = base.mark_bar(opacity=0.8, binSpacing=1).encode(
         y=alt.Y(
             "mean:Q",
@@ -318,7 +334,9 @@ def build_caption_diagnostics_chart(bins: pd.DataFrame, *, n_classes: int) -> al
         ],
     )
     middle = alt.Chart(frame.assign(mid=(frame["bin_low"] + frame["bin_high"]) / 2))
-    errors = middle.mark_rule(color="black").encode(x="mid:Q", y="ci_low:Q", y2="ci_high:Q")
+    errors = middle.mark_rule(color="black").encode(
+        x=alt.X("mid:Q"), y=alt.Y("ci_low:Q"), y2=alt.Y2("ci_high:Q")
+    )
     return (bars + errors).properties(height=260)
 
 
@@ -334,7 +352,12 @@ def build_share_sweep_chart(sweep: pd.DataFrame, *, threshold: float) -> alt.Lay
             axis=alt.Axis(format="%", titleLimit=AXIS_TITLE_LIMIT),
         ),
         color=alt.Color("side:N", title="intra-class similarity"),
-        tooltip=["threshold", "side", alt.Tooltip("share:Q", format=".1%"), "n_classes"],
+        tooltip=[
+            alt.Tooltip("threshold"),
+            alt.Tooltip("side"),
+            alt.Tooltip("share:Q", format=".1%"),
+            alt.Tooltip("n_classes"),
+        ],
     )
     lines = base.mark_line() + base.mark_point(filled=True, size=50)
     return (lines + build_threshold_rule(threshold)).properties(height=260)
@@ -361,18 +384,28 @@ def build_weighting_chart(summary: pd.DataFrame, *, laion: str) -> alt.LayerChar
     lines = (
         alt.Chart(frame)
         .mark_rule(color="#888888")
-        .encode(y=y, yOffset="top:N", x=alt.X("equal:Q", scale=x_scale), x2="weighted:Q")
+        .encode(
+            y=y,
+            yOffset=alt.YOffset("top:N"),
+            x=alt.X("equal:Q", scale=x_scale),
+            x2=alt.X2("weighted:Q"),
+        )
     )
     points = (
         alt.Chart(long)
         .mark_point(filled=True, size=80)
         .encode(
             y=y,
-            yOffset="top:N",
+            yOffset=alt.YOffset("top:N"),
             x=alt.X("accuracy:Q", title="accuracy", scale=x_scale),
             color=alt.Color("weighting:N", title="weighting"),
             shape=alt.Shape("top:N", title="accuracy"),
-            tooltip=["dataset", "top", "weighting", alt.Tooltip("accuracy:Q", format=".3f")],
+            tooltip=[
+                alt.Tooltip("dataset"),
+                alt.Tooltip("top"),
+                alt.Tooltip("weighting"),
+                alt.Tooltip("accuracy:Q", format=".3f"),
+            ],
         )
     )
     return (lines + points).properties(height=44 * frame["dataset"].nunique() + 20)

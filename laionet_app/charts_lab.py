@@ -23,13 +23,13 @@ def build_mechanism_chart(summary: pd.DataFrame, *, metric: str, title: str) -> 
     y = alt.Y("mechanism:N", title=None, sort=None, axis=alt.Axis(labelLimit=300))
     base = alt.Chart(frame).encode(y=y)
     rules = base.mark_rule().encode(
-        x=alt.X("low:Q", title=title, scale=alt.Scale(zero=False)), x2="high:Q"
+        x=alt.X("low:Q", title=title, scale=alt.Scale(zero=False)), x2=alt.X2("high:Q")
     )
     points = base.mark_point(filled=True, size=90).encode(
-        x="value:Q",
+        x=alt.X("value:Q"),
         color=alt.Color("mechanism:N", legend=None),
         tooltip=[
-            "mechanism",
+            alt.Tooltip("mechanism"),
             alt.Tooltip("value:Q", format=".4f", title=title),
             alt.Tooltip("low:Q", format=".4f"),
             alt.Tooltip("high:Q", format=".4f"),
@@ -69,10 +69,10 @@ def build_similarity_grid_chart(grid: pd.DataFrame) -> alt.LayerChart:
             tooltip=[
                 alt.Tooltip("text_band:N", title="caption similarity"),
                 alt.Tooltip("image_band:N", title="image similarity"),
-                "samples",
+                alt.Tooltip("samples"),
             ],
         )
         .add_params(click)
     )
-    labels = base.mark_text(baseline="middle").encode(text="samples:Q")
+    labels = base.mark_text(baseline="middle").encode(text=alt.Text("samples:Q"))
     return (cells + labels).properties(height=320)
