@@ -8,22 +8,21 @@ in that selection.
 import streamlit as st
 
 from laionet_app.blocks import render_rank_correlation
-from laionet_app.charts_compare import (
+from laionet_app.charts_accuracy import (
     build_accuracy_chart,
     build_model_scatter_chart,
     build_weighting_chart,
 )
 from laionet_app.controls import selection_controls
 from laionet_app.frame import open_page
-from laionet_app.loaders import (
+from laionet_app.loaders import load_difference, relative_frequency
+from laionet_app.model_accuracy import (
     build_accuracy_summary,
     build_model_comparison,
     compute_selection_weights,
-    load_difference,
     load_prediction_models,
     load_predictions,
     parse_uploaded_predictions,
-    relative_frequency,
     restrict_to_selection,
 )
 from laionet_app.tables import read_dataset_kind

@@ -121,7 +121,7 @@ def test_model_page_accuracy_follows_the_selection(
 
 def test_model_comparison_holds_each_stored_model_on_both_datasets(demo_db: Path) -> None:
     from laionet_app.connection import stat_database
-    from laionet_app.loaders import build_model_comparison
+    from laionet_app.model_accuracy import build_model_comparison
 
     params = SelectionParams(threshold=0.8)
     db = stat_database(demo_db)
@@ -134,7 +134,7 @@ def test_model_comparison_holds_each_stored_model_on_both_datasets(demo_db: Path
 
 def test_uploaded_table_is_parsed_like_the_cli(demo_db: Path) -> None:
     from laionet_app.connection import stat_database
-    from laionet_app.loaders import parse_uploaded_predictions
+    from laionet_app.model_accuracy import parse_uploaded_predictions
     from laionet_core.uploads import UploadError
 
     con = queries.connect(demo_db)

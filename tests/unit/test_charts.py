@@ -7,11 +7,8 @@ import pandas as pd
 import pytest
 
 from laionet_app.charts import build_class_frequency_chart
-from laionet_app.charts_compare import (
-    build_accuracy_chart,
-    build_model_scatter_chart,
-    build_variant_panel_chart,
-)
+from laionet_app.charts_accuracy import build_accuracy_chart, build_model_scatter_chart
+from laionet_app.charts_compare import build_variant_panel_chart
 
 
 def _layer_data(chart) -> list[pd.DataFrame]:
