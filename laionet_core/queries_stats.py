@@ -114,7 +114,8 @@ def read_export_sample(con: duckdb.DuckDBPyConnection, dataset: str, *, limit: i
 
 
 PREDICTION_OUTCOMES_SQL = f"""
-SELECT p.model, p.dataset, s.wnid, s.text_similarity,
+SELECT CAST(list_position($models, p.model) AS SMALLINT) AS model, p.dataset, s.wnid,
+       s.text_similarity,
        s.filtered, s.multi_label,
        CAST(coalesce(list_position(p.top5_wnids, s.wnid), 0) AS TINYINT) AS position
 FROM {schema.PREDICTIONS} p JOIN {schema.SAMPLES} s USING (dataset, sample_id)
@@ -138,9 +139,8 @@ def read_prediction_outcomes(
         gets an empty frame.
     """
     rows = con.execute(PREDICTION_OUTCOMES_SQL, {"models": list(models)}).df()
-    groups = dict(tuple(rows.groupby("model", sort=False)))
-    empty = rows.iloc[0:0]
-    return {m: groups.get(m, empty).drop(columns="model").reset_index(drop=True) for m in models}
+    position = rows.pop("model").to_numpy()  # 1-based position in ``models``
+    return {m: rows[position == i].reset_index(drop=True) for i, m in enumerate(models, start=1)}
 
 
 CLASS_SUMMARIES_SQL = f"""
