@@ -6,6 +6,7 @@ line (``python -m precompute demo``), at a size that keeps the suite fast.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,23 @@ from precompute.cli import main as precompute_main
 # Small enough to build in seconds, large enough that >= 100 classes get matched.
 TEST_CAPTIONS = 8_000
 TEST_PARTS = 2
+
+
+@pytest.fixture(autouse=True)
+def keep_main_module():
+    """Put back ``sys.modules["__main__"]`` after each test.
+
+    ``streamlit.testing.v1.AppTest`` leaves the script it ran (``app.py``, a page) there.
+    A process pool started later with the ``spawn`` method (the build's workers) then
+    re-runs that script in each worker; the worker dies at start-up while the parent,
+    writing the worker's start-up data into a pipe it still holds open, waits forever:
+    the suite hung in ``test_failed_build_leaves_the_database_untouched`` after an
+    AppTest test.
+    """
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")
