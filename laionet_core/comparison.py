@@ -21,11 +21,11 @@ import pandas as pd
 from laionet_core.accuracy import (
     ModelAccuracy,
     compute_model_accuracy,
+    compute_zero_shot_accuracy,
     compute_zero_shot_from_ranks,
 )
 from laionet_core.intra_class_paper import compute_paper_intra_class_similarity
 from laionet_core.metrics import compute_intra_class_similarity
-from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.schema import KIND_TEXT_MATCHED, KIND_TEXT_SELECTED
 from laionet_core.selection import (
     SelectionParams,
@@ -105,12 +105,6 @@ def _long(
     return out.loc[:, list(METRIC_COLUMNS)]
 
 
-def _ranks(images: np.ndarray, labels: np.ndarray, texts: np.ndarray, classes: object):
-    return compute_true_class_ranks(images, labels, texts, classes, query_name="image_embeddings")[
-        1
-    ]
-
-
 def compute_class_metric_rows(
     dataset: str,
     wnids: object,
@@ -154,12 +148,12 @@ def compute_class_metric_rows(
         return pd.DataFrame(columns=list(METRIC_COLUMNS))
     zero = None
     if {METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5} & set(metrics):
-        zero = compute_zero_shot_from_ranks(
-            _ranks(image_embeddings, labels, class_text_embeddings, class_labels)
+        zero = (
+            compute_zero_shot_accuracy(
+                image_embeddings, labels, class_text_embeddings, class_labels, k=(1, TOP_K)
+            )
             if true_class_ranks is None
-            else true_class_ranks,
-            labels,
-            k=(1, TOP_K),
+            else compute_zero_shot_from_ranks(true_class_ranks, labels, k=(1, TOP_K))
         )
     frames = {
         m: _metric_frame(m, labels, image_embeddings, image_similarity, zero, confidence)
