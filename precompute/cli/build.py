@@ -14,6 +14,7 @@ from precompute.build.executors import DEFAULT_EXECUTOR, DEFAULT_WORKERS, EXECUT
 from precompute.build.pipeline import BuildConfig, build_database
 from precompute.cli.options import (
     MAX_WORKERS,
+    add_ocr_argument,
     int_between,
     nonempty_name,
     refuse_replacing_a_non_database,
@@ -126,15 +127,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=LAIONET_DATASET,
         help="name of the selected dataset",
     )
-    parser.add_argument(
-        "--ocr",
-        type=Path,
-        nargs="+",
-        default=None,
-        metavar="FILE.parquet",
-        help="parquet file(s) with SAMPLE_ID and ocr_text (python -m precompute ocr's output) "
-        "for the recipe's OCR rule (default: the metadata's own ocr_text column, if any; "
-        "without OCR text the rule is not applied, and the database says so)",
+    add_ocr_argument(
+        parser,
+        help_tail=") for the recipe's OCR rule (default: the metadata's own ocr_text column, if "
+        "any; without OCR text the rule is not applied, and the database says so)",
     )
     add_build_arguments(parser)
     parser.set_defaults(func=run)

@@ -28,7 +28,7 @@ from laionet_core.selection import (
 )
 from laionet_core.settings import LAIONET_DATASET
 from laionet_core.thresholds import CAPTION_THRESHOLD, TEXT_MATCH_THRESHOLD, read_threshold_spec
-from precompute.cli.options import nonempty_name, refuse_output_over_inputs
+from precompute.cli.options import add_ocr_argument, nonempty_name, refuse_output_over_inputs
 from precompute.cli.recipes import add_recipe_argument, resolve_recipe
 from precompute.ingest.ocr_text import read_ocr_text
 
@@ -59,13 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--keep-multi-label", action="store_true", help="keep captions that matched several classes"
     )
-    parser.add_argument(
-        "--ocr",
-        type=Path,
-        nargs="+",
-        default=None,
-        help="parquet file(s) with SAMPLE_ID and ocr_text (python -m precompute ocr's output, "
-        "or metadata parts with an ocr_text column) for the recipe's OCR rule",
+    add_ocr_argument(
+        parser,
+        help_tail=", or metadata parts with an ocr_text column) for the recipe's OCR rule",
     )
     parser.set_defaults(func=run)
 

@@ -26,6 +26,28 @@ MAX_COUNT = 2**31 - 1
 MAX_BATCH_SIZE = 1 << 16
 
 
+# What every ``--ocr`` reads: ``python -m precompute ocr``'s output or metadata parts.
+OCR_FILES_HELP = "parquet file(s) with SAMPLE_ID and ocr_text (python -m precompute ocr's output"
+
+
+def add_ocr_argument(parser: argparse.ArgumentParser, *, help_tail: str) -> None:
+    """``--ocr FILE.parquet [...]``: recognised image text for a recipe's OCR rule.
+
+    Args:
+        parser: The command's parser.
+        help_tail: The rest of the help after ``OCR_FILES_HELP``, saying what the
+            command does with the text.
+    """
+    parser.add_argument(
+        "--ocr",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="FILE.parquet",
+        help=f"{OCR_FILES_HELP}{help_tail}",
+    )
+
+
 def nonempty_name(value: str) -> str:
     """A dataset or model name: not blank, printable, at most ``MAX_NAME_CHARS`` long."""
     if not value.strip():

@@ -14,6 +14,7 @@ from pathlib import Path
 from laionet_core.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
 from precompute.build.ocr import check_ocr_files
 from precompute.build.upgrade import upgrade_database
+from precompute.cli.options import add_ocr_argument
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="recipe whose content rules every dataset gets (default: the recipe recorded "
         f"with each dataset, else {DEFAULT_RECIPE})",
     )
-    parser.add_argument(
-        "--ocr",
-        type=Path,
-        nargs="+",
-        default=None,
-        metavar="FILE.parquet",
-        help="parquet file(s) with SAMPLE_ID and ocr_text for the recipe's OCR rule",
+    add_ocr_argument(
+        parser,
+        help_tail=") for the recipe's OCR rule",
     )
     parser.add_argument(
         "--class-order",
