@@ -8,14 +8,13 @@ import streamlit as st
 
 from laionet_app.connection import DbKey, cursor
 from laionet_app.definitions import METRIC_LABELS
-from laionet_app.tables import load_datasets, load_meta, load_synset_embeddings
+from laionet_app.tables import load_dataset_synsets
 from laionet_app.text import escape_markdown
 from laionet_core.comparison import build_metric_table, compute_class_metric_rows
 from laionet_core.queries_lab import LabCandidates, read_lab_candidates
 from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.selection_lab import LabParams, build_lab_summary, compute_lab_selections
 from laionet_core.stats import compare_class_means
-from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
 
 @st.cache_resource(show_spinner="Reading the candidates and their embeddings…", max_entries=1)
@@ -24,18 +23,12 @@ def load_lab_candidates(db: DbKey, dataset: str) -> tuple[LabCandidates, np.ndar
     ``LAB_MAX_CANDIDATES``, a seeded sample beyond) and each one's true-class rank
     among the class texts (zero-shot recall), scored once for every mechanism."""
     pool = read_lab_candidates(cursor(db), dataset)
-    synset_wnids, synset_embeddings = _synsets(db, dataset)
+    synset_wnids, synset_embeddings = load_dataset_synsets(db, dataset)
     _, ranks = compute_true_class_ranks(
         pool.embeddings, pool.rows["wnid"].to_numpy(), synset_embeddings, synset_wnids
     )
     ranks.setflags(write=False)
     return pool, ranks
-
-
-def _synsets(db: DbKey, dataset: str) -> tuple[list[str], np.ndarray]:
-    info = load_datasets(db).set_index("dataset").loc[dataset]
-    fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
-    return load_synset_embeddings(db, info["encoder"], fmt)
 
 
 def describe_lab_pool(db: DbKey, dataset: str) -> str:
@@ -64,7 +57,7 @@ def load_lab(db: DbKey, dataset: str, params: LabParams) -> tuple[pd.DataFrame, 
     pool, ranks = load_lab_candidates(db, dataset)
     candidates = pool.rows
     masks = compute_lab_selections(candidates, params)
-    synset_wnids, synset_embeddings = _synsets(db, dataset)
+    synset_wnids, synset_embeddings = load_dataset_synsets(db, dataset)
     labels = candidates["wnid"].astype(str).to_numpy()
     image = candidates["image_similarity"].to_numpy(np.float64)
     rows = pd.concat(

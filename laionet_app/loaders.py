@@ -19,12 +19,11 @@ from laionet_app.connection import DbKey, cursor
 from laionet_app.tables import (
     load_class_metrics,
     load_classes,
+    load_dataset_synsets,
     load_datasets,
     load_embeddings,
-    load_meta,
     load_selection_stats,
     load_selection_subsets,
-    load_synset_embeddings,
     read_dataset_kind,
 )
 from laionet_core import queries, schema
@@ -52,7 +51,6 @@ from laionet_core.selection_stats import count_selected_rows, evaluate_metric_ro
 from laionet_core.settings import IMAGENET_DATASET
 from laionet_core.stats import compare_class_means, compute_significance_shares
 from laionet_core.thresholds import THRESHOLDED_KINDS
-from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
 # The metrics selection statistics give (the paper's estimator is stored by metrics only).
 STATS_METRICS = (METRIC_INTRA, METRIC_IMAGE_SIMILARITY, METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5)
@@ -124,9 +122,7 @@ def load_metric_rows(db: DbKey, dataset: str, params: SelectionParams | None) ->
     stats = load_selection_stats(db, dataset) if params is not None else None
     if stats is not None:
         return evaluate_metric_rows(stats, params, dataset, metrics=STATS_METRICS)
-    info = load_datasets(db).set_index("dataset").loc[dataset]
-    fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
-    synsets = load_synset_embeddings(db, info["encoder"], fmt)
+    synsets = load_dataset_synsets(db, dataset)
     embedded = load_embeddings(db, dataset, schema.IMAGE_EMBEDDINGS)
     selected = load_selected_samples(db, dataset, params)
     threshold = None if params is None else params.threshold

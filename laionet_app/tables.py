@@ -43,6 +43,7 @@ from laionet_core.selection import (
 )
 from laionet_core.selection_pairs import SubsetArrays, build_subset_arrays
 from laionet_core.selection_stats import SelectionStats, build_selection_stats
+from laionet_core.vocabulary import DEFAULT_SYNSET_TEXT_FORMAT
 
 
 @st.cache_data(show_spinner=False)
@@ -168,6 +169,14 @@ def load_synset_embeddings(
 ) -> tuple[list[str], np.ndarray]:
     """Synset-text embeddings of one encoder, in class-index order."""
     return queries.read_synset_embeddings(cursor(db), encoder, synset_format)
+
+
+def load_dataset_synsets(db: DbKey, dataset: str) -> tuple[list[str], np.ndarray]:
+    """Synset-text embeddings of the encoder ``dataset`` was scored with, in the
+    database's synset-text format."""
+    encoder = load_datasets(db).set_index("dataset").at[dataset, "encoder"]
+    fmt = load_meta(db).get("synset_format", DEFAULT_SYNSET_TEXT_FORMAT)
+    return load_synset_embeddings(db, encoder, fmt)
 
 
 @st.cache_data(show_spinner=False)
