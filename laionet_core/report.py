@@ -23,7 +23,7 @@ from laionet_core.comparison import (
     build_metric_table,
     compute_variant_panel,
 )
-from laionet_core.content_rules import read_content_rules
+from laionet_core.content_rules import NSFW_KEEP_SQL, read_content_rules
 from laionet_core.recipes import (
     DEFAULT_RECIPE,
     RECIPES,
@@ -85,13 +85,8 @@ PAPER = {
     ),
 }
 
-NSFW_CONDITION = {
-    "keep-all": "TRUE",
-    "drop-nsfw": "upper(trim(coalesce(nsfw, ''))) <> 'NSFW'",
-    "unlikely-only": "upper(trim(coalesce(nsfw, ''))) = 'UNLIKELY'",
-}
 SELECTED_SQL = """SELECT {columns}
-FROM {samples} WHERE dataset = $dataset AND text_similarity > $threshold
+FROM {samples} s WHERE dataset = $dataset AND text_similarity > $threshold
   AND NOT ($drop_multi AND multi_label) AND {nsfw}"""
 
 
@@ -117,7 +112,7 @@ def _selected_sql(con, dataset: str, recipe: Recipe, columns: str) -> tuple[str,
     info = queries.read_dataset_info(con, dataset) or {}
     kind = info.get("kind", schema.KIND_TEXT_SELECTED)
     rules, _ = read_content_rules(info.get("parameters"), kind)
-    nsfw = NSFW_CONDITION[recipe.nsfw_rule]
+    nsfw = NSFW_KEEP_SQL[recipe.nsfw_rule]
     if (rules.nsfw_rule, rules.ocr_rule) == (recipe.nsfw_rule, recipe.ocr_rule):
         nsfw = "NOT filtered"
     sql = SELECTED_SQL.format(columns=columns, samples=schema.SAMPLES, nsfw=nsfw)
