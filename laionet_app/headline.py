@@ -11,6 +11,7 @@ import streamlit as st
 
 from laionet_app.connection import DbKey, cursor
 from laionet_core.report import compute_headline_report, summarize_headlines
+from laionet_core.report_store import read_stored_headline_report
 
 SIMULATED_PANEL_NOTE = (
     "Simulated data: the right-hand column comes from the simulated demo, not from LAION "
@@ -20,8 +21,10 @@ SIMULATED_PANEL_NOTE = (
 
 @st.cache_data(show_spinner="Computing the headline numbers…", max_entries=4)
 def load_headline_report(db: DbKey) -> dict:
-    """The headline report of the database (cached per database key)."""
-    return compute_headline_report(cursor(db))
+    """The headline report of the database (cached per database key): the one its last
+    write kept, else computed now (a database written before reports were kept)."""
+    stored = read_stored_headline_report(cursor(db))
+    return compute_headline_report(cursor(db)) if stored is None else stored
 
 
 def build_headline_table(report: dict) -> pd.DataFrame:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from scipy.special import stdtrit
 
 from laionet_core.selection import N_BINS, SelectionParams, threshold_index
 from laionet_core.stats import DEFAULT_CONFIDENCE, compute_normal_quantile, compute_wilson_interval
@@ -172,7 +172,7 @@ def _image(stats: SelectionStats, rows: np.ndarray, confidence: float) -> tuple:
         mean = total / n
         dev2 = np.maximum(total2 - total * mean, 0.0)
         se = np.where(n >= 2, np.sqrt(dev2 / (n - 1.0) / n), np.nan)
-        tq = sps.t.ppf(0.5 + confidence / 2.0, np.maximum(n - 1.0, 1.0))
+        tq = stdtrit(np.maximum(n - 1.0, 1.0), 0.5 + confidence / 2.0)  # Student's t quantile
     return n, mean, mean - tq * se, mean + tq * se
 
 

@@ -34,6 +34,7 @@ from laionet_core.content_rules import (
     select_content_rules,
 )
 from laionet_core.recipes import read_recorded_recipe
+from laionet_core.report_store import store_headline_report
 from laionet_core.storage_arrow import (
     build_embedding_array,
     insert_arrow,
@@ -98,7 +99,8 @@ def open_new_database(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
     Yields a connection to a fresh database in a temporary sibling file
     (``.<name>.tmp-<pid>``) with the schema already created. When the block finishes,
-    the samples are stored in class order (``storage_order``) and the file replaces
+    the samples are stored in class order (``storage_order``), the headline report is
+    kept in ``meta`` (``report_store``) and the file replaces
     ``path``; when it raises, the temporary file is removed and
     ``path`` is left as it was. Temporary files of killed builds (their process is no
     longer running) are removed first.
@@ -114,6 +116,7 @@ def open_new_database(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
         write_meta(con, {"schema_version": str(schema.SCHEMA_VERSION)})
         yield con
         write_samples_in_class_order(con)
+        store_headline_report(con)
         con.execute("CHECKPOINT")
         con.close()
         os.replace(tmp, path)

@@ -31,6 +31,7 @@ import duckdb
 
 from laionet_core import schema
 from laionet_core.queries import check_schema_version
+from laionet_core.report_store import store_headline_report
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ def open_database_for_update(
                 con.execute("BEGIN TRANSACTION")
                 try:
                     yield con
+                    store_headline_report(con)  # of what the block wrote
                     con.execute("COMMIT")
                 except BaseException:
                     with suppress(duckdb.Error):

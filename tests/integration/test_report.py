@@ -5,16 +5,20 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from laionet_app.text import escape_markdown
-from laionet_core import queries
+from laionet_core import queries, schema
 from laionet_core.comparison import METRIC_ZERO_SHOT_1
-from laionet_core.report import HEADLINE_KEYS
+from laionet_core.report import HEADLINE_KEYS, compute_headline_report
+from laionet_core.report_store import HEADLINE_REPORT_KEY, read_stored_headline_report
 from laionet_core.selection import SelectionParams
+from laionet_core.storage import open_database_for_update
 from precompute.cli import main
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -133,4 +137,58 @@ def test_weighted_accuracy_matches_the_per_sample_computation(report: dict, demo
         assert by_key["weighted_accuracy"][model] == pytest.approx(
             {"equal": top1["equal"], "weighted": top1["weighted"]}
         )
+    con.close()
+
+
+def test_the_build_keeps_the_report_it_would_compute(report: dict, demo_db: Path) -> None:
+    con = queries.connect(demo_db)
+    stored = read_stored_headline_report(con)
+    assert stored == json.loads(json.dumps(compute_headline_report(con)))
+    assert stored == report  # what `precompute report --format json` prints
+    con.close()
+
+
+def test_an_update_keeps_the_report_of_what_it_wrote(demo_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, db)
+    con = queries.connect(db)
+    model = queries.list_prediction_models(con)[0]
+    before = {h["key"]: h["database"] for h in read_stored_headline_report(con)["headlines"]}
+    assert model in before["weighted_accuracy"]
+    con.close()
+    with open_database_for_update(db) as con:
+        con.execute(f"DELETE FROM {schema.PREDICTIONS} WHERE model = ?", [model])
+    con = queries.connect(db)
+    stored = {h["key"]: h["database"] for h in read_stored_headline_report(con)["headlines"]}
+    assert model not in stored["weighted_accuracy"]
+    assert read_stored_headline_report(con) == json.loads(json.dumps(compute_headline_report(con)))
+    con.close()
+
+
+def test_the_landing_panel_shows_the_kept_report(
+    demo_db: Path, tmp_path: Path, monkeypatch
+) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, db)
+    con = duckdb.connect(str(db))
+    kept = json.loads(
+        con.execute("SELECT value FROM meta WHERE key = ?", [HEADLINE_REPORT_KEY]).fetchall()[0][0]
+    )
+    kept["headlines"][0]["label"] = "kept, not computed"
+    con.execute("UPDATE meta SET value = ? WHERE key = ?", [json.dumps(kept), HEADLINE_REPORT_KEY])
+    con.close()
+    monkeypatch.setenv("LAIONET_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "this database" in d.value.columns)
+    assert table["headline"].iloc[0] == "kept, not computed"
+
+
+def test_a_kept_report_that_is_not_json_is_named(demo_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, db)
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE meta SET value = '{' WHERE key = ?", [HEADLINE_REPORT_KEY])
+    with pytest.raises(ValueError, match="meta 'headline_report' is not JSON"):
+        read_stored_headline_report(con)
     con.close()
