@@ -72,11 +72,12 @@ logger = logging.getLogger(__name__)
 # Rows whose Gram matrix gives zeta2: exact for ImageNet-val-sized classes (50), and
 # 918 classes x 64 rows x D=512 cost about 0.1 s.
 ZETA2_ROWS = 64
-# The default of ``workers``, kept for callers: the batched U-statistic runs in the
-# calling thread (two threads measured slower than one on the 2-core target box).
+# Groups of classes and Gram batches are spread over threads (numpy releases the GIL);
+# the target box has 2 cores.
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
-# Most rows gathered and widened at once, into one buffer (a class larger than this is
-# read in chunks): 65,536 x 512 x (4 + 2) bytes = 192 MiB for float16 input.
+# Most rows gathered and widened at once, into one buffer per thread (the calling thread
+# included; a class larger than this is read in chunks): 65,536 x 512 x (4 + 2) bytes
+# = 192 MiB each for float16 input, allocated only when a class is that large.
 CHUNK_ROWS = 65_536
 
 
@@ -145,8 +146,8 @@ def compute_intra_class_similarity(
         zeta2_rows: Classes larger than this estimate zeta2 from this many random rows.
         seed: Seed of the per-class draw and of the zeta2 row sample (the U-statistic
             mean never depends on the latter).
-        workers: Unused, kept for callers: the classes are batched in the calling
-            thread (threads measured slower on two cores).
+        workers: Threads the groups of classes and the Gram batches are spread over;
+            results do not depend on it.
 
     Returns:
         DataFrame indexed by label (sorted): ``n`` (images used), ``mean``, ``se``,
@@ -173,7 +174,7 @@ def compute_intra_class_similarity(
     if int(zeta2_rows) < 2:
         raise ValueError(f"zeta2_rows must be at least 2, got {zeta2_rows}")
     rows = select_rows_per_class(codes, max_per_class, seed=seed)
-    mean, var, n = _u_statistics(x, codes[rows], rows, classes.size, int(zeta2_rows), seed)
+    mean, var, n = _u_statistics(x, codes[rows], rows, classes.size, int(zeta2_rows), seed, workers)
     se = np.sqrt(var)
     return pd.DataFrame(
         {"n": n, "mean": mean, "se": se, "ci_low": mean - z * se, "ci_high": mean + z * se},
@@ -188,11 +189,12 @@ def _u_statistics(
     k: int,
     zeta2_rows: int,
     seed: int,
+    workers: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(K,) means, U-statistic variances and sizes of the classes of rows ``kept``."""
     order, starts = compute_class_slices(codes, k)
-    # One BLAS thread: the batched Gram products are small (at most zeta2_rows square),
-    # too small to share out, and app sessions run this in threads of their own.
+    # One BLAS thread: the Gram products are small, and BLAS threads on top of ours
+    # oversubscribe the cores.
     with _ONE_BLAS_THREAD.hold():
         mean, var = compute_class_u_statistics(
             x,
@@ -201,6 +203,7 @@ def _u_statistics(
             zeta2_rows=zeta2_rows,
             seed=seed,
             chunk_rows=CHUNK_ROWS,
+            workers=workers,
         )
     return mean, var, np.diff(starts)
 

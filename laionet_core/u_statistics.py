@@ -14,20 +14,29 @@ arranged so that its cost is the arithmetic, not one Python round per class:
   one ``(count, m, D) @ (count, D, m)`` product, in batches of at most
   ``GRAM_BATCH_BYTES``.
 
+Groups and Gram batches are spread over ``workers`` threads (numpy releases the GIL),
+each with its own buffers; every class's numbers are computed the same way in any
+thread, so the results do not depend on it.
+
 Class sums are one ``np.sum`` per class over rows already in cache: ``np.add.reduceat``
 along rows measured six times slower (it walks each column with a stride).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
-# Rows of whole classes gathered at once: 1,024 x 512 float32 = 2 MiB, stays in cache
-# (on 94k x 512 float32, 256 and 4,096 rows measured 5-10% slower).
+# Rows of whole classes gathered at once: 1,024 x 512 float32 = 2 MiB, stays in cache.
+# Gathering class by class cost a Python round per class; one buffer of 65,536 rows
+# left cache between the passes over it (measured 30% slower than 1,024).
 BLOCK_ROWS = 1_024
-# Rows gathered for one batched Gram product, in bytes as float64 (the products add
-# m/D of that): 16,384 rows of 512.
-GRAM_BATCH_BYTES = 64 << 20
+# Rows gathered for one batched Gram product, in bytes as float64 (the products add m/D
+# of that): 1,024 rows of 512, so they stay in cache (64 MiB measured 30% slower).
+GRAM_BATCH_BYTES = 4 << 20
 
 # float16 -> float32 by table lookup (every float16 bit pattern, 256 KiB): numpy's own
 # half-precision cast is about twice as slow, and it was the largest cost at 880k x 512.
@@ -40,8 +49,8 @@ def select_working_dtype(x: np.ndarray) -> type:
     return np.float32 if x.dtype in (np.float16, np.float32) else np.float64
 
 
-class _RowBuffers:
-    """Buffers that rows are gathered and widened into, reused across groups.
+class _RowBuffers(threading.local):
+    """Per-thread buffers that rows are gathered and widened into, reused across groups.
 
     A fresh multi-megabyte array per group is a fresh mmap and a page fault per 4 KiB
     page. float64 input is worked in float64; float16 and float32 input in float32
@@ -49,14 +58,16 @@ class _RowBuffers:
     """
 
     def __init__(self, capacity: int, x: np.ndarray) -> None:
+        self.capacity, self.width = capacity, x.shape[1]
         self.half = x.dtype == np.float16
         self.dtype = select_working_dtype(x)
-        self.bits = np.empty((capacity, x.shape[1]), np.uint16) if self.half else None
-        self.wide = np.empty((capacity, x.shape[1]), self.dtype)
 
     def load(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """``x[rows]`` in the working precision, a view valid until the next call."""
         m = rows.size
+        if not hasattr(self, "wide"):  # first use in this thread
+            self.bits = np.empty((self.capacity, self.width), np.uint16) if self.half else None
+            self.wide = np.empty((self.capacity, self.width), self.dtype)
         if self.half:
             np.take(x.view(np.uint16), rows, axis=0, out=self.bits[:m], mode="clip")
             return np.take(_HALF_TO_SINGLE, self.bits[:m], out=self.wide[:m], mode="clip")
@@ -161,6 +172,7 @@ def _compute_zeta2(
     starts: np.ndarray,
     zeta2_rows: int,
     seed: int,
+    workers: int,
 ) -> np.ndarray:
     """(K,) zeta2 of every class with n >= 3 (NaN otherwise), Grams batched by size."""
     n = np.diff(starts)
@@ -170,14 +182,19 @@ def _compute_zeta2(
     # Rows of one batch; the gathered rows (and the products, m/D of them) stay bounded.
     capacity = int(min(sub.sum(), max(zeta2_rows, GRAM_BATCH_BYTES // (max(x.shape[1], 1) * 8))))
     buffers = _RowBuffers(capacity, x)
+    batches = []
     for m in np.unique(sub).tolist():
         classes = todo[sub == m]
         per_batch = max(1, capacity // m)
-        for a in range(0, classes.size, per_batch):
-            batch = classes[a : a + per_batch]
-            rows = np.concatenate([_zeta2_rows(order, starts, c, zeta2_rows, seed) for c in batch])
-            xs = buffers.load(x, rows).reshape(batch.size, m, x.shape[1])
-            zeta2[batch] = _batched_pair_variance(xs @ xs.transpose(0, 2, 1))
+        batches += [classes[a : a + per_batch] for a in range(0, classes.size, per_batch)]
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        rows = np.concatenate([_zeta2_rows(order, starts, c, zeta2_rows, seed) for c in batch])
+        xs = buffers.load(x, rows).reshape(batch.size, -1, x.shape[1])
+        return _batched_pair_variance(xs @ xs.transpose(0, 2, 1))
+
+    for batch, values in zip(batches, _map(run, batches, workers), strict=True):
+        zeta2[batch] = values
     return zeta2
 
 
@@ -189,6 +206,7 @@ def compute_class_u_statistics(
     zeta2_rows: int,
     seed: int,
     chunk_rows: int,
+    workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean pair similarity and its U-statistic variance of every class.
 
@@ -200,7 +218,8 @@ def compute_class_u_statistics(
             ``np.sort(numpy.random.default_rng([seed, c]).choice(rows, zeta2_rows,
             replace=False))``, c the class position and ``rows`` its rows.
         seed: Seed of those draws.
-        chunk_rows: Most rows gathered at once.
+        chunk_rows: Most rows gathered at once (per thread).
+        workers: Threads the groups of classes and the Gram batches are spread over.
 
     Returns:
         ``(mean, var)``, each (K,) float64: NaN mean for n < 2, NaN var for n < 3.
@@ -215,13 +234,24 @@ def compute_class_u_statistics(
     live_starts = np.concatenate([[0], np.cumsum(n[live])])
     block = max(1, min(BLOCK_ROWS, int(chunk_rows)))
     buffers = _RowBuffers(int(min(max(n.max(initial=0), block), chunk_rows)), x)
-    for group in _list_groups(n[live], block):
-        rows = live_order[live_starts[group[0]] : live_starts[group[-1] + 1]]
-        local = live_starts[group[0] : group[-1] + 2] - live_starts[group[0]]
-        mean[live[group]], zeta1[live[group]] = _group_moments(
-            x, rows, local, int(chunk_rows), buffers
-        )
-    zeta2 = _compute_zeta2(x, order, starts, int(zeta2_rows), seed)
+    groups = _list_groups(n[live], block)
+
+    def run(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = live_order[live_starts[classes[0]] : live_starts[classes[-1] + 1]]
+        local = live_starts[classes[0] : classes[-1] + 2] - live_starts[classes[0]]
+        return _group_moments(x, rows, local, int(chunk_rows), buffers)
+
+    for classes, (m, z) in zip(groups, _map(run, groups, workers), strict=True):
+        mean[live[classes]], zeta1[live[classes]] = m, z
+    zeta2 = _compute_zeta2(x, order, starts, int(zeta2_rows), seed, workers)
     with np.errstate(invalid="ignore"):
         var = (4.0 * (n - 2) * zeta1 + 2.0 * zeta2) / (n * (n - 1))
     return mean, var
+
+
+def _map(run: Callable, items: list, workers: int) -> Iterable:
+    """``map(run, items)``, over ``workers`` threads when that is more than one."""
+    if int(workers) > 1 and len(items) > 1:
+        with ThreadPoolExecutor(max_workers=int(workers)) as pool:
+            return list(pool.map(run, items))
+    return [run(item) for item in items]
