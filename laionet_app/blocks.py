@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from laionet_app.chart_output import show_chart
 from laionet_app.charts import CLASS_SELECTION
 from laionet_app.charts_compare import (
     build_binned_distribution_chart,
@@ -48,7 +49,7 @@ def render_pair_distribution(
         f"Pairs of images of the same class, the same number per class in both datasets "
         f"({pairs.classes:,} shared classes, {pairs.pairs_each:,} pairs each)."
     )
-    st.altair_chart(build_binned_distribution_chart(pairs.bins), width="stretch")
+    show_chart(build_binned_distribution_chart(pairs.bins), width="stretch")
 
 
 def render_value_distribution(
@@ -73,7 +74,7 @@ def render_value_distribution(
         st.info(f"Neither dataset has {column.replace('_', ' ')} values.")
         return
     title = column.replace("_", " ").replace("image similarity", "image-to-synset similarity")
-    st.altair_chart(
+    show_chart(
         build_binned_distribution_chart(bins, x_title=title, y_title="samples"), width="stretch"
     )
 
@@ -149,7 +150,7 @@ def class_name_map(db: DbKey) -> dict[str, str]:
 
 def render_class_chart(chart: alt.TopLevelMixin, *, key: str) -> None:
     """A per-class chart whose clicked point opens that class in the class browser."""
-    event = st.altair_chart(chart, width="stretch", on_select="rerun", key=key)
+    event = show_chart(chart, width="stretch", on_select="rerun", key=key)
     picked = event.selection.get(CLASS_SELECTION) if event else None
     if picked and picked[0].get("wnid"):
         st.switch_page("pages/class_browser.py", query_params={"wnid": picked[0]["wnid"]})

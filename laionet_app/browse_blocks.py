@@ -16,6 +16,7 @@ from laionet_app.browse import (
     load_samples_in_cell,
     load_similarity_grid,
 )
+from laionet_app.chart_output import show_chart
 from laionet_app.charts_lab import GRID_SELECTION, build_similarity_grid_chart
 from laionet_app.connection import DbKey
 from laionet_app.controls import select_bound_option
@@ -132,7 +133,7 @@ def render_similarity_grid(
     image_bands = (float(image_range[0]), float(image_range[1]), GRID_IMAGE_BANDS)
     grid = load_similarity_grid(db, dataset, wnid, text_bands, image_bands)
     st.caption(f"{int(grid['samples'].sum()):,} samples of this class fall in the grid.")
-    event = st.altair_chart(
+    event = show_chart(
         build_similarity_grid_chart(grid), width="stretch", on_select="rerun", key="grid"
     )
     picked = event.selection.get(GRID_SELECTION) if event else None

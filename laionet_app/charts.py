@@ -62,9 +62,8 @@ def build_curve_chart(
         .mark_point(color=SELECTED_COLOR, size=90, filled=True)
         .encode(x=x, y=alt.Y(f"{title}:Q"), tooltip=[alt.Tooltip("threshold"), alt.Tooltip(title)])
     )
-    return (line + point + build_threshold_rule(summary.thresholds[summary.index])).properties(
-        height=260
-    )
+    rule = build_threshold_rule(summary.thresholds[summary.index])
+    return alt.layer(line, point, rule, height=260)
 
 
 def build_similarity_histogram(
@@ -101,7 +100,7 @@ def build_similarity_histogram(
         )
         .transform_calculate(similarity_end=f"datum.similarity + {bin_width}")
     )
-    return (bars + build_threshold_rule(summary.thresholds[summary.index])).properties(height=260)
+    return alt.layer(bars, build_threshold_rule(summary.thresholds[summary.index]), height=260)
 
 
 def select_class_on_click() -> alt.Parameter:
@@ -183,4 +182,4 @@ def build_class_frequency_chart(
         .mark_rule(color=SELECTED_COLOR)
         .encode(y=alt.Y("uniform:Q"), tooltip=[alt.Tooltip("uniform:Q", title="uniform weight")])
     )
-    return (bars + names_layer + uniform).properties(height=280)
+    return alt.layer(bars, names_layer, uniform, height=280)

@@ -8,10 +8,16 @@ import streamlit as st
 
 from laionet_app.connection import DbKey, cursor
 from laionet_app.definitions import METRIC_LABELS
+from laionet_app.loaders import read_dataset_parameters
 from laionet_app.tables import load_dataset_synsets
 from laionet_app.text import escape_markdown
 from laionet_core.comparison import build_metric_table, compute_class_metric_rows
-from laionet_core.queries_lab import LabCandidates, read_lab_candidates
+from laionet_core.queries import read_embedding_floor
+from laionet_core.queries_lab import (
+    LabCandidates,
+    read_lab_candidates,
+    read_stored_lab_candidates,
+)
 from laionet_core.ranking import compute_true_class_ranks
 from laionet_core.selection_lab import LabParams, build_lab_summary, compute_lab_selections
 from laionet_core.stats import compare_class_means
@@ -22,6 +28,9 @@ def load_lab_candidates(db: DbKey, dataset: str) -> tuple[LabCandidates, np.ndar
     """Shared, read-only: the embedded candidates the lab measures (at most
     ``LAB_MAX_CANDIDATES``, a seeded sample beyond) and each one's true-class rank
     among the class texts (zero-shot recall), scored once for every mechanism."""
+    pool = read_stored_lab_candidates(cursor(db), dataset)
+    if pool is not None:  # stored by ``precompute metrics``, ranks included
+        return pool, pool.true_ranks
     pool = read_lab_candidates(cursor(db), dataset)
     synset_wnids, synset_embeddings = load_dataset_synsets(db, dataset)
     _, ranks = compute_true_class_ranks(
@@ -43,6 +52,12 @@ def describe_lab_pool(db: DbKey, dataset: str) -> str:
         text += (
             f" At this scale the lab measures a seeded uniform sample of {len(pool.rows):,} "
             "of them (every class keeps its share; every mechanism draws from the same rows)."
+        )
+    floor = read_embedding_floor(read_dataset_parameters(db, dataset))
+    if floor is not None:
+        text += (
+            f" The build stored image embeddings only for captions above {floor:.3f}, "
+            "so at a text threshold at or below it every mechanism keeps the same samples."
         )
     return text
 

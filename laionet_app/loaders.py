@@ -61,12 +61,12 @@ PAIR_SEED = 0
 def is_thresholded(db: DbKey, dataset: str) -> bool:
     """True when ``dataset`` is kept by a threshold on ``text_similarity`` (LAIONet-like
     or text-matched), so selection controls apply to it."""
-    if is_downloaded_selection(_dataset_parameters(db, dataset)):
+    if is_downloaded_selection(read_dataset_parameters(db, dataset)):
         return False  # a downloaded export: its selection was made before the download
     return read_dataset_kind(db, dataset) in THRESHOLDED_KINDS
 
 
-def _dataset_parameters(db: DbKey, dataset: str) -> dict:
+def read_dataset_parameters(db: DbKey, dataset: str) -> dict:
     """``datasets.parameters`` of ``dataset`` ({} when unknown)."""
     frame = load_datasets(db).set_index("dataset")
     return frame.at[dataset, "parameters"] if dataset in frame.index else {}

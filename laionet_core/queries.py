@@ -379,3 +379,11 @@ def read_dataset_info(con: duckdb.DuckDBPyConnection, dataset: str) -> dict | No
     row["parameters"] = json.loads(row["parameters"])
     row["simulated"] = bool(row["simulated"])
     return row
+
+
+def read_embedding_floor(parameters: dict) -> float | None:
+    """The ``--embedding-floor`` a dataset was built with (``datasets.parameters``), or
+    None when it stores every sample's embeddings. A build records its options as text,
+    so a floor may read ``"0.82"`` or ``"None"``."""
+    floor = parameters.get("embedding_floor")
+    return None if floor in (None, "None") else float(floor)

@@ -31,6 +31,7 @@ PREDICTIONS = "predictions"
 CAPTION_DIAGNOSTICS = "caption_diagnostics"
 SELECTION_STATS = "selection_stats"
 SELECTION_SUBSETS = "selection_subsets"
+LAB_CANDIDATES = "lab_candidates"
 
 # Dataset kinds (datasets.kind).
 KIND_TEXT_SELECTED = "text-selected"  # LAIONet-like: selected by caption alone
@@ -141,9 +142,10 @@ CREATE TABLE {REJECTED} (
 );
 """
 
-# Precomputed per-class statistics of thresholded selections (``selection_stats``).
-# Optional: ``precompute metrics`` creates them in an older database of this version,
-# and the app computes live without them.
+# Precomputed per-class statistics of thresholded selections (``selection_stats``) and
+# the selection lab's candidates (``lab_candidates``). Optional: ``precompute metrics``
+# creates them in an older database of this version, and the app computes live without
+# them.
 SELECTION_DDL = f"""
 CREATE TABLE IF NOT EXISTS {SELECTION_STATS} (
     dataset VARCHAR NOT NULL,
@@ -172,6 +174,21 @@ CREATE TABLE IF NOT EXISTS {SELECTION_SUBSETS} (
     filtered BOOLEAN[] NOT NULL,
     multi_label BOOLEAN[] NOT NULL,
     gram FLOAT[] NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {LAB_CANDIDATES} (
+    dataset VARCHAR NOT NULL,
+    position INTEGER NOT NULL,
+    draw_seed INTEGER NOT NULL,
+    draw_cut INTEGER NOT NULL,
+    sample_id VARCHAR NOT NULL,
+    wnid VARCHAR NOT NULL,
+    text_similarity FLOAT,
+    image_similarity FLOAT,
+    nsfw VARCHAR,
+    filtered BOOLEAN NOT NULL,
+    multi_label BOOLEAN NOT NULL,
+    true_rank INTEGER NOT NULL,
+    embedding FLOAT[] NOT NULL
 );
 """
 DDL += SELECTION_DDL
@@ -205,6 +222,9 @@ TABLE_DOCS = {
     SELECTION_SUBSETS: "per class: up to 128 random embedded rows (bins, filtered and "
     "multi_label flags) and their "
     "pair similarities (upper triangle), for zeta2 and Figure 6a's pairs.",
+    LAB_CANDIDATES: "the selection lab's candidates of a text-selected dataset (the seeded "
+    "draw of laionet_core.queries_lab, in its order) with their image embeddings and "
+    "true-class ranks, so the lab opens without a join over every sample.",
     CAPTION_DIAGNOSTICS: "per caption: similarity to its own synset and the share of other "
     "classes whose synset text is more similar (Section 4.2).",
 }

@@ -97,6 +97,7 @@ def delete_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
         schema.CAPTION_DIAGNOSTICS,
         schema.SELECTION_STATS,
         schema.SELECTION_SUBSETS,
+        schema.LAB_CANDIDATES,
         schema.DATASETS,
     ):
         if has_table(con, table):  # the selection tables are optional in older databases

@@ -1,6 +1,7 @@
-"""Writes of the precomputed selection statistics (``laionet_core.selection_stats``).
+"""Writes of the precomputed selection statistics (``laionet_core.selection_stats``) and of
+the selection lab's candidates (``laionet_core.queries_lab``).
 
-The two tables are created when missing, so ``precompute metrics`` adds them to a
+The tables are created when missing, so ``precompute metrics`` adds them to a
 database built before they existed; a dataset's rows are replaced as a whole.
 """
 
@@ -12,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from laionet_core import schema
+from laionet_core.queries_lab import LabCandidates
 from laionet_core.selection_stats import STAT_COLUMNS
 from laionet_core.storage_arrow import insert_arrow, insert_frame
 
@@ -59,3 +61,40 @@ def write_selection_stats(
             }
         )
         insert_arrow(con, schema.SELECTION_SUBSETS, table)
+
+
+def write_lab_candidates(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    pool: LabCandidates,
+    true_ranks: np.ndarray,
+    *,
+    draw_cut: int,
+    draw_seed: int,
+) -> None:
+    """Replace one dataset's stored lab candidates (``queries_lab.read_lab_candidates``'
+    rows, in their order, with each row's true-class rank).
+
+    Raises:
+        ValueError: ``true_ranks`` is not one rank per row.
+    """
+    if len(true_ranks) != len(pool.rows):
+        raise ValueError(f"{len(true_ranks)} true-class ranks for {len(pool.rows)} lab candidates")
+    con.execute(schema.SELECTION_DDL)
+    con.execute(f"DELETE FROM {schema.LAB_CANDIDATES} WHERE dataset = ?", [dataset])
+    if pool.rows.empty:
+        return
+    n, dim = pool.embeddings.shape
+    table = pa.Table.from_pandas(pool.rows, preserve_index=False).append_column(
+        "true_rank", pa.array(np.asarray(true_ranks, np.int32))
+    )
+    flat = pa.array(np.ascontiguousarray(pool.embeddings, np.float32).reshape(-1))
+    offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
+    table = (
+        table.append_column("embedding", pa.ListArray.from_arrays(offsets, flat))
+        .append_column("position", pa.array(np.arange(n, dtype=np.int32)))
+        .append_column("draw_cut", pa.array(np.full(n, draw_cut, np.int32)))
+        .append_column("draw_seed", pa.array(np.full(n, draw_seed, np.int32)))
+        .append_column("dataset", pa.array(np.full(n, dataset, object), pa.string()))
+    )
+    insert_arrow(con, schema.LAB_CANDIDATES, table)

@@ -13,6 +13,7 @@ from laionet_app.blocks import (
     render_rank_correlation,
     render_value_distribution,
 )
+from laionet_app.chart_output import show_chart
 from laionet_app.charts_compare import build_variant_panel_chart
 from laionet_app.controls import select_bound_option, selection_controls
 from laionet_app.definitions import DEFINITIONS
@@ -106,7 +107,7 @@ if panel.empty:
 else:
     for figure, reference in zip("bc", panel["reference"].unique(), strict=False):
         st.markdown(f"**Figure 8{figure}: {escape_markdown(reference)} vs ImageNetV2 b / a / c**")
-        st.altair_chart(build_variant_panel_chart(panel, reference=reference), width="stretch")
+        show_chart(build_variant_panel_chart(panel, reference=reference), width="stretch")
 
 st.subheader("Class frequency vs intra-class similarity (Figure 15)")
 intra = load_metric_table(db, a, params, METRIC_INTRA)

@@ -9,6 +9,7 @@ is on the Compare datasets page.
 import streamlit as st
 
 from laionet_app.blocks import render_difference, render_pair_distribution
+from laionet_app.chart_output import show_chart
 from laionet_app.charts import build_curve_chart
 from laionet_app.charts_compare import (
     build_caption_diagnostics_chart,
@@ -73,7 +74,7 @@ else:
         left, right = st.columns(2)
         with left:
             st.caption("Similarity of each caption to its own synset text (Figure 9a)")
-            st.altair_chart(
+            show_chart(
                 build_value_histogram(
                     diagnostics["similarity"], title="caption-to-synset similarity"
                 ),
@@ -81,7 +82,7 @@ else:
             )
         with right:
             st.caption("Share of the other classes more similar, by that similarity (Figure 9b)")
-            st.altair_chart(
+            show_chart(
                 build_caption_diagnostics_chart(
                     load_caption_diagnostic_bins(db, name), n_classes=len(load_classes(db))
                 ),
@@ -133,10 +134,10 @@ render_difference(
 st.caption("The choice of threshold (Figure 16)")
 left, right = st.columns(2)
 with left:
-    st.altair_chart(
+    show_chart(
         build_curve_chart(summary, value="classes_covered", title="classes covered"),
         width="stretch",
     )
 with right:
     sweep = load_significance_sweep(db, chosen, reference, params, SHARE_SWEEP_THRESHOLDS)
-    st.altair_chart(build_share_sweep_chart(sweep, threshold=params.threshold), width="stretch")
+    show_chart(build_share_sweep_chart(sweep, threshold=params.threshold), width="stretch")

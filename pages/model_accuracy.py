@@ -8,6 +8,7 @@ in that selection.
 import streamlit as st
 
 from laionet_app.blocks import render_rank_correlation
+from laionet_app.chart_output import show_chart
 from laionet_app.charts_accuracy import (
     build_accuracy_chart,
     build_model_scatter_chart,
@@ -92,7 +93,7 @@ if {IMAGENET_DATASET, LAIONET_DATASET} <= set(per_dataset):
             f"{on_imagenet:.3f} → {on_laion:.3f}",
             delta=f"{100 * (on_laion - on_imagenet):+.1f} pp",
         )
-st.altair_chart(
+show_chart(
     build_accuracy_chart(
         summary,
         value="equal",
@@ -107,7 +108,7 @@ if upload is None and models:
     if compared.empty:
         st.info(f"No stored model has predictions on both {IMAGENET_DATASET} and LAIONet.")
     else:
-        st.altair_chart(build_model_scatter_chart(compared, laion=LAIONET_DATASET), width="stretch")
+        show_chart(build_model_scatter_chart(compared, laion=LAIONET_DATASET), width="stretch")
 
 st.subheader("LAION-weighted vs equally weighted accuracy (Figure 5)")
 st.caption(
@@ -115,7 +116,7 @@ st.caption(
     "weighted by its share of the LAIONet selection, i.e. the accuracy a model would get if "
     "classes came as often as they do in LAION."
 )
-st.altair_chart(build_weighting_chart(summary, laion=LAIONET_DATASET), width="stretch")
+show_chart(build_weighting_chart(summary, laion=LAIONET_DATASET), width="stretch")
 with st.expander("The same as a table (its toolbar downloads it as CSV)"):
     st.dataframe(
         summary[["dataset", "k", "equal", "equal_se", "weighted", "weighted_se"]],

@@ -9,6 +9,7 @@ candidates, so any difference in intra-class similarity comes from what it selec
 import streamlit as st
 
 from laionet_app.blocks import render_difference_table
+from laionet_app.chart_output import show_chart
 from laionet_app.charts_lab import build_mechanism_chart
 from laionet_app.controls import select_bound_option, selection_controls
 from laionet_app.definitions import DEFINITIONS, METRIC_LABELS
@@ -76,7 +77,7 @@ st.dataframe(summary, hide_index=True, width="stretch", key="lab_summary")
 for metric in METRIC_LABELS:
     st.markdown(f"**{METRIC_LABELS[metric].capitalize()}**")
     st.caption(DEFINITIONS[metric])
-    st.altair_chart(
+    show_chart(
         build_mechanism_chart(summary, metric=metric, title=METRIC_LABELS[metric]),
         width="stretch",
     )

@@ -14,6 +14,7 @@ import json
 import streamlit as st
 
 from laionet_app.blocks import render_class_chart
+from laionet_app.chart_output import show_chart
 from laionet_app.charts import (
     build_class_frequency_chart,
     build_curve_chart,
@@ -78,20 +79,20 @@ def render_numbers_and_charts(
     left, right = st.columns(2)
     with left:
         st.subheader("Classes covered")
-        st.altair_chart(
+        show_chart(
             build_curve_chart(summary, value="classes_covered", title="classes covered"),
             width="stretch",
         )
     with right:
         st.subheader("Dataset size")
-        st.altair_chart(
+        show_chart(
             build_curve_chart(summary, value="dataset_size", title="samples"),
             width="stretch",
         )
     left, right = st.columns(2)
     with left:
         st.subheader("Similarity histogram")
-        st.altair_chart(
+        show_chart(
             build_similarity_histogram(summary, x_title=select_threshold_control(kind).quantity),
             width="stretch",
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from laionet_app import chart_output
 from precompute.cli import main as precompute_main
 
 # Small enough to build in seconds, large enough that >= 100 classes get matched.
@@ -33,6 +34,13 @@ def keep_main_module():
     yield
     if main is not None:
         sys.modules["__main__"] = main
+
+
+@pytest.fixture(autouse=True)
+def validate_whole_chart_specs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every chart a test draws is validated whole against the Vega-Lite schema, as
+    ``st.altair_chart`` does; the app skips that pass (``laionet_app.chart_output``)."""
+    monkeypatch.setattr(chart_output, "VALIDATE_WHOLE_SPECS", True)
 
 
 @pytest.fixture(scope="session")

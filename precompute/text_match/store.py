@@ -190,14 +190,14 @@ def _search_database(
         )
     n_samples = _count_samples(con, config.candidates)
     if len(ids) < n_samples:
-        floor = row["parameters"].get("embedding_floor")
+        floor = queries.read_embedding_floor(row["parameters"])
         logger.warning(
             "%s: only %d of %d samples have caption embeddings%s, so the text match "
             "searches %.1f%% of it; --corpus searches every caption",
             config.candidates,
             len(ids),
             n_samples,
-            f" (built with --embedding-floor {floor})" if floor not in (None, "None") else "",
+            f" (built with --embedding-floor {floor})" if floor is not None else "",
             100 * len(ids) / n_samples,
         )
     index = build_text_index(emb, kind=config.index, nlist=config.nlist, nprobe=config.nprobe)

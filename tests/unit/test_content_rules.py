@@ -23,6 +23,7 @@ from laionet_core.content_rules import (
     select_content_rules,
     write_ocr_table,
 )
+from laionet_core.queries_lab import read_lab_candidates, read_stored_lab_candidates
 from laionet_core.queries_stats import read_selection_subsets
 from laionet_core.recipes import OCR_NOT_APPLIED, RECIPES, describe_recipe
 from laionet_core.selection import (
@@ -252,7 +253,10 @@ def test_selection_statistics_are_keyed_on_the_flag(con) -> None:
 def _version_2_database(path: Path, samples: pd.DataFrame, emb: np.ndarray) -> None:
     """A database as schema 2 wrote it: no samples.filtered, histogram and subset flags
     named nsfw (LAION's NSFW tag), stale histograms and selection statistics."""
-    ddl = schema.DDL.replace("    filtered BOOLEAN NOT NULL DEFAULT false,\n", "")
+    # Schema 2 had no lab candidates (the table is the last of the DDL).
+    ddl, lab = schema.DDL.split(f"CREATE TABLE IF NOT EXISTS {schema.LAB_CANDIDATES}")
+    assert "CREATE TABLE" not in lab
+    ddl = ddl.replace("    filtered BOOLEAN NOT NULL DEFAULT false,\n", "")
     ddl = ddl.replace("filtered BOOLEAN", "nsfw BOOLEAN")
     assert "filtered" not in ddl
     con = duckdb.connect(str(path))
@@ -309,4 +313,9 @@ def test_upgrade_turns_a_version_2_database_into_this_one(tmp_path: Path) -> Non
     assert (_stored_flags(con, "laionet") == arxiv).all()
     stored = con.execute("SELECT dataset, wnid, sample_id FROM samples").fetchall()
     assert stored == sorted(stored) and len(stored) == 2 * len(samples)
+    lab = read_stored_lab_candidates(con, "laionet")  # refreshed with the statistics
+    assert lab is not None and len(lab.rows) == len(samples)
+    live = read_lab_candidates(con, "laionet").rows
+    assert lab.rows["filtered"].tolist() == live["filtered"].tolist()
+    assert lab.rows["filtered"].sum() == arxiv.sum()
     con.close()
