@@ -33,7 +33,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -53,6 +52,7 @@ from laionet_core.stats import (
     compute_label_codes,
     compute_normal_quantile,
 )
+from laionet_core.u_statistics import compute_class_u_statistics
 from laionet_core.validation import check_confidence, check_embeddings, check_length
 
 # The paper's measures in one import for notebooks: intra-class similarity is here;
@@ -72,48 +72,17 @@ logger = logging.getLogger(__name__)
 # Rows whose Gram matrix gives zeta2: exact for ImageNet-val-sized classes (50), and
 # 918 classes x 64 rows x D=512 cost about 0.1 s.
 ZETA2_ROWS = 64
-# Classes are spread over threads (numpy releases the GIL); the target box has 2 cores.
+# Groups of classes and Gram batches are spread over threads (numpy releases the GIL);
+# the target box has 2 cores.
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
-# Rows gathered and widened at once, into one buffer per thread (the calling thread
-# included): 65,536 x 512 x (4 + 2) bytes = 192 MiB each for float16 input.
+# Most rows gathered and widened at once, into one buffer per thread (the calling thread
+# included; a class larger than this is read in chunks): 65,536 x 512 x (4 + 2) bytes
+# = 192 MiB each for float16 input, allocated only when a class is that large.
 CHUNK_ROWS = 65_536
 
 
 def _rows_float64(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return x[rows].astype(np.float64, copy=False)
-
-
-# float16 -> float32 by table lookup (every float16 bit pattern, 256 KiB): numpy's own
-# half-precision cast is about twice as slow, and it was the largest cost at 880k x 512.
-with np.errstate(invalid="ignore"):
-    _HALF_TO_SINGLE = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
-
-
-class _RowBuffers(threading.local):
-    """Per-thread buffers that rows are gathered and widened into, reused across classes.
-
-    A fresh multi-megabyte array per class is a fresh mmap and a page fault per 4 KiB
-    page, which cost about a third of the whole at 880k x 512. float64 input is worked
-    in float64; float16 and float32 input in float32 (float16 products are exact there,
-    and every sum over rows is accumulated in float64), about 1e-7 relative error.
-    """
-
-    def __init__(self, capacity: int, x: np.ndarray) -> None:
-        self.half = x.dtype == np.float16
-        self.dtype = np.float32 if x.dtype in (np.float16, np.float32) else np.float64
-        self.bits = np.empty((capacity, x.shape[1]), np.uint16) if self.half else None
-        self.wide = np.empty((capacity, x.shape[1]), self.dtype)
-
-    def load(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """``x[rows]`` in the working precision, a view valid until the next call."""
-        m = rows.size
-        if self.half:
-            np.take(x.view(np.uint16), rows, axis=0, out=self.bits[:m], mode="clip")
-            return np.take(_HALF_TO_SINGLE, self.bits[:m], out=self.wide[:m], mode="clip")
-        if x.dtype == self.dtype:
-            return np.take(x, rows, axis=0, out=self.wide[:m], mode="clip")
-        self.wide[:m] = x[rows]
-        return self.wide[:m]
 
 
 class _SharedBlasLimit:
@@ -149,57 +118,6 @@ class _SharedBlasLimit:
 _ONE_BLAS_THREAD = _SharedBlasLimit()
 
 
-def _pair_moments(g: np.ndarray) -> tuple[float, float]:
-    """Mean and variance (ddof 0) of the off-diagonal entries of a Gram matrix."""
-    m = g.shape[0]
-    d = np.diagonal(g).astype(np.float64)
-    pairs = m * (m - 1)
-    mean = (g.sum(dtype=np.float64) - d.sum(dtype=np.float64)) / pairs
-    second = (np.einsum("ij,ij->", g, g, dtype=np.float64) - np.dot(d, d)) / pairs
-    return float(mean), float(max(second - mean * mean, 0.0))
-
-
-def _class_statistics(
-    x: np.ndarray, rows: np.ndarray, zeta2_rows: int, seed: int, c: int, buffers: _RowBuffers
-) -> tuple[float, float]:
-    """Mean pair similarity and its U-statistic variance for one class (n >= 2)."""
-    n = rows.size
-    # Sums over rows in float64; einsum, not BLAS, whose threads thrash on small gemv.
-    if n <= CHUNK_ROWS:
-        xc = buffers.load(x, rows)
-        sq = np.einsum("ij,ij->i", xc, xc).astype(np.float64)
-        s = xc.sum(axis=0, dtype=np.float64)
-        proj = np.einsum("ij,j->i", xc, s.astype(xc.dtype)).astype(np.float64)
-    else:  # two passes over chunks so memory stays bounded
-        s = np.zeros(x.shape[1])
-        sq = np.empty(n)
-        for a in range(0, n, CHUNK_ROWS):
-            xc = buffers.load(x, rows[a : a + CHUNK_ROWS])
-            sq[a : a + xc.shape[0]] = np.einsum("ij,ij->i", xc, xc)
-            s += xc.sum(axis=0, dtype=np.float64)
-        proj = np.empty(n)
-        for a in range(0, n, CHUNK_ROWS):
-            xc = buffers.load(x, rows[a : a + CHUNK_ROWS])
-            proj[a : a + xc.shape[0]] = np.einsum("ij,j->i", xc, s.astype(xc.dtype))
-    if not np.isfinite(sq).all():
-        bad = int(rows[np.flatnonzero(~np.isfinite(sq))[0]])
-        raise ValueError(f"embeddings row {bad} is not finite (NaN or inf)")
-    mean = (float(s @ s) - float(sq.sum())) / (n * (n - 1))
-    if n < 3:
-        return mean, float("nan")
-    h = (proj - sq) / (n - 1)
-    zeta1 = float(np.var(h, ddof=1))
-    if n <= zeta2_rows:
-        sub = xc if n <= CHUNK_ROWS else _rows_float64(x, rows).astype(buffers.dtype)
-    else:
-        rng = np.random.default_rng([seed, c])  # per class: same rows in any thread order
-        sample = np.sort(rng.choice(rows, size=zeta2_rows, replace=False))
-        sub = x[sample].astype(buffers.dtype)
-    _, zeta2 = _pair_moments(sub @ sub.T)
-    var = (4.0 * (n - 2) * zeta1 + 2.0 * zeta2) / (n * (n - 1))
-    return mean, var
-
-
 INTRA_CLASS_ESTIMATORS = ("u-statistic", "paper")
 
 
@@ -228,7 +146,8 @@ def compute_intra_class_similarity(
         zeta2_rows: Classes larger than this estimate zeta2 from this many random rows.
         seed: Seed of the per-class draw and of the zeta2 row sample (the U-statistic
             mean never depends on the latter).
-        workers: Threads the classes are spread over; results do not depend on it.
+        workers: Threads the groups of classes and the Gram batches are spread over;
+            results do not depend on it.
 
     Returns:
         DataFrame indexed by label (sorted): ``n`` (images used), ``mean``, ``se``,
@@ -274,28 +193,19 @@ def _u_statistics(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(K,) means, U-statistic variances and sizes of the classes of rows ``kept``."""
     order, starts = compute_class_slices(codes, k)
-    order = kept[order]
-    n = np.diff(starts)
-    mean = np.full(k, np.nan)
-    var = np.full(k, np.nan)
-    todo = np.flatnonzero(n >= 2)
-    buffers = _RowBuffers(int(min(n.max(initial=0), CHUNK_ROWS)), x)
-
-    def run(c: int) -> tuple[float, float]:
-        rows = order[starts[c] : starts[c + 1]]
-        return _class_statistics(x, rows, zeta2_rows, seed, c, buffers)
-
-    # One BLAS thread: the per-class products are small, and BLAS threads on top of ours
-    # oversubscribe the cores (measured: two workers ran 30% slower than one without this).
+    # One BLAS thread: the Gram products are small, and BLAS threads on top of ours
+    # oversubscribe the cores.
     with _ONE_BLAS_THREAD.hold():
-        if workers > 1 and todo.size > 1:
-            with ThreadPoolExecutor(max_workers=int(workers)) as pool:
-                results = list(pool.map(run, todo))
-        else:
-            results = [run(c) for c in todo]
-    for c, (m, v) in zip(todo, results, strict=True):
-        mean[c], var[c] = m, v
-    return mean, var, n
+        mean, var = compute_class_u_statistics(
+            x,
+            kept[order],
+            starts,
+            zeta2_rows=zeta2_rows,
+            seed=seed,
+            chunk_rows=CHUNK_ROWS,
+            workers=workers,
+        )
+    return mean, var, np.diff(starts)
 
 
 def sample_pairwise_similarities(
