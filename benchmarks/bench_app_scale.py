@@ -9,7 +9,8 @@ Two parts, run in separate processes so each has its own peak RSS:
 
 * ``app``: drives the real app with ``streamlit.testing.v1.AppTest`` (server side, in
   process): first load, page switches, threshold moves on Threshold explorer, Compare
-  datasets and Model accuracy, class switches on the Class browser; then four more
+  datasets, Model accuracy and the Selection lab, class switches on the Class browser;
+  then four more
   sessions opened one after another in the same process (caches shared, as in one
   Streamlit server). Peak RSS is the process's ``ru_maxrss``.
 * ``work``: the per-move work alone, three ways: the app's path (precomputed counts,
@@ -111,7 +112,7 @@ def run_app_part(db: Path, moves: int) -> dict:
         if name == "Class browser":
             wnids = _busiest_classes(db, moves)
             out["Class browser: class switch"] = _stats([_move(at, "wnid", w) for w in wnids])
-        if name in ("Compare datasets", "Model accuracy"):
+        if name in ("Compare datasets", "Model accuracy", "Selection lab"):
             out[f"{name}: threshold move"] = _stats([_move(at, "threshold", v) for v in values])
     switches = []
     for page in [*pages.values(), "pages/home.py", "pages/threshold_explorer.py"]:
@@ -250,6 +251,58 @@ def _accuracy(con, dataset: str) -> dict:
     }
 
 
+def _lab(con, dataset: str) -> dict:
+    """The selection lab's per-move work: four mechanisms selected and measured."""
+    from laionet_app.definitions import METRIC_LABELS
+    from laionet_core import queries
+    from laionet_core.comparison import compute_class_metric_rows, compute_sample_metric_rows
+    from laionet_core.queries_lab import read_lab_candidates, read_stored_lab_candidates
+    from laionet_core.selection import SelectionParams
+    from laionet_core.selection_lab import LabParams, compute_lab_selections
+
+    params = LabParams(SelectionParams(threshold=0.85))
+    info = queries.read_dataset_info(con, dataset)
+    fmt = queries.read_meta(con).get("synset_format")
+    wnids, synsets = queries.read_synset_embeddings(con, info["encoder"], fmt)
+    started = time.perf_counter()
+    pool = read_stored_lab_candidates(con, dataset)
+    stored = time.perf_counter() - started
+    if pool is None:
+        raise SystemExit(f"{dataset}: no stored lab candidates; run `precompute metrics`")
+    rows, image = pool.rows, pool.rows["image_similarity"].to_numpy(np.float64)
+    labels = rows["wnid"].to_numpy()
+
+    def move() -> None:  # what laionet_app.lab.load_lab does on a move
+        for mask in compute_lab_selections(rows, params).values():
+            compute_class_metric_rows(
+                "m",
+                labels[mask],
+                pool.embeddings,
+                image[mask],
+                synsets,
+                wnids,
+                true_class_ranks=pool.true_ranks[mask],
+                metrics=tuple(METRIC_LABELS),
+                rows=np.flatnonzero(mask),
+            )
+
+    def recount() -> None:  # the candidates read again by a join over the samples
+        read_lab_candidates(con, dataset)
+        move()
+
+    def naive() -> None:  # each selection joined back by string id and ranked again
+        for mask in compute_lab_selections(rows, params).values():
+            embedded = (rows[["sample_id", "wnid"]], pool.embeddings)
+            compute_sample_metric_rows("m", embedded, rows[mask], (wnids, synsets))
+
+    return {
+        "app": _best(move, 3),
+        "duckdb": _timed(recount),
+        "naive": _timed(naive),
+        "stored candidates read once (first load)": stored,
+    }
+
+
 def run_work_part(db: Path) -> dict:
     """The per-move work three ways; seconds."""
     from laionet_core import queries
@@ -260,6 +313,7 @@ def run_work_part(db: Path) -> dict:
         "Threshold explorer: counting work": _counting(con, LAIONET_DATASET),
         "Compare datasets: metrics of a selection": _compare(con, LAIONET_DATASET),
         "Model accuracy: accuracy of a selection": _accuracy(con, LAIONET_DATASET),
+        "Selection lab: four mechanisms measured": _lab(con, LAIONET_DATASET),
     }
     out["peak RSS of this part (GiB)"] = _peak_rss_gib()
     return out
@@ -277,6 +331,7 @@ TARGETS = {
     "Threshold explorer: slider move": 0.1,
     "Compare datasets: threshold move": 1.0,
     "Model accuracy: threshold move": 1.0,
+    "Selection lab: threshold move": 1.0,
     "Class browser: class switch": 0.3,
 }
 

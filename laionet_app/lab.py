@@ -80,12 +80,13 @@ def load_lab(db: DbKey, dataset: str, params: LabParams) -> tuple[pd.DataFrame, 
             compute_class_metric_rows(
                 mechanism,
                 labels[mask],
-                pool.embeddings[mask],
+                pool.embeddings,
                 image[mask],
                 synset_embeddings,
                 synset_wnids,
                 true_class_ranks=ranks[mask],
                 metrics=tuple(METRIC_LABELS),
+                rows=np.flatnonzero(mask),  # read in place, not copied per mechanism
             )
             for mechanism, mask in masks.items()
         ],

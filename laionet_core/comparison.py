@@ -15,6 +15,8 @@ The ``class_metrics`` table holds one row per (dataset, threshold, wnid, metric)
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -117,6 +119,7 @@ def compute_class_metric_rows(
     confidence: float = DEFAULT_CONFIDENCE,
     true_class_ranks: np.ndarray | None = None,
     metrics: tuple[str, ...] = METRICS,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The metrics of ``METRICS`` for one dataset, as class_metrics rows.
 
@@ -133,6 +136,9 @@ def compute_class_metric_rows(
         true_class_ranks: (N,) true-class ranks (``ranking.compute_true_class_ranks``)
             when already known: zero-shot recall is counted from them.
         metrics: The metrics computed (a subset of ``METRICS``), in the rows' order.
+        rows: (N,) positions in ``image_embeddings`` of the samples (a selection of a
+            larger matrix, read in place: the selection lab's four mechanisms do not
+            copy 170 MiB each); None: ``image_embeddings`` holds the N samples.
 
     Returns:
         DataFrame with ``METRIC_COLUMNS``; empty when there are no samples.
@@ -143,34 +149,50 @@ def compute_class_metric_rows(
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; known: {list(METRICS)}")
-    labels = np.asarray(wnids).astype(str)
+    labels = np.asarray(wnids)
+    if labels.dtype != object:  # Python strings hash without a copy; numpy's do not
+        labels = labels.astype(str).astype(object)
     if labels.size == 0:
         return pd.DataFrame(columns=list(METRIC_COLUMNS))
     zero = None
     if {METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5} & set(metrics):
         zero = (
             compute_zero_shot_accuracy(
-                image_embeddings, labels, class_text_embeddings, class_labels, k=(1, TOP_K)
+                image_embeddings if rows is None else image_embeddings[rows],
+                labels,
+                class_text_embeddings,
+                class_labels,
+                k=(1, TOP_K),
             )
             if true_class_ranks is None
             else compute_zero_shot_from_ranks(true_class_ranks, labels, k=(1, TOP_K))
         )
+    images = _Images(image_embeddings, rows)
     frames = {
-        m: _metric_frame(m, labels, image_embeddings, image_similarity, zero, confidence)
-        for m in metrics
+        m: _metric_frame(m, labels, images, image_similarity, zero, confidence) for m in metrics
     }
     parts = [_long(frame, dataset, threshold, m, "mean") for m, frame in frames.items()]
     return pd.concat(parts, ignore_index=True)
 
 
+class _Images(NamedTuple):
+    """Image embeddings, and the positions of the samples among them (None: all)."""
+
+    matrix: np.ndarray
+    rows: np.ndarray | None
+
+
 def _metric_frame(
-    metric: str, labels: np.ndarray, images: np.ndarray, sims: object, zero, confidence: float
+    metric: str, labels: np.ndarray, images: _Images, sims: object, zero, confidence: float
 ) -> pd.DataFrame:
     """One metric's per-class table (``n``, ``mean``, ``ci_low``, ``ci_high``)."""
     if metric == METRIC_INTRA:
-        return compute_intra_class_similarity(images, labels, confidence=confidence)
+        return compute_intra_class_similarity(
+            images.matrix, labels, confidence=confidence, rows=images.rows
+        )
     if metric == METRIC_INTRA_PAPER:
-        return compute_paper_intra_class_similarity(images, labels, confidence=confidence)
+        chosen = images.matrix if images.rows is None else images.matrix[images.rows]
+        return compute_paper_intra_class_similarity(chosen, labels, confidence=confidence)
     if metric == METRIC_IMAGE_SIMILARITY:
         return compute_class_means(sims, labels, confidence=confidence)
     k = 1 if metric == METRIC_ZERO_SHOT_1 else TOP_K

@@ -131,6 +131,7 @@ def compute_intra_class_similarity(
     zeta2_rows: int = ZETA2_ROWS,
     seed: int = 0,
     workers: int = DEFAULT_WORKERS,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Mean pairwise cosine similarity within each class, with its interval.
 
@@ -148,6 +149,9 @@ def compute_intra_class_similarity(
             mean never depends on the latter).
         workers: Threads the groups of classes and the Gram batches are spread over;
             results do not depend on it.
+        rows: (M,) positions in ``embeddings`` of the rows ``labels`` describe, read in
+            place (a selection of a larger matrix, without copying it); None: every
+            row, in order. The results equal those of ``embeddings[rows]``.
 
     Returns:
         DataFrame indexed by label (sorted): ``n`` (images used), ``mean``, ``se``,
@@ -160,8 +164,9 @@ def compute_intra_class_similarity(
         TypeError: ``embeddings`` is not floating point.
     """
     if estimator == "paper":
+        x = embeddings if rows is None else check_embeddings(embeddings)[rows]
         return compute_paper_intra_class_similarity(
-            embeddings, labels, max_per_class=max_per_class, seed=seed, confidence=confidence
+            x, labels, max_per_class=max_per_class, seed=seed, confidence=confidence
         )
     if estimator != "u-statistic":
         raise ValueError(
@@ -170,16 +175,35 @@ def compute_intra_class_similarity(
     z = compute_normal_quantile(check_confidence(confidence))
     x = check_embeddings(embeddings)
     classes, codes = compute_label_codes(labels)
-    check_length(x, codes.size, name="embeddings")
+    positions = _check_positions(rows, x, codes.size)
     if int(zeta2_rows) < 2:
         raise ValueError(f"zeta2_rows must be at least 2, got {zeta2_rows}")
-    rows = select_rows_per_class(codes, max_per_class, seed=seed)
-    mean, var, n = _u_statistics(x, codes[rows], rows, classes.size, int(zeta2_rows), seed, workers)
+    kept = select_rows_per_class(codes, max_per_class, seed=seed)
+    index = kept if positions is None else positions[kept]
+    mean, var, n = _u_statistics(
+        x, codes[kept], index, classes.size, int(zeta2_rows), seed, workers
+    )
     se = np.sqrt(var)
     return pd.DataFrame(
         {"n": n, "mean": mean, "se": se, "ci_low": mean - z * se, "ci_high": mean + z * se},
         index=pd.Index(classes, name="label"),
     )
+
+
+def _check_positions(rows: object, x: np.ndarray, n_labels: int) -> np.ndarray | None:
+    """``rows`` as int64 positions into ``x``, one per label (None: every row of ``x``).
+
+    Raises:
+        ValueError: The lengths differ, or a position is outside ``x``.
+    """
+    if rows is None:
+        check_length(x, n_labels, name="embeddings")
+        return None
+    positions = np.asarray(rows, dtype=np.int64)
+    check_length(positions, n_labels, name="rows")
+    if positions.size and (positions.min() < 0 or positions.max() >= x.shape[0]):
+        raise ValueError(f"rows must lie in [0, {x.shape[0]}) (the embeddings' rows)")
+    return positions
 
 
 def _u_statistics(

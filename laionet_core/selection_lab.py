@@ -30,7 +30,7 @@ from laionet_core.selection_matched import (
     select_by_thresholds,
     select_top_k_to_size,
 )
-from laionet_core.stats import DEFAULT_CONFIDENCE, compute_normal_quantile
+from laionet_core.stats import DEFAULT_CONFIDENCE, compute_label_codes, compute_normal_quantile
 
 MECHANISM_TEXT = "text threshold"
 MECHANISM_TEXT_IMAGE = "text + image thresholds"
@@ -170,8 +170,10 @@ def build_lab_summary(
         ``<metric>``, ``<metric> low``, ``<metric> high``.
     """
     rows = []
+    classes, codes = compute_label_codes(labels)  # once, not a string count per mechanism
     for mechanism, mask in masks.items():
-        counts = pd.Series(labels[mask]).value_counts()
+        counts = np.bincount(codes[mask], minlength=classes.size)
+        counts = counts[counts > 0]
         row = {
             "mechanism": mechanism,
             "size": int(mask.sum()),
