@@ -103,6 +103,15 @@ def build_similarity_histogram(
     return alt.layer(bars, build_threshold_rule(summary.thresholds[summary.index]), height=260)
 
 
+def highlight_selection(
+    selection: alt.Parameter, selected: float, other: float
+) -> alt.OpacityValue:
+    """``alt.condition(selection, alt.value(selected), alt.value(other))`` as a typed
+    opacity channel, the same spec: the dict ``alt.condition`` returns is parsed against
+    the whole Vega-Lite schema on every chart built (14 ms of a threshold move)."""
+    return alt.OpacityValue(other, condition={"param": selection.name, "value": selected})
+
+
 def select_class_on_click() -> alt.Parameter:
     """The click selection per-class charts add, read back by ``CLASS_SELECTION``."""
     return alt.selection_point(name=CLASS_SELECTION, fields=["wnid"], on="click")
@@ -159,8 +168,8 @@ def build_class_frequency_chart(
             x=x,
             x2=alt.X2("rank_end:Q"),
             y=alt.Y("relative frequency:Q", title="relative frequency"),
-            y2=alt.datum(0),
-            opacity=alt.condition(click, alt.value(1.0), alt.value(0.6)),
+            y2=alt.Y2Datum(0),  # typed: a dict channel is parsed against the whole schema
+            opacity=highlight_selection(click, 1.0, 0.6),
             tooltip=[
                 alt.Tooltip("rank"),
                 alt.Tooltip("class"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from laionet_app.charts import highlight_selection
+
 # Name of the grid's click selection; the page reads the clicked cell under this name.
 GRID_SELECTION = "cell"
 
@@ -65,7 +67,7 @@ def build_similarity_grid_chart(grid: pd.DataFrame) -> alt.LayerChart:
         base.mark_rect()
         .encode(
             color=alt.Color("samples:Q", title="samples", scale=alt.Scale(scheme="blues")),
-            opacity=alt.condition(click, alt.value(1.0), alt.value(0.4)),
+            opacity=highlight_selection(click, 1.0, 0.4),
             tooltip=[
                 alt.Tooltip("text_band:N", title="caption similarity"),
                 alt.Tooltip("image_band:N", title="image similarity"),

@@ -56,8 +56,10 @@ def load_datasets(db: DbKey) -> pd.DataFrame:
     return queries.read_datasets(cursor(db))
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def load_classes(db: DbKey) -> pd.DataFrame:
+    """Every class in class-index order. Shared, read-only (a threshold move reads it
+    three times; unpickling a copy each time cost 7 ms): callers select, never assign."""
     return queries.read_classes(cursor(db))
 
 

@@ -71,3 +71,13 @@ def test_model_scatter_has_the_diagonal() -> None:
     diagonal, points = _layer_data(build_model_scatter_chart(models, laion="laionet"))
     assert diagonal["imagenet"].tolist() == diagonal["laion"].tolist() == [0.0, 1.0]
     assert points["top"].tolist() == ["top-1", "top-5"]
+
+
+def test_typed_highlight_is_the_spec_alt_condition_gives() -> None:
+    import altair as alt
+
+    from laionet_app.charts import highlight_selection, select_class_on_click
+
+    click = select_class_on_click()
+    typed = highlight_selection(click, 1.0, 0.6).to_dict()
+    assert typed == alt.condition(click, alt.value(1.0), alt.value(0.6))
