@@ -154,20 +154,10 @@ def compute_class_metric_rows(
         labels = labels.astype(str).astype(object)
     if labels.size == 0:
         return pd.DataFrame(columns=list(METRIC_COLUMNS))
+    images = _Images(image_embeddings, rows)
     zero = None
     if {METRIC_ZERO_SHOT_1, METRIC_ZERO_SHOT_5} & set(metrics):
-        zero = (
-            compute_zero_shot_accuracy(
-                image_embeddings if rows is None else image_embeddings[rows],
-                labels,
-                class_text_embeddings,
-                class_labels,
-                k=(1, TOP_K),
-            )
-            if true_class_ranks is None
-            else compute_zero_shot_from_ranks(true_class_ranks, labels, k=(1, TOP_K))
-        )
-    images = _Images(image_embeddings, rows)
+        zero = _zero_shot(images, labels, class_text_embeddings, class_labels, true_class_ranks)
     frames = {
         m: _metric_frame(m, labels, images, image_similarity, zero, confidence) for m in metrics
     }
@@ -180,6 +170,22 @@ class _Images(NamedTuple):
 
     matrix: np.ndarray
     rows: np.ndarray | None
+
+
+def _zero_shot(
+    images: _Images,
+    labels: np.ndarray,
+    class_text_embeddings: np.ndarray,
+    class_labels: object,
+    true_class_ranks: np.ndarray | None,
+):
+    """Zero-shot recall@1 and @5: counted from the ranks when known, else scored."""
+    if true_class_ranks is not None:
+        return compute_zero_shot_from_ranks(true_class_ranks, labels, k=(1, TOP_K))
+    chosen = images.matrix if images.rows is None else images.matrix[images.rows]
+    return compute_zero_shot_accuracy(
+        chosen, labels, class_text_embeddings, class_labels, k=(1, TOP_K)
+    )
 
 
 def _metric_frame(

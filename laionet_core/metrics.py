@@ -173,16 +173,22 @@ def compute_intra_class_similarity(
             f"unknown estimator {estimator!r}; allowed: {', '.join(INTRA_CLASS_ESTIMATORS)}"
         )
     z = compute_normal_quantile(check_confidence(confidence))
-    x = check_embeddings(embeddings)
-    classes, codes = compute_label_codes(labels)
-    positions = _check_positions(rows, x, codes.size)
     if int(zeta2_rows) < 2:
         raise ValueError(f"zeta2_rows must be at least 2, got {zeta2_rows}")
+    x = check_embeddings(embeddings)
+    classes, codes = compute_label_codes(labels)
     kept = select_rows_per_class(codes, max_per_class, seed=seed)
-    index = kept if positions is None else positions[kept]
-    mean, var, n = _u_statistics(
-        x, codes[kept], index, classes.size, int(zeta2_rows), seed, workers
-    )
+    index = _positions_of(kept, rows, x, codes.size)
+    stats = _u_statistics(x, codes[kept], index, classes.size, int(zeta2_rows), seed, workers)
+    return _interval_table(classes, stats, z)
+
+
+def _interval_table(
+    classes: np.ndarray, stats: tuple[np.ndarray, np.ndarray, np.ndarray], z: float
+) -> pd.DataFrame:
+    """Per class: ``n``, ``mean``, ``se`` and the normal interval ``mean +- z se``, from
+    ``_u_statistics``' (means, variances, sizes)."""
+    mean, var, n = stats
     se = np.sqrt(var)
     return pd.DataFrame(
         {"n": n, "mean": mean, "se": se, "ci_low": mean - z * se, "ci_high": mean + z * se},
@@ -190,20 +196,21 @@ def compute_intra_class_similarity(
     )
 
 
-def _check_positions(rows: object, x: np.ndarray, n_labels: int) -> np.ndarray | None:
-    """``rows`` as int64 positions into ``x``, one per label (None: every row of ``x``).
+def _positions_of(kept: np.ndarray, rows: object, x: np.ndarray, n_labels: int) -> np.ndarray:
+    """Rows of ``x`` of the labels at ``kept``: ``kept`` itself when ``rows`` is None
+    (every row of ``x``, one per label), else ``rows[kept]``.
 
     Raises:
         ValueError: The lengths differ, or a position is outside ``x``.
     """
     if rows is None:
         check_length(x, n_labels, name="embeddings")
-        return None
+        return kept
     positions = np.asarray(rows, dtype=np.int64)
     check_length(positions, n_labels, name="rows")
     if positions.size and (positions.min() < 0 or positions.max() >= x.shape[0]):
         raise ValueError(f"rows must lie in [0, {x.shape[0]}) (the embeddings' rows)")
-    return positions
+    return positions[kept]
 
 
 def _u_statistics(
