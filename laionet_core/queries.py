@@ -231,9 +231,21 @@ def read_thumbnail(con: duckdb.DuckDBPyConnection, thumbnail_id: int) -> tuple[s
 
 
 def read_embeddings(
-    con: duckdb.DuckDBPyConnection, dataset: str, *, table: str = schema.IMAGE_EMBEDDINGS
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    *,
+    table: str = schema.IMAGE_EMBEDDINGS,
+    above: float | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Embeddings of one dataset with their labels.
+
+    Args:
+        con: Connection.
+        dataset: Dataset name.
+        table: ``image_embeddings`` or ``text_embeddings``.
+        above: Only samples whose ``text_similarity`` is above this (the lowest
+            threshold a caller selects at): without ``--embedding-floor``, LAION-400M
+            stores 21M embeddings (40 GiB as float32), its selection at 0.82 about 1M.
 
     Returns:
         ``(rows, embeddings)``: rows has sample_id and wnid; embeddings is (N, D)
@@ -244,8 +256,9 @@ def read_embeddings(
     arrow = con.sql(
         f"""SELECT e.sample_id, s.wnid, e.embedding FROM {table} e
             JOIN {schema.SAMPLES} s USING (dataset, sample_id)
-            WHERE e.dataset = $dataset ORDER BY s.wnid, e.sample_id""",
-        params={"dataset": dataset},
+            WHERE e.dataset = $dataset AND ($above IS NULL OR s.text_similarity > $above)
+            ORDER BY s.wnid, e.sample_id""",
+        params={"dataset": dataset, "above": above},
     ).to_arrow_table()
     rows = arrow.select(["sample_id", "wnid"]).to_pandas()
     column = arrow.column("embedding").combine_chunks()

@@ -104,7 +104,12 @@ def compute_dataset_metrics(
     if info is None:
         raise ValueError(f"no dataset {dataset!r} in the database")
     kind, encoder = info["kind"], info["encoder"]
-    embedded = queries.read_embeddings(con, dataset)
+    selections = list_metric_selections(
+        dataset, kind, thresholds=thresholds, text_match_thresholds=text_match_thresholds
+    )
+    if info["parameters"].get(SELECTION_SOURCE):  # a downloaded selection: never re-selected
+        selections = [(None, None)]
+    embedded = queries.read_embeddings(con, dataset, above=_lowest_threshold(selections))
     if embedded[0].empty:
         logger.info("%s has no image embeddings; no class metrics", dataset)
         return pd.DataFrame(columns=list(METRIC_COLUMNS))
@@ -116,11 +121,6 @@ def compute_dataset_metrics(
             f"{synset_format!r} (dataset {dataset!r})"
         )
     parts = []
-    selections = list_metric_selections(
-        dataset, kind, thresholds=thresholds, text_match_thresholds=text_match_thresholds
-    )
-    if info["parameters"].get(SELECTION_SOURCE):  # a downloaded selection: never re-selected
-        selections = [(None, None)]
     for threshold, params in selections:
         if params is None:
             samples = queries.read_samples(con, dataset)
@@ -129,6 +129,14 @@ def compute_dataset_metrics(
         rows = compute_sample_metric_rows(dataset, embedded, samples, synsets, threshold=threshold)
         parts.append(rows)
     return pd.concat(parts, ignore_index=True)
+
+
+def _lowest_threshold(selections: list[tuple[float | None, object]]) -> float | None:
+    """The lowest threshold of thresholded selections: embeddings at or below it are
+    never measured, so they are not read (None when a selection uses the dataset whole)."""
+    if any(params is None for _, params in selections):
+        return None
+    return min(threshold for threshold, _ in selections)
 
 
 def write_dataset_metrics(

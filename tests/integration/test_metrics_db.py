@@ -212,3 +212,13 @@ def test_add_predictions_names_unknown_samples_and_wnids(
     pd.DataFrame({"sample_id": [real], "top5": ["n0 n1 n2 n3 n4"]}).to_csv(path)
     assert precompute_main(argv) == 2
     assert "predicted wnid 'n0' is not a class of the database" in capsys.readouterr().err
+
+
+def test_embeddings_read_above_a_threshold_are_the_rows_above_it(con) -> None:
+    ids, emb = queries.read_embeddings(con, "laionet")
+    sims = queries.read_samples(con, "laionet").set_index("sample_id")["text_similarity"]
+    above = (sims.reindex(ids["sample_id"]) > 0.8).to_numpy()
+    assert 0 < above.sum() < len(ids)  # the demo stores embeddings below 0.8 too
+    few_ids, few = queries.read_embeddings(con, "laionet", above=0.8)
+    pd.testing.assert_frame_equal(few_ids, ids[above].reset_index(drop=True))
+    np.testing.assert_array_equal(few, emb[above])
