@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri, stdtrit
+from scipy.special import ndtri, stdtr, stdtrit
 
 from laionet_core.validation import check_confidence, check_length
 
@@ -313,11 +313,21 @@ def compute_rank_correlation(
     n = len(table)
     if n < 3 or table[x_name].nunique() < 2 or table[y_name].nunique() < 2:
         return RankCorrelation(table, float("nan"), float("nan"), n)
-    # Imported here: scipy.stats takes 0.5 s to import, a sixth of a page's first load.
-    from scipy.stats import spearmanr
+    rho, p_value = _spearman(table[x_name].to_numpy(), table[y_name].to_numpy())
+    return RankCorrelation(table, rho, p_value, n)
 
-    res = spearmanr(table[x_name], table[y_name])
-    return RankCorrelation(table, float(res.statistic), float(res.pvalue), n)
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Spearman's rho and its two-sided p-value, as ``scipy.stats.spearmanr`` gives them
+    (Pearson's r of average ranks; Student's t with n - 2 degrees of freedom), without
+    importing ``scipy.stats``: 0.5 s of a page's first load."""
+    rx = pd.Series(x).rank(method="average").to_numpy()
+    ry = pd.Series(y).rank(method="average").to_numpy()
+    rho = float(np.clip(np.corrcoef(rx, ry)[0, 1], -1.0, 1.0))
+    dof = x.size - 2
+    with np.errstate(divide="ignore"):  # |rho| = 1: t is infinite, p is 0
+        t = rho * np.sqrt(dof / np.float64((rho + 1.0) * (1.0 - rho)))
+    return rho, float(2.0 * stdtr(dof, -abs(t)))
 
 
 def select_matched_sample(

@@ -124,3 +124,25 @@ def test_label_codes_and_class_means_properties(labels: list[str]) -> None:
     assert (out.loc[ok, "ci_low"] <= out.loc[ok, "mean"]).all()
     wil_low, wil_high = compute_wilson_interval(out["n"].to_numpy() // 2, out["n"].to_numpy())
     assert ((wil_low >= 0) & (wil_high <= 1) & (wil_low <= wil_high)).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("n", [3, 4, 10, 200])
+def test_rank_correlation_equals_scipys_spearman(seed: int, n: int) -> None:
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(seed)
+    x = pd.Series(rng.integers(0, 5, n).astype(float), index=[f"c{i}" for i in range(n)])
+    y = pd.Series(x.to_numpy() * rng.choice([-1, 1]) + rng.normal(size=n), index=x.index)
+    if x.nunique() < 2:
+        x.iloc[0] += 1.0  # ties stay, but not a constant side
+    res = compute_rank_correlation(x, y, x_name="a", y_name="b")
+    expected = spearmanr(x, y)
+    assert res.rho == pytest.approx(expected.statistic, abs=1e-12)
+    assert res.p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-15)
+
+
+def test_a_perfect_rank_correlation_has_p_zero() -> None:
+    x = pd.Series([1.0, 2.0, 3.0, 4.0], index=list("abcd"))
+    res = compute_rank_correlation(x, -x, x_name="a", y_name="b")
+    assert res.rho == -1.0 and res.p_value == 0.0
