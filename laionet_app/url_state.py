@@ -75,7 +75,14 @@ def linked_widget(
     """
     given = st.query_params.get(key)
     linked = False
-    if given is not None and given != st.session_state.get(_SEEN + key):
+    # A rerun the widget itself asked for (its value differs from the last run's) carries
+    # the URL the browser had when the user moved it, which may predate what the last
+    # runs wrote: quick key presses on a slider sent the old value back and the slider
+    # jumped back. Only a run the widget did not start takes a new link.
+    moved = key in st.session_state and st.session_state[key] != st.session_state.get(
+        _KEPT + key, st.session_state[key]
+    )
+    if given is not None and given != st.session_state.get(_SEEN + key) and not moved:
         try:
             st.session_state[key] = parse(given)
             linked = True

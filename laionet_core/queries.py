@@ -240,8 +240,7 @@ def read_embeddings(
     """Embeddings of one dataset with their labels.
 
     Args:
-        con: Connection.
-        dataset: Dataset name.
+        con, dataset: The connection and the dataset.
         table: ``image_embeddings`` or ``text_embeddings``.
         above: Only samples whose ``text_similarity`` is above this (the lowest
             threshold a caller selects at): without ``--embedding-floor``, LAION-400M
@@ -395,8 +394,7 @@ def read_dataset_info(con: duckdb.DuckDBPyConnection, dataset: str) -> dict | No
 
 
 def read_embedding_floor(parameters: dict) -> float | None:
-    """The ``--embedding-floor`` a dataset was built with (``datasets.parameters``), or
-    None when it stores every sample's embeddings. A build records its options as text,
-    so a floor may read ``"0.82"`` or ``"None"``."""
+    """The ``--embedding-floor`` a dataset was built with (``datasets.parameters``, where a
+    build records its options as text: ``"0.82"`` or ``"None"``), or None without one."""
     floor = parameters.get("embedding_floor")
     return None if floor in (None, "None") else float(floor)

@@ -67,3 +67,23 @@ def test_a_class_link_opens_that_class(app: AppTest) -> None:
     assert app.selectbox(key="wnid").value == "n01443537"
     app.selectbox(key="wnid").set_value("n02125311").run()  # the user moves on
     assert app.selectbox(key="wnid").value == "n02125311"
+
+
+def test_a_stale_url_does_not_move_the_slider_back(app: AppTest, demo_db: Path) -> None:
+    """Quick key presses: the rerun of the last press arrives with the URL of an earlier
+    one (the browser had not yet taken the newer value the app wrote)."""
+    app.run()
+    app.switch_page("pages/threshold_explorer.py").run()
+    app.slider(key="threshold").set_value(0.83).run()
+    assert app.query_params["threshold"] == "0.83"
+    app.query_params["threshold"] = "0.82"  # an older URL, echoed with the next move
+    app.slider(key="threshold").set_value(0.85).run()
+    assert not app.exception
+    assert app.slider(key="threshold").value == pytest.approx(0.85)
+    n = queries.count_selected(queries.connect(demo_db), "laionet", SelectionParams(0.85))[0]
+    assert {m.label: m.value for m in app.metric}["Dataset size"] == f"{n:,}"
+    assert app.query_params["threshold"] == "0.85"
+    # A link opened without touching the slider still sets it.
+    app.query_params["threshold"] = "0.78"
+    app.run()
+    assert app.slider(key="threshold").value == pytest.approx(0.78)
