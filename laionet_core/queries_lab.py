@@ -6,6 +6,11 @@ embedding, so the lab draws from the candidates that have one stored (a build wi
 embedded candidates, 1.7 GiB of float32) the lab measures a seeded uniform sample of them:
 ``hash(sample_id, seed)`` keeps each candidate with the same probability, so every class
 keeps its share and every mechanism draws from the same rows. The page says so.
+
+``precompute metrics`` stores that draw with each row's true-class rank
+(``lab_candidates``, written by ``storage_selection.write_lab_candidates``);
+``read_stored_lab_candidates`` reads it back, and ``read_lab_candidates`` draws live
+(a join over every sample of the dataset) where it is missing or stale.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from laionet_core.queries_stats import has_table
 logger = logging.getLogger(__name__)
 
 # Candidates the lab measures at most: 100k rows of 512 float32 are 200 MiB, and the
-# four mechanisms take about a second in all on 2 cores (1,000 classes, 100 rows each).
+# four mechanisms take about 0.3 s in all on 2 cores (1,000 classes, 100 rows each).
 LAB_MAX_CANDIDATES = 100_000
 # Resolution of the uniform draw: a candidate is kept when its hash falls below
 # ``rate * HASH_BUCKETS``.
