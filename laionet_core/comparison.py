@@ -171,6 +171,10 @@ class _Images(NamedTuple):
     matrix: np.ndarray
     rows: np.ndarray | None
 
+    def chosen(self) -> np.ndarray:
+        """The samples' embeddings as one matrix (a copy when ``rows`` picks them)."""
+        return self.matrix if self.rows is None else self.matrix[self.rows]
+
 
 def _zero_shot(
     images: _Images,
@@ -182,9 +186,8 @@ def _zero_shot(
     """Zero-shot recall@1 and @5: counted from the ranks when known, else scored."""
     if true_class_ranks is not None:
         return compute_zero_shot_from_ranks(true_class_ranks, labels, k=(1, TOP_K))
-    chosen = images.matrix if images.rows is None else images.matrix[images.rows]
     return compute_zero_shot_accuracy(
-        chosen, labels, class_text_embeddings, class_labels, k=(1, TOP_K)
+        images.chosen(), labels, class_text_embeddings, class_labels, k=(1, TOP_K)
     )
 
 
@@ -197,8 +200,7 @@ def _metric_frame(
             images.matrix, labels, confidence=confidence, rows=images.rows
         )
     if metric == METRIC_INTRA_PAPER:
-        chosen = images.matrix if images.rows is None else images.matrix[images.rows]
-        return compute_paper_intra_class_similarity(chosen, labels, confidence=confidence)
+        return compute_paper_intra_class_similarity(images.chosen(), labels, confidence=confidence)
     if metric == METRIC_IMAGE_SIMILARITY:
         return compute_class_means(sims, labels, confidence=confidence)
     k = 1 if metric == METRIC_ZERO_SHOT_1 else TOP_K
