@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from laionet_app.connection import DbKey
-from laionet_app.tables import load_datasets, load_histograms
+from laionet_app.tables import load_datasets, load_histograms, read_dataset_parameters
 from laionet_app.url_state import (
     linked_widget,
     parse_bool,
@@ -92,11 +92,7 @@ def select_dataset(db: DbKey, *, key: str = "dataset") -> str:
 
 def _content_switch_words(db: DbKey | None, dataset: str, kind: str) -> tuple[str, str]:
     """Label and help of the content-rules switch, from the dataset's recorded rules."""
-    parameters = None
-    if db is not None:
-        rows = load_datasets(db)
-        found = rows.loc[rows["dataset"] == dataset, "parameters"]
-        parameters = found.iloc[0] if len(found) else None
+    parameters = None if db is None else read_dataset_parameters(db, dataset)
     return describe_content_switch(parameters, kind)
 
 

@@ -8,8 +8,7 @@ import streamlit as st
 
 from laionet_app.connection import DbKey, cursor
 from laionet_app.definitions import METRIC_LABELS
-from laionet_app.loaders import read_dataset_parameters
-from laionet_app.tables import load_dataset_synsets
+from laionet_app.tables import load_dataset_synsets, read_dataset_parameters
 from laionet_app.text import escape_markdown
 from laionet_core.comparison import build_metric_table, compute_class_metric_rows
 from laionet_core.queries import read_embedding_floor

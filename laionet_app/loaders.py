@@ -25,6 +25,7 @@ from laionet_app.tables import (
     load_selection_stats,
     load_selection_subsets,
     read_dataset_kind,
+    read_dataset_parameters,
 )
 from laionet_core import queries, schema
 from laionet_core.comparison import (
@@ -64,12 +65,6 @@ def is_thresholded(db: DbKey, dataset: str) -> bool:
     if is_downloaded_selection(read_dataset_parameters(db, dataset)):
         return False  # a downloaded export: its selection was made before the download
     return read_dataset_kind(db, dataset) in THRESHOLDED_KINDS
-
-
-def read_dataset_parameters(db: DbKey, dataset: str) -> dict:
-    """``datasets.parameters`` of ``dataset`` ({} when unknown)."""
-    frame = load_datasets(db).set_index("dataset")
-    return frame.at[dataset, "parameters"] if dataset in frame.index else {}
 
 
 def _selection(db: DbKey, dataset: str, params: SelectionParams | None) -> SelectionParams | None:

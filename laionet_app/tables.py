@@ -154,6 +154,12 @@ def read_dataset_kind(db: DbKey, dataset: str) -> str | None:
     return str(kinds[dataset]) if dataset in kinds.index else None
 
 
+def read_dataset_parameters(db: DbKey, dataset: str) -> dict:
+    """``datasets.parameters`` of ``dataset`` ({} when the database does not hold it)."""
+    frame = load_datasets(db).set_index("dataset")
+    return frame.at[dataset, "parameters"] if dataset in frame.index else {}
+
+
 def class_names(db: DbKey) -> np.ndarray:
     """Class names in class-index order."""
     return load_classes(db)["name"].to_numpy()
