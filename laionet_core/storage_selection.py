@@ -15,7 +15,7 @@ import pyarrow as pa
 from laionet_core import schema
 from laionet_core.queries_lab import LabCandidates
 from laionet_core.selection_stats import STAT_COLUMNS
-from laionet_core.storage_arrow import insert_arrow, insert_frame
+from laionet_core.storage_arrow import build_embedding_array, insert_arrow, insert_frame
 
 
 def _list_array(arrays: list[np.ndarray], value_type: pa.DataType) -> pa.Array:
@@ -84,14 +84,11 @@ def write_lab_candidates(
     con.execute(f"DELETE FROM {schema.LAB_CANDIDATES} WHERE dataset = ?", [dataset])
     if pool.rows.empty:
         return
-    n, dim = pool.embeddings.shape
-    table = pa.Table.from_pandas(pool.rows, preserve_index=False).append_column(
-        "true_rank", pa.array(np.asarray(true_ranks, np.int32))
-    )
-    flat = pa.array(np.ascontiguousarray(pool.embeddings, np.float32).reshape(-1))
-    offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
+    n = len(pool.rows)
     table = (
-        table.append_column("embedding", pa.ListArray.from_arrays(offsets, flat))
+        pa.Table.from_pandas(pool.rows, preserve_index=False)
+        .append_column("true_rank", pa.array(np.asarray(true_ranks, np.int32)))
+        .append_column("embedding", build_embedding_array(pool.embeddings))
         .append_column("position", pa.array(np.arange(n, dtype=np.int32)))
         .append_column("draw_cut", pa.array(np.full(n, draw_cut, np.int32)))
         .append_column("draw_seed", pa.array(np.full(n, draw_seed, np.int32)))
