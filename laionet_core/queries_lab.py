@@ -21,12 +21,11 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from laionet_core import schema
 from laionet_core.queries import fetch_one
-from laionet_core.queries_stats import has_table
+from laionet_core.queries_stats import has_table, split_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -109,16 +108,6 @@ def compute_draw_cut(embedded: int, max_rows: int) -> int:
     return int(np.ceil(rate * HASH_BUCKETS))
 
 
-def _split_embeddings(arrow: pa.Table) -> tuple[pd.DataFrame, np.ndarray]:
-    """Rows (every column but ``embedding``) and the (N, D) float32 embeddings."""
-    rows = arrow.drop_columns(["embedding"]).to_pandas()
-    column = arrow.column("embedding").combine_chunks()
-    if len(column) == 0:
-        return rows, np.zeros((0, 0), np.float32)
-    values = column.flatten().to_numpy().astype(np.float32, copy=False)
-    return rows, values.reshape(len(column), -1)
-
-
 def read_lab_candidates(
     con: duckdb.DuckDBPyConnection,
     dataset: str,
@@ -144,7 +133,7 @@ def read_lab_candidates(
         arrow.select(["wnid", "sample_id"]),
         sort_keys=[("wnid", "ascending"), ("sample_id", "ascending")],
     ).to_numpy()
-    rows, values = _split_embeddings(arrow)
+    rows, values = split_embeddings(arrow)
     rows = rows.take(order).reset_index(drop=True)
     values = values[order] if len(order) else values
     return LabCandidates(rows, values, samples, embedded)
@@ -193,7 +182,7 @@ def read_stored_lab_candidates(
         "WHERE dataset = $dataset",  # in stored order as a rule; put right below if not
         params={"dataset": dataset},
     ).to_arrow_table()
-    rows, values = _split_embeddings(arrow)
+    rows, values = split_embeddings(arrow)
     position = rows.pop("position").to_numpy()
     if (np.diff(position) < 0).any():  # ORDER BY in SQL costs more than this
         order = np.argsort(position, kind="stable")

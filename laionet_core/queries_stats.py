@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from laionet_core import schema
 from laionet_core.queries import fetch_one
@@ -91,6 +92,11 @@ def read_embedded_rows(
         EMBEDDING_ROWS_SQL,
         params={"dataset": dataset, "first": first, "last": last},
     ).to_arrow_table()
+    return split_embeddings(arrow)
+
+
+def split_embeddings(arrow: pa.Table) -> tuple[pd.DataFrame, np.ndarray]:
+    """A read's rows (every column but ``embedding``) and its (N, D) float32 embeddings."""
     rows = arrow.drop_columns(["embedding"]).to_pandas()
     column = arrow.column("embedding").combine_chunks()
     if len(column) == 0:
